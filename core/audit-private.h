@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef LATCHKEY_AUDIT_PRIVATE_H
+#define LATCHKEY_AUDIT_PRIVATE_H
+
+#include <stdint.h>
+
+#include "store-private.h"
+
+#define LK_CHAIN_LEN 32
+
+/*
+ * One audit event. Strings may be NULL (kid, subject_ref) but never hold
+ * secrets: callers pass kids, pseudonyms, action names and reason codes.
+ */
+struct lk_audit_event {
+	int64_t ts;
+	int64_t actor_uid;
+	const char *subject_ref;
+	const char *kid;
+	const char *action; /* "key.issue", "key.verify", ... */
+	const char *reason; /* reason code or operator-supplied reason */
+	const char *detail; /* small non-secret "name=value ..." context */
+};
+
+/*
+ * Appends ev inside the caller's open transaction (lk_store_begin), so the
+ * row commits or rolls back with the change it records. Computes
+ *   leaf  = BLAKE2b-256(canonical encoding of the row, without seq)
+ *   chain = BLAKE2b-256(previous chain || leaf)   (32 zero bytes at seq 1)
+ */
+int lk_audit_append(struct lk_store *store, const struct lk_audit_event *ev, int64_t *ret_seq,
+                    struct lk_err *err);
+
+/* Last seq and chain value (0 and zeros for an empty log). */
+int lk_audit_head(struct lk_store *store, int64_t *ret_seq, unsigned char ret_chain[LK_CHAIN_LEN],
+                  struct lk_err *err);
+
+enum lk_audit_problem {
+	LK_AUDIT_INTACT = 0,
+	LK_AUDIT_EDITED,    /* row content no longer matches its leaf hash */
+	LK_AUDIT_MISSING,   /* a gap in seq: rows were deleted */
+	LK_AUDIT_REORDERED, /* intact row in the wrong place */
+	LK_AUDIT_BROKEN,    /* link broken: row rehashed, or rows deleted and renumbered */
+};
+
+struct lk_audit_report {
+	int64_t rows;
+	int64_t head_seq;
+	unsigned char head[LK_CHAIN_LEN];
+	enum lk_audit_problem problem;
+	int64_t bad_seq; /* first bad seq, when problem != INTACT */
+	char why[256];
+};
+
+/* Walks the whole chain. LK_OK when the walk finished (report says whether
+ * it is intact); an error only when the database itself could not be read. */
+int lk_audit_verify(struct lk_store *store, struct lk_audit_report *ret_report, struct lk_err *err);
+
+const char *lk_audit_problem_str(enum lk_audit_problem p);
+
+struct lk_audit_filter {
+	int64_t since; /* 0: no bound */
+	const char *kid;
+	const char *subject_ref;
+	const char *action;
+	int64_t limit; /* 0: no limit; the newest rows when set */
+};
+
+struct lk_audit_row {
+	int64_t seq, ts, actor_uid;
+	const char *subject_ref, *kid, *action, *reason, *detail;
+};
+
+/* Calls cb for each matching row in seq order; a non-zero cb return stops. */
+int lk_audit_query(struct lk_store *store, const struct lk_audit_filter *filter,
+                   int (*cb)(const struct lk_audit_row *row, void *ctx), void *ctx,
+                   struct lk_err *err);
+
+#endif

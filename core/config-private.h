@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef LATCHKEY_CONFIG_PRIVATE_H
+#define LATCHKEY_CONFIG_PRIVATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "error-private.h"
+
+#define LK_DEFAULT_CONFIG "/etc/latchkey/latchkey.conf"
+#define LK_CONFIG_ENV     "LATCHKEY_CONFIG"
+
+#define LK_DEFAULT_MAX_LIFETIME   (90LL * 86400)
+#define LK_DEFAULT_ROTATION_GRACE (24LL * 3600)
+#define LK_DEFAULT_ROTATION_AGE   (60LL * 86400)
+
+/*
+ * Everything the CLI and daemon need to find, from one file. Relative paths
+ * in the file are resolved against the file's own directory, so a state
+ * directory made by "latchkey init" can be moved as a whole.
+ */
+struct lk_config {
+	char *path; /* absolute path of the file itself */
+	char *database;
+	char *master_key;
+	char *signing_key;
+	char *policy_dir;
+	char *plugin_dir;
+	char *auth_socket;
+	char *admin_socket;
+	int64_t key_max_lifetime;  /* seconds */
+	int64_t rotation_grace;    /* seconds */
+	int64_t rotation_age;      /* seconds after creation a key is due */
+	bool allow_never_expiring; /* keys without expiry; off by default */
+};
+
+/* -c FILE if given, else $LATCHKEY_CONFIG, else /etc/latchkey/latchkey.conf. */
+const char *lk_config_locate(const char *cli_path);
+
+/*
+ * Parses "name = value" lines ("#" comments). Unknown names, duplicates,
+ * bad values and missing required paths are errors naming file and line.
+ */
+int lk_config_load(const char *path, struct lk_config **ret_cfg, struct lk_err *err);
+
+/* Accepts NULL. */
+void lk_config_free(struct lk_config *cfg);
+
+/* Writes the config that "latchkey init" creates (relative paths). */
+int lk_config_write_default(const char *path, const char *plugin_dir, struct lk_err *err);
+
+#endif

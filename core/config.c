@@ -1,0 +1,300 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config-private.h"
+#include "util-private.h"
+
+#define CONFIG_MAX_BYTES (64 * 1024)
+
+const char *lk_config_locate(const char *cli_path)
+{
+	const char *env;
+
+	if (cli_path != NULL)
+		return cli_path;
+	env = getenv(LK_CONFIG_ENV);
+	if (env != NULL && env[0] != '\0')
+		return env;
+	return LK_DEFAULT_CONFIG;
+}
+
+void lk_config_free(struct lk_config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	free(cfg->path);
+	free(cfg->database);
+	free(cfg->master_key);
+	free(cfg->signing_key);
+	free(cfg->policy_dir);
+	free(cfg->plugin_dir);
+	free(cfg->auth_socket);
+	free(cfg->admin_socket);
+	free(cfg);
+}
+
+static char *trim(char *s)
+{
+	char *end;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	end = s + strlen(s);
+	while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+		*--end = '\0';
+	return s;
+}
+
+static char *resolve(const char *dir, const char *value)
+{
+	char *out;
+
+	if (value[0] == '/')
+		return strdup(value);
+	if (asprintf(&out, "%s/%s", dir, value) < 0)
+		return NULL;
+	return out;
+}
+
+struct path_field {
+	const char *name;
+	size_t offset;
+	bool required;
+};
+
+static const struct path_field path_fields[] = {
+	{ "database", offsetof(struct lk_config, database), true },
+	{ "master_key", offsetof(struct lk_config, master_key), true },
+	{ "signing_key", offsetof(struct lk_config, signing_key), false },
+	{ "policy_dir", offsetof(struct lk_config, policy_dir), true },
+	{ "plugin_dir", offsetof(struct lk_config, plugin_dir), false },
+	{ "auth_socket", offsetof(struct lk_config, auth_socket), false },
+	{ "admin_socket", offsetof(struct lk_config, admin_socket), false },
+};
+
+struct duration_field {
+	const char *name;
+	size_t offset;
+};
+
+static const struct duration_field duration_fields[] = {
+	{ "key_max_lifetime", offsetof(struct lk_config, key_max_lifetime) },
+	{ "rotation_grace", offsetof(struct lk_config, rotation_grace) },
+	{ "rotation_age", offsetof(struct lk_config, rotation_age) },
+};
+
+static int read_small_file(const char *path, char **ret_buf, struct lk_err *err)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t got = 0;
+	int fd, r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return lk_err_set(err, errno == ENOENT ? LK_ENOTFOUND : LK_EIO,
+		                  "cannot open config %s: %s", path, strerror(errno));
+	if (fstat(fd, &st) != 0) {
+		r = lk_err_set(err, LK_EIO, "cannot stat config %s: %s", path, strerror(errno));
+		goto out;
+	}
+	r = lk_err_set(err, LK_EINVAL, "config %s is not a regular file", path);
+	if (!S_ISREG(st.st_mode))
+		goto out;
+	r = lk_err_set(err, LK_EINVAL, "config %s is larger than %d bytes", path, CONFIG_MAX_BYTES);
+	if (st.st_size > CONFIG_MAX_BYTES)
+		goto out;
+	r = lk_err_set(err, LK_ENOMEM, "out of memory reading %s", path);
+	buf = malloc((size_t)st.st_size + 1);
+	if (buf == NULL)
+		goto out;
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			r = lk_err_set(err, LK_EIO, "cannot read config %s", path);
+			goto out;
+		}
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	if (strlen(buf) != got) {
+		r = lk_err_set(err, LK_EINVAL, "config %s contains a NUL byte", path);
+		goto out;
+	}
+	*ret_buf = buf;
+	buf = NULL;
+	r = LK_OK;
+out:
+	free(buf);
+	close(fd);
+	return r;
+}
+
+static int set_field(struct lk_config *cfg, const char *dir, const char *name, const char *value,
+                     unsigned *seen, const char *path, int line, struct lk_err *err)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(path_fields) / sizeof(path_fields[0]); i++) {
+		char **slot = (char **)((char *)cfg + path_fields[i].offset);
+		if (strcmp(name, path_fields[i].name) != 0)
+			continue;
+		if (*seen & (1u << i))
+			return lk_err_set(err, LK_EINVAL, "%s:%d: '%s' is set twice", path, line,
+			                  name);
+		*seen |= 1u << i;
+		if (value[0] == '\0' || !lk_text_valid(value, PATH_MAX))
+			return lk_err_set(err, LK_EINVAL, "%s:%d: bad path for '%s'", path, line,
+			                  name);
+		*slot = resolve(dir, value);
+		return *slot == NULL ? lk_err_set(err, LK_ENOMEM, "out of memory") : LK_OK;
+	}
+	for (i = 0; i < sizeof(duration_fields) / sizeof(duration_fields[0]); i++) {
+		int64_t *slot = (int64_t *)((char *)cfg + duration_fields[i].offset);
+		if (strcmp(name, duration_fields[i].name) != 0)
+			continue;
+		if (lk_duration_parse(value, slot) != LK_OK)
+			return lk_err_set(
+			    err, LK_EINVAL,
+			    "%s:%d: bad duration '%s' for '%s' (expected e.g. 90d, 24h)", path,
+			    line, value, name);
+		return LK_OK;
+	}
+	if (strcmp(name, "allow_never_expiring") == 0) {
+		if (strcmp(value, "yes") == 0 || strcmp(value, "true") == 0)
+			cfg->allow_never_expiring = true;
+		else if (strcmp(value, "no") == 0 || strcmp(value, "false") == 0)
+			cfg->allow_never_expiring = false;
+		else
+			return lk_err_set(err, LK_EINVAL,
+			                  "%s:%d: bad value '%s' for '%s' (yes or no)", path, line,
+			                  value, name);
+		return LK_OK;
+	}
+	return lk_err_set(err, LK_EINVAL, "%s:%d: unknown setting '%s'", path, line, name);
+}
+
+int lk_config_load(const char *path, struct lk_config **ret_cfg, struct lk_err *err)
+{
+	struct lk_config *cfg = NULL;
+	char *buf = NULL, *line, *save = NULL, *dir = NULL, *slash;
+	char abs[PATH_MAX];
+	unsigned seen = 0;
+	int r, lineno = 0;
+
+	r = read_small_file(path, &buf, err);
+	if (r < 0)
+		goto out;
+	if (realpath(path, abs) == NULL) {
+		r = lk_err_set(err, LK_EIO, "cannot resolve config path %s: %s", path,
+		               strerror(errno));
+		goto out;
+	}
+	r = lk_err_set(err, LK_ENOMEM, "out of memory");
+	cfg = calloc(1, sizeof(*cfg));
+	if (cfg == NULL || (cfg->path = strdup(abs)) == NULL || (dir = strdup(abs)) == NULL)
+		goto out;
+	slash = strrchr(dir, '/');
+	*(slash == dir ? slash + 1 : slash) = '\0';
+	cfg->key_max_lifetime = LK_DEFAULT_MAX_LIFETIME;
+	cfg->rotation_grace = LK_DEFAULT_ROTATION_GRACE;
+	cfg->rotation_age = LK_DEFAULT_ROTATION_AGE;
+
+	/* strtok_r would merge empty lines and miscount line numbers. */
+	for (line = buf; line != NULL; line = save) {
+		char *eq, *name, *value;
+
+		save = strchr(line, '\n');
+		if (save != NULL)
+			*save++ = '\0';
+		lineno++;
+		line = trim(line);
+		if (line[0] == '\0' || line[0] == '#')
+			continue;
+		eq = strchr(line, '=');
+		if (eq == NULL) {
+			r = lk_err_set(err, LK_EINVAL, "%s:%d: expected 'name = value'", path,
+			               lineno);
+			goto out;
+		}
+		*eq = '\0';
+		name = trim(line);
+		value = trim(eq + 1);
+		r = set_field(cfg, dir, name, value, &seen, path, lineno, err);
+		if (r < 0)
+			goto out;
+	}
+	for (size_t i = 0; i < sizeof(path_fields) / sizeof(path_fields[0]); i++) {
+		if (path_fields[i].required && !(seen & (1u << i))) {
+			r = lk_err_set(err, LK_EINVAL, "%s: required setting '%s' is missing", path,
+			               path_fields[i].name);
+			goto out;
+		}
+	}
+	if (cfg->rotation_grace > cfg->key_max_lifetime) {
+		r = lk_err_set(err, LK_EINVAL, "%s: rotation_grace is longer than key_max_lifetime",
+		               path);
+		goto out;
+	}
+	*ret_cfg = cfg;
+	cfg = NULL;
+	r = LK_OK;
+out:
+	lk_config_free(cfg);
+	free(buf);
+	free(dir);
+	return r;
+}
+
+int lk_config_write_default(const char *path, const char *plugin_dir, struct lk_err *err)
+{
+	FILE *f;
+	int fd, r;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return lk_err_set(err, errno == EEXIST ? LK_EEXIST : LK_EIO, "cannot create %s: %s",
+		                  path, strerror(errno));
+	f = fdopen(fd, "w");
+	if (f == NULL) {
+		close(fd);
+		unlink(path);
+		return lk_err_set(err, LK_EIO, "cannot write %s: %s", path, strerror(errno));
+	}
+	fprintf(f,
+	        "# Latchkey configuration, made by 'latchkey init'. See latchkey(1).\n"
+	        "# Relative paths are resolved against this file's directory.\n"
+	        "database = latchkey.db\n"
+	        "master_key = master.key\n"
+	        "signing_key = signing.key\n"
+	        "policy_dir = policies\n"
+	        "plugin_dir = %s\n"
+	        "auth_socket = run/auth.sock\n"
+	        "admin_socket = run/admin.sock\n"
+	        "\n"
+	        "# Key rules: every key expires, at most key_max_lifetime after issue.\n"
+	        "key_max_lifetime = 90d\n"
+	        "rotation_grace = 24h\n"
+	        "rotation_age = 60d\n"
+	        "allow_never_expiring = no\n",
+	        plugin_dir);
+	r = (fflush(f) == 0 && fsync(fd) == 0) ? LK_OK : LK_EIO;
+	if (fclose(f) != 0)
+		r = LK_EIO;
+	if (r < 0) {
+		unlink(path);
+		return lk_err_set(err, r, "cannot write %s", path);
+	}
+	return LK_OK;
+}

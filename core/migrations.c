@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Numbered schema migrations. Each entry moves the schema from version i to
+ * i + 1 and is never edited once released: fixes go in a new entry. The
+ * database's PRAGMA user_version records how far it has come.
+ */
+#include "config.h"
+
+#include "migrations-private.h"
+
+static const char migration_1[] =
+    /* People and principals appear in audit rows only as a random pseudonym;
+     * the name lives here so that erasing it leaves the chain intact. */
+    "CREATE TABLE subject ("
+    "  subject_ref TEXT PRIMARY KEY,"
+    "  kind TEXT NOT NULL CHECK (kind IN ('owner', 'source')),"
+    "  name TEXT,"
+    "  created INTEGER NOT NULL,"
+    "  UNIQUE (kind, name)"
+    ");"
+    "CREATE TABLE audit ("
+    "  seq INTEGER PRIMARY KEY,"
+    "  ts INTEGER NOT NULL,"
+    "  actor_uid INTEGER NOT NULL,"
+    "  subject_ref TEXT,"
+    "  kid TEXT,"
+    "  action TEXT NOT NULL,"
+    "  reason TEXT NOT NULL,"
+    "  detail TEXT NOT NULL,"
+    "  leaf BLOB NOT NULL,"
+    "  chain BLOB NOT NULL"
+    ");"
+    "CREATE INDEX audit_kid ON audit (kid);"
+    "CREATE INDEX audit_subject ON audit (subject_ref);"
+    "CREATE INDEX audit_ts ON audit (ts);"
+    /* Append-only inside SQLite too. Someone with write access to the file
+     * can drop these; the hash chain is what catches that. */
+    "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit"
+    "  BEGIN SELECT RAISE(ABORT, 'audit rows are append-only'); END;"
+    "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
+    "  BEGIN SELECT RAISE(ABORT, 'audit rows are append-only'); END;";
+
+static const char migration_2[] =
+    "CREATE TABLE api_key ("
+    "  kid TEXT PRIMARY KEY,"
+    "  owner_ref TEXT NOT NULL REFERENCES subject (subject_ref),"
+    "  env TEXT NOT NULL,"
+    "  scopes TEXT NOT NULL,"
+    "  allow_cidrs TEXT NOT NULL DEFAULT '',"
+    "  description TEXT NOT NULL DEFAULT '',"
+    "  hash BLOB NOT NULL,"
+    "  hash_alg TEXT NOT NULL,"
+    "  pepper_ver INTEGER NOT NULL,"
+    "  created INTEGER NOT NULL,"
+    "  expires INTEGER," /* NULL: never (only when the config allows it) */
+    "  last_used INTEGER,"
+    "  status TEXT NOT NULL CHECK (status IN ('active', 'suspended', 'revoked')),"
+    "  status_changed INTEGER,"
+    "  status_reason TEXT,"
+    "  rotated_from TEXT REFERENCES api_key (kid),"
+    "  rotated_to TEXT REFERENCES api_key (kid)"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX api_key_owner ON api_key (owner_ref);"
+    "CREATE INDEX api_key_expires ON api_key (expires);";
+
+const char *const lk_migrations[] = { migration_1, migration_2 };
+const int lk_migration_count = (int)(sizeof(lk_migrations) / sizeof(lk_migrations[0]));

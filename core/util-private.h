@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef LATCHKEY_UTIL_PRIVATE_H
+#define LATCHKEY_UTIL_PRIVATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error-private.h"
+
+#define LK_DURATION_MAX (100LL * 365 * 86400) /* a century: beyond that is a typo */
+
+/*
+ * Parses a duration such as "90s", "15m", "24h", "30d" or "2w" into seconds.
+ * Digits then exactly one unit; zero is rejected. LK_EINVAL on anything else.
+ */
+int lk_duration_parse(const char *s, int64_t *ret_seconds);
+
+/* Formats seconds as the largest exact unit ("30d", "36h", "90s"). */
+void lk_duration_format(int64_t seconds, char *out, size_t outlen);
+
+/* Formats a Unix time as ISO 8601 UTC ("2026-11-28T03:46:25Z"). */
+void lk_time_format(int64_t t, char *out, size_t outlen);
+
+/*
+ * The current Unix time. Fails (LK_ECRYPTO is wrong here, so LK_EIO) if the
+ * clock cannot be read or is before 2020: decisions must never be made on a
+ * broken clock.
+ */
+int lk_now(int64_t *ret_now);
+
+/* True if s is 1..max printable ASCII characters from the given extra set
+ * plus alphanumerics. Used to validate names, scopes and reasons. */
+bool lk_token_valid(const char *s, size_t max, const char *extra);
+
+/* True if s has at most max bytes and no control characters (free text). */
+bool lk_text_valid(const char *s, size_t max);
+
+#endif
