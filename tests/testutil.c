@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+void tk_mkdtemp(char *out, size_t outlen, const char *prefix)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	snprintf(out, outlen, "%s/%s-XXXXXX", tmp != NULL && tmp[0] ? tmp : "/tmp", prefix);
+	ck_assert_msg(mkdtemp(out) != NULL, "mkdtemp %s: %s", out, strerror(errno));
+}
+
+void tk_rmrf(const char *path)
+{
+	struct stat st;
+	DIR *d;
+	struct dirent *de;
+	char child[PATH_MAX * 2];
+
+	if (lstat(path, &st) != 0)
+		return;
+	if (S_ISDIR(st.st_mode)) {
+		chmod(path, 0700);
+		d = opendir(path);
+		while (d != NULL && (de = readdir(d)) != NULL) {
+			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+				continue;
+			snprintf(child, sizeof(child), "%s/%s", path, de->d_name);
+			tk_rmrf(child);
+		}
+		if (d != NULL)
+			closedir(d);
+		rmdir(path);
+	} else {
+		unlink(path);
+	}
+}
+
+void tk_setup(struct tk_env *e)
+{
+	struct lk_err err = { { 0 } };
+	char policies[PATH_MAX + 32];
+
+	ck_assert_int_ge(sodium_init(), 0);
+	memset(e, 0, sizeof(*e));
+	tk_mkdtemp(e->dir, sizeof(e->dir), "latchkey-test");
+	snprintf(e->conf, sizeof(e->conf), "%s/latchkey.conf", e->dir);
+	snprintf(e->db, sizeof(e->db), "%s/latchkey.db", e->dir);
+	snprintf(e->master_path, sizeof(e->master_path), "%s/master.key", e->dir);
+	snprintf(policies, sizeof(policies), "%s/policies", e->dir);
+	ck_assert_int_eq(mkdir(policies, 0700), 0);
+	ck_assert_msg(lk_master_create(e->master_path, &err) == LK_OK, "%s", err.msg);
+	ck_assert_msg(lk_config_write_default(e->conf, "/nonexistent", &err) == LK_OK, "%s",
+	              err.msg);
+	ck_assert_msg(lk_config_load(e->conf, &e->cfg, &err) == LK_OK, "%s", err.msg);
+	ck_assert_msg(lk_master_load(e->master_path, &e->master, &err) == LK_OK, "%s", err.msg);
+	ck_assert_msg(lk_store_open(e->db, LK_STORE_CREATE, e->master, &e->store, &err) == LK_OK,
+	              "%s", err.msg);
+	lk_key_rules_from_config(e->cfg, &e->rules);
+}
+
+void tk_teardown(struct tk_env *e)
+{
+	lk_store_close(e->store);
+	lk_master_free(e->master);
+	lk_config_free(e->cfg);
+	e->store = NULL;
+	e->master = NULL;
+	e->cfg = NULL;
+	if (e->dir[0] != '\0')
+		tk_rmrf(e->dir);
+}
+
+void tk_issue(struct tk_env *e, const char *owner, const char *env, const char *scope,
+              int64_t lifetime, char *key, char *kid)
+{
+	const char *scopes[] = { scope };
+	struct lk_key_info info;
+	struct lk_err err = { { 0 } };
+	int r;
+
+	r = lk_key_issue(
+	    e->store, &e->rules,
+	    &(struct lk_issue_request){
+	        .owner = owner, .env = env, .scopes = scopes, .n_scopes = 1, .lifetime = lifetime },
+	    TK_ACTOR, TK_NOW, key, &info, &err);
+	ck_assert_msg(r == LK_OK, "issue: %s", err.msg);
+	if (kid != NULL)
+		memcpy(kid, info.kid, LK_KID_LEN + 1);
+}
+
+void tk_snapshot(struct lk_store *store, struct tk_snapshot *s)
+{
+	struct lk_err err = { { 0 } };
+
+	memset(s, 0, sizeof(*s));
+	s->audit = lk_store_count(store, "audit");
+	s->keys = lk_store_count(store, "api_key");
+	s->subjects = lk_store_count(store, "subject");
+	ck_assert_msg(lk_audit_head(store, &s->head_seq, s->head, &err) == LK_OK, "%s", err.msg);
+}
+
+void tk_assert_unchanged(struct lk_store *store, const struct tk_snapshot *before)
+{
+	struct tk_snapshot now;
+
+	tk_snapshot(store, &now);
+	ck_assert_int_eq(now.audit, before->audit);
+	ck_assert_int_eq(now.keys, before->keys);
+	ck_assert_int_eq(now.subjects, before->subjects);
+	ck_assert_int_eq(now.head_seq, before->head_seq);
+	ck_assert_mem_eq(now.head, before->head, LK_CHAIN_LEN);
+}
+
+int tk_run_suite(Suite *s)
+{
+	SRunner *sr = srunner_create(s);
+	int failed;
+
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
