@@ -182,6 +182,14 @@ static void key_text(FILE *f, const struct lk_key_info *k, int64_t now)
 		fprintf(f, "%-13s %s\n", "rotated to", k->rotated_to);
 }
 
+/* Verbs that print a new key keep stdout unbuffered, so no copy of the key
+ * lingers in a stdio buffer after it has been written. Must run before any
+ * output on stdout. */
+static void unbuffer_stdout(void)
+{
+	setvbuf(stdout, NULL, _IONBF, 0);
+}
+
 /* Shown once: the key alone on stdout (so `KEY=$(latchkey key issue ...)`
  * works), details on stderr; or everything in one JSON object. */
 static void show_new_key(struct cli *c, char *key, const struct lk_key_info *info)
@@ -213,6 +221,7 @@ static int key_issue(struct cli *c, int argc, char **argv)
 	int64_t lifetime;
 	int status, r;
 
+	unbuffer_stdout();
 	if ((status = parse_args(c, argc, argv, allowed, 0, &a)) != EXIT_OK)
 		return status;
 	if (a.owner == NULL)
@@ -347,6 +356,7 @@ static int key_rotate(struct cli *c, int argc, char **argv)
 	char key[LK_KEY_MAX_LEN + 1];
 	int status, r;
 
+	unbuffer_stdout();
 	if ((status = parse_args(c, argc, argv, allowed, 1, &a)) != EXIT_OK)
 		return status;
 	if ((status = cli_open(c, true, false)) != EXIT_OK)
@@ -388,7 +398,10 @@ static int key_status_verb(struct cli *c, int argc, char **argv)
 		json_str(&j, "action", verb);
 		json_close(&j, '{');
 	} else {
-		printf("%s %sd\n", a.kid, strcmp(verb, "resume") == 0 ? "resume" : verb);
+		printf("%s %s\n", a.kid,
+		       strcmp(verb, "revoke") == 0    ? "revoked"
+		       : strcmp(verb, "suspend") == 0 ? "suspended"
+		                                      : "resumed");
 	}
 	return EXIT_OK;
 }
@@ -459,6 +472,8 @@ static int key_due(struct cli *c, int argc, char **argv)
 
 	if ((status = parse_args(c, argc, argv, allowed, 0, &a)) != EXIT_OK)
 		return status;
+	if (a.rotate)
+		unbuffer_stdout();
 	if (a.within != NULL && lk_duration_parse(a.within, &within) < 0)
 		return cli_fail(c, LK_EINVAL, "bad --within '%.40s' (e.g. 14d)", a.within);
 	if ((status = cli_open(c, a.rotate, !a.rotate)) != EXIT_OK)

@@ -15,7 +15,8 @@
 #include "util-private.h"
 
 static const char usage_text[] =
-    "usage: latchkey [-c FILE] [--json] COMMAND ...\n"
+    "usage: latchkey [-c|--config FILE] [--json] COMMAND ...\n"
+    "       latchkey --help | --version\n"
     "\n"
     "  init --state-dir DIR            create a self-contained setup, print its config path\n"
     "  key issue --owner O --env E --scope S... --expires 30d|never\n"
@@ -39,7 +40,7 @@ int cli_open(struct cli *c, bool need_master, bool readonly)
 
 	r = lk_config_load(c->config_path, &c->cfg, &err);
 	if (r < 0)
-		return cli_fail_err(c, r == LK_EINVAL ? LK_ESTORE : r, &err);
+		return cli_fail_err(c, LK_EIO, &err); /* any config trouble is a system error */
 	if (need_master) {
 		r = lk_master_load(c->cfg->master_key, &c->master, &err);
 		if (r < 0)
@@ -108,8 +109,9 @@ int main(int argc, char **argv)
 
 	memset(&c, 0, sizeof(c));
 	opterr = 0; /* our own one-line errors instead of getopt's */
-	/* Files we create hold keys and audit data: nobody else reads them. */
-	umask(077);
+	/* No file we create is world-readable; the master key and database are
+	 * created 0600 explicitly, whatever the umask. */
+	umask(027);
 	while ((opt = getopt_long(argc, argv, "+c:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':

@@ -32,7 +32,7 @@ static int fail_msg(struct cli *c, int rc, const char *msg)
 		json_open(&j, stdout, '{');
 		json_str(&j, "error", msg);
 		json_int(&j, "exit", cli_exit_for(rc));
-		json_close(&j, '}');
+		json_close(&j, '{');
 	}
 	return cli_exit_for(rc);
 }

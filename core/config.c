@@ -141,6 +141,15 @@ out:
 	return r;
 }
 
+/* Records that setting number bit was seen; true if it already was. */
+static bool mark_seen(unsigned *seen, size_t bit)
+{
+	bool was = (*seen & (1u << bit)) != 0;
+
+	*seen |= 1u << bit;
+	return was;
+}
+
 static int set_field(struct lk_config *cfg, const char *dir, const char *name, const char *value,
                      unsigned *seen, const char *path, int line, struct lk_err *err)
 {
@@ -150,10 +159,9 @@ static int set_field(struct lk_config *cfg, const char *dir, const char *name, c
 		char **slot = (char **)((char *)cfg + path_fields[i].offset);
 		if (strcmp(name, path_fields[i].name) != 0)
 			continue;
-		if (*seen & (1u << i))
+		if (mark_seen(seen, i))
 			return lk_err_set(err, LK_EINVAL, "%s:%d: '%s' is set twice", path, line,
 			                  name);
-		*seen |= 1u << i;
 		if (value[0] == '\0' || !lk_text_valid(value, PATH_MAX))
 			return lk_err_set(err, LK_EINVAL, "%s:%d: bad path for '%s'", path, line,
 			                  name);
@@ -164,6 +172,9 @@ static int set_field(struct lk_config *cfg, const char *dir, const char *name, c
 		int64_t *slot = (int64_t *)((char *)cfg + duration_fields[i].offset);
 		if (strcmp(name, duration_fields[i].name) != 0)
 			continue;
+		if (mark_seen(seen, 8 + i))
+			return lk_err_set(err, LK_EINVAL, "%s:%d: '%s' is set twice", path, line,
+			                  name);
 		if (lk_duration_parse(value, slot) != LK_OK)
 			return lk_err_set(
 			    err, LK_EINVAL,
@@ -172,6 +183,9 @@ static int set_field(struct lk_config *cfg, const char *dir, const char *name, c
 		return LK_OK;
 	}
 	if (strcmp(name, "allow_never_expiring") == 0) {
+		if (mark_seen(seen, 16))
+			return lk_err_set(err, LK_EINVAL, "%s:%d: '%s' is set twice", path, line,
+			                  name);
 		if (strcmp(value, "yes") == 0 || strcmp(value, "true") == 0)
 			cfg->allow_never_expiring = true;
 		else if (strcmp(value, "no") == 0 || strcmp(value, "false") == 0)

@@ -149,7 +149,10 @@ int lk_key_check(struct lk_store *store, const char *key, size_t keylen,
 		if (res.verdict == LK_VERDICT_OK &&
 		    !source_allowed(cidrs ? cidrs : "", req->source))
 			res.verdict = LK_VERDICT_SOURCE_NOT_ALLOWED;
-		res.in_grace = sqlite3_column_type(st, 7) != SQLITE_NULL;
+		/* Only an accepted key is "in grace": the audit row then records
+		 * a use of a rotated key, which an operator wants to see. */
+		res.in_grace =
+		    res.verdict == LK_VERDICT_OK && sqlite3_column_type(st, 7) != SQLITE_NULL;
 	}
 done:
 	*ret_result = res;
