@@ -60,6 +60,21 @@ struct key_args {
 	const char *kid; /* the one positional argument, where the verb takes it */
 };
 
+/* The option as the user typed it: getopt has already consumed its value,
+ * so argv[optind - 1] may be the value rather than the option. */
+static const char *option_name(int opt, const char *fallback)
+{
+	static char buf[40];
+
+	for (const struct option *o = all_opts; o->name != NULL; o++) {
+		if (o->val == opt) {
+			snprintf(buf, sizeof(buf), "--%s", o->name);
+			return buf;
+		}
+	}
+	return fallback;
+}
+
 /* Parses the options a verb allows (a string of OPT_ codes) and at most
  * `positional` positional arguments. */
 static int parse_args(struct cli *c, int argc, char **argv, const int *allowed, int positional,
@@ -74,7 +89,7 @@ static int parse_args(struct cli *c, int argc, char **argv, const int *allowed, 
 			ok = *p == opt;
 		if (opt == '?' || !ok)
 			return cli_fail(c, LK_EINVAL, "option '%.60s' is not valid for 'key %s'",
-			                argv[optind - 1], argv[0]);
+			                option_name(opt, argv[optind - 1]), argv[0]);
 		switch (opt) {
 		case OPT_OWNER:
 			a->owner = optarg;

@@ -24,8 +24,9 @@ int cli_exit_for(int rc)
 	}
 }
 
-static int fail_msg(struct cli *c, int rc, const char *msg)
+static int fail_msg(struct cli *c, int rc, char *msg)
 {
+	lk_redact_keys(msg);
 	fprintf(stderr, "latchkey: %s\n", msg);
 	if (c != NULL && c->json) {
 		struct json j;
@@ -50,7 +51,10 @@ int cli_fail(struct cli *c, int rc, const char *fmt, ...)
 
 int cli_fail_err(struct cli *c, int rc, const struct lk_err *err)
 {
-	return fail_msg(c, rc, err->msg[0] ? err->msg : "unknown error");
+	char msg[sizeof(err->msg)];
+
+	snprintf(msg, sizeof(msg), "%s", err->msg[0] ? err->msg : "unknown error");
+	return fail_msg(c, rc, msg);
 }
 
 static void comma(struct json *j)

@@ -73,6 +73,18 @@ const char *lk_parse_error_str(enum lk_parse_error e);
 int lk_apikey_hash(const struct lk_apikey *key, const unsigned char *pepper,
                    unsigned char out[LK_HASH_LEN]);
 
+/*
+ * If s starts with something shaped like a key, "lk_<env>_<kid>_" and at
+ * least one base62 character, returns the offset where the secret starts
+ * and sets *ret_end to the end of the base62 run; else returns 0. No CRC
+ * check: a mistyped or truncated key is still a secret.
+ */
+size_t lk_key_shape_at(const char *s, size_t *ret_end);
+
+/* True if text contains anything lk_key_shape_at recognises. Names, scopes,
+ * reasons and descriptions that do are refused: they would be stored. */
+bool lk_text_looks_like_key(const char *text);
+
 /* Wipes the secret parts of key. Accepts NULL. */
 void lk_apikey_wipe(struct lk_apikey *key);
 

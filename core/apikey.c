@@ -207,6 +207,40 @@ out:
 	return r;
 }
 
+size_t lk_key_shape_at(const char *s, size_t *ret_end)
+{
+	size_t i = 3, env = 0, kid = 0, secret;
+
+	if (strncmp(s, LK_PREFIX, 3) != 0)
+		return 0;
+	while (s[i] >= 'a' && s[i] <= 'z' && env <= LK_ENV_MAX)
+		i++, env++;
+	if (env < LK_ENV_MIN || env > LK_ENV_MAX || s[i++] != '_')
+		return 0;
+	while (base62_value((unsigned char)s[i]) >= 0 && kid <= LK_KID_LEN)
+		i++, kid++;
+	if (kid != LK_KID_LEN || s[i++] != '_')
+		return 0;
+	secret = i;
+	while (base62_value((unsigned char)s[i]) >= 0)
+		i++;
+	if (i == secret)
+		return 0;
+	*ret_end = i;
+	return secret;
+}
+
+bool lk_text_looks_like_key(const char *text)
+{
+	size_t end;
+
+	for (const char *p = text; p != NULL && (p = strstr(p, LK_PREFIX)) != NULL; p++) {
+		if (lk_key_shape_at(p, &end) != 0)
+			return true;
+	}
+	return false;
+}
+
 void lk_apikey_wipe(struct lk_apikey *key)
 {
 	if (key != NULL)

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <sodium.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -98,9 +99,11 @@ static const char sql_insert[] =
     "INSERT INTO audit (seq, ts, actor_uid, subject_ref, kid, action, reason, detail, leaf, chain)"
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
 
-int lk_audit_append(struct lk_store *store, const struct lk_audit_event *ev, int64_t *ret_seq,
+int lk_audit_append(struct lk_store *store, const struct lk_audit_event *event, int64_t *ret_seq,
                     struct lk_err *err)
 {
+	/* detail is stored NOT NULL: hash exactly what is stored. */
+	struct lk_audit_event normalized = *event, *ev = &normalized;
 	unsigned char prev[LK_CHAIN_LEN], leaf[LK_CHAIN_LEN], chain[LK_CHAIN_LEN];
 	sqlite3_stmt *st;
 	int64_t seq;
@@ -112,6 +115,8 @@ int lk_audit_append(struct lk_store *store, const struct lk_audit_event *ev, int
 		return lk_err_set(err, LK_ESTORE, "audit append outside a transaction");
 	if (ev->action == NULL || ev->reason == NULL)
 		return lk_err_set(err, LK_EINVAL, "audit event without action or reason");
+	if (ev->detail == NULL)
+		ev->detail = "";
 	r = lk_audit_head(store, &seq, prev, err);
 	if (r < 0)
 		return r;
@@ -129,7 +134,7 @@ int lk_audit_append(struct lk_store *store, const struct lk_audit_event *ev, int
 	sqlite3_bind_text(st, 5, ev->kid, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 6, ev->action, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 7, ev->reason, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 8, ev->detail != NULL ? ev->detail : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 8, ev->detail, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 9, leaf, LK_CHAIN_LEN, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 10, chain, LK_CHAIN_LEN, SQLITE_STATIC);
 	r = lk_store_exec_stmt(store, st, "appending an audit row", err);
@@ -194,6 +199,41 @@ static int find_true_predecessor(struct lk_store *store, const unsigned char lea
 	return found;
 }
 
+/*
+ * SQLite is dynamically typed: "UPDATE audit SET ts = ts || 'x'" stores text
+ * that sqlite3_column_int64 would still read as the old number, and a NUL
+ * inside a text value hides what follows it from C strings. A row is only
+ * hashed if every column has the type the writer gave it.
+ */
+static const char *row_type_problem(sqlite3_stmt *st)
+{
+	static const struct {
+		const char *name;
+		int type;
+		bool nullable;
+	} cols[] = {
+		{ "seq", SQLITE_INTEGER, false },       { "ts", SQLITE_INTEGER, false },
+		{ "actor_uid", SQLITE_INTEGER, false }, { "subject_ref", SQLITE_TEXT, true },
+		{ "kid", SQLITE_TEXT, true },           { "action", SQLITE_TEXT, false },
+		{ "reason", SQLITE_TEXT, false },       { "detail", SQLITE_TEXT, false },
+		{ "leaf", SQLITE_BLOB, false },         { "chain", SQLITE_BLOB, false },
+	};
+
+	for (int i = 0; i < (int)(sizeof(cols) / sizeof(cols[0])); i++) {
+		int type = sqlite3_column_type(st, i);
+		if (type == SQLITE_NULL && cols[i].nullable)
+			continue;
+		if (type != cols[i].type)
+			return cols[i].name;
+		if (type == SQLITE_TEXT && strlen((const char *)sqlite3_column_text(st, i)) !=
+		                               (size_t)sqlite3_column_bytes(st, i))
+			return cols[i].name;
+		if (type == SQLITE_BLOB && sqlite3_column_bytes(st, i) != LK_CHAIN_LEN)
+			return cols[i].name;
+	}
+	return NULL;
+}
+
 static const char *col_text(sqlite3_stmt *st, int i)
 {
 	return (const char *)sqlite3_column_text(st, i);
@@ -212,6 +252,9 @@ int lk_audit_verify(struct lk_store *store, struct lk_audit_report *ret_report, 
 	if (st == NULL)
 		return LK_ESTORE;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		/* Types first: reading a column as text converts it, after which
+		 * sqlite3_column_type is undefined. */
+		const char *bad_column = row_type_problem(st);
 		struct lk_audit_event ev = {
 			.ts = sqlite3_column_int64(st, 1),
 			.actor_uid = sqlite3_column_int64(st, 2),
@@ -224,8 +267,6 @@ int lk_audit_verify(struct lk_store *store, struct lk_audit_report *ret_report, 
 		int64_t seq = sqlite3_column_int64(st, 0), pred;
 		const unsigned char *stored_leaf = sqlite3_column_blob(st, 8);
 		const unsigned char *stored_chain = sqlite3_column_blob(st, 9);
-		bool hashes_ok = sqlite3_column_bytes(st, 8) == LK_CHAIN_LEN &&
-		                 sqlite3_column_bytes(st, 9) == LK_CHAIN_LEN;
 
 		rep.rows++;
 		if (seq != expected_seq) {
@@ -240,8 +281,16 @@ int lk_audit_verify(struct lk_store *store, struct lk_audit_report *ret_report, 
 				         (long long)expected_seq, (long long)seq - 1);
 			break;
 		}
+		if (bad_column != NULL) {
+			rep.problem = LK_AUDIT_EDITED;
+			rep.bad_seq = seq;
+			snprintf(rep.why, sizeof(rep.why),
+			         "seq %lld was edited: column %s does not hold what was written",
+			         (long long)seq, bad_column);
+			break;
+		}
 		leaf_hash(&ev, leaf);
-		if (!hashes_ok || sodium_memcmp(leaf, stored_leaf, LK_CHAIN_LEN) != 0) {
+		if (sodium_memcmp(leaf, stored_leaf, LK_CHAIN_LEN) != 0) {
 			rep.problem = LK_AUDIT_EDITED;
 			rep.bad_seq = seq;
 			snprintf(rep.why, sizeof(rep.why),
@@ -255,9 +304,8 @@ int lk_audit_verify(struct lk_store *store, struct lk_audit_report *ret_report, 
 			if (find_true_predecessor(store, leaf, stored_chain, &pred)) {
 				rep.problem = LK_AUDIT_REORDERED;
 				snprintf(rep.why, sizeof(rep.why),
-				         "seq %lld is out of order: it was written right after the "
-				         "row now "
-				         "at seq %lld",
+				         "seq %lld is out of order: it was written right after "
+				         "the row now at seq %lld",
 				         (long long)seq, (long long)pred);
 			} else {
 				rep.problem = LK_AUDIT_BROKEN;

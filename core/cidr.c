@@ -44,6 +44,7 @@ int lk_ip_parse(const char *s, struct lk_cidr *ret_addr)
 
 int lk_cidr_parse(const char *s, struct lk_cidr *ret_cidr)
 {
+	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 	char buf[LK_CIDR_STRLEN];
 	struct lk_cidr c;
 	char *slash, *end;
@@ -71,6 +72,14 @@ int lk_cidr_parse(const char *s, struct lk_cidr *ret_cidr)
 		if (*end != '\0' || prefix > n * 8 || end - (slash + 1) > 3)
 			return LK_EINVAL;
 		c.prefix = (unsigned)prefix;
+	}
+	/* Sources in IPv4-mapped form are compared as IPv4 (lk_ip_parse), so
+	 * a mapped network must be too, or it could never match. */
+	if (c.family == AF_INET6 && c.prefix >= 96 && memcmp(c.addr, mapped, 12) == 0) {
+		memmove(c.addr, c.addr + 12, 4);
+		c.family = AF_INET;
+		c.prefix -= 96;
+		n = 4;
 	}
 	for (size_t i = 0; i < n; i++) {
 		unsigned keep = c.prefix > i * 8 ? c.prefix - (unsigned)i * 8 : 0;

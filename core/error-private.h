@@ -34,6 +34,11 @@ struct lk_err {
 int lk_err_set(struct lk_err *err, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Masks the secret part of anything in msg shaped like an API key. Every
+ * lk_err message passes through it; callers formatting their own messages
+ * from user input (the CLI) must call it too. */
+void lk_redact_keys(char *msg);
+
 /* Prefixes an existing message ("opening X: <old message>"). */
 int lk_err_prefix(struct lk_err *err, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -36,7 +36,7 @@ static int check_free_text(const char *what, const char *text, size_t max, struc
 		return lk_err_set(err, LK_EINVAL,
 		                  "bad %s: control characters or longer than %zu bytes", what, max);
 	/* These strings land in the audit log and reports. */
-	if (lk_text_contains_key(text))
+	if (lk_text_looks_like_key(text))
 		return lk_err_set(err, LK_EINVAL,
 		                  "the %s contains an API key; never paste keys into text fields",
 		                  what);

@@ -10,7 +10,8 @@
 
 bool lk_scope_valid(const char *scope)
 {
-	if (scope == NULL || !lk_token_valid(scope, LK_SCOPE_LEN_MAX, ":._/-"))
+	if (scope == NULL || !lk_token_valid(scope, LK_SCOPE_LEN_MAX, ":._/-") ||
+	    lk_text_looks_like_key(scope))
 		return false;
 	return strchr(":._/-", scope[0]) == NULL;
 }

@@ -121,6 +121,23 @@ fail:
 	return r;
 }
 
+static int schema_is_empty(sqlite3 *db, const char *path, struct lk_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, n = -1;
+
+	rc = sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master", -1, &st, NULL);
+	if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (n != 0)
+		return lk_err_set(err, LK_ESTORE,
+		                  "database %s is corrupt or not a Latchkey database (it has "
+		                  "tables but no Latchkey schema version); nothing was changed",
+		                  path);
+	return LK_OK;
+}
+
 static int create_file(const char *path, struct lk_err *err)
 {
 	/* Created here, not by SQLite, so the mode is 0600 whatever the umask;
@@ -180,6 +197,21 @@ int lk_store_open(const char *path, int flags, const struct lk_master *master,
 	if (r < 0) {
 		r = lk_store_error(store, sqlite3_errcode(store->db), "reading schema version",
 		                   err);
+		goto fail;
+	}
+	/* Version 0 is a new database only if it is empty: anything else is
+	 * another program's SQLite file, which must not be "migrated". */
+	if (version == 0 && !created) {
+		r = schema_is_empty(store->db, path, err);
+		if (r < 0)
+			goto fail;
+	}
+	/* Refused before any pragma: a newer schema is not ours to touch. */
+	if (version > lk_migration_count) {
+		r = lk_err_set(err, LK_ESTORE,
+		               "database %s has schema version %d, newer than this latchkey "
+		               "understands (%d); upgrade latchkey",
+		               path, version, lk_migration_count);
 		goto fail;
 	}
 	if (!(flags & LK_STORE_READONLY)) {
