@@ -87,6 +87,9 @@ static int parse_args(struct cli *c, int argc, char **argv, const int *allowed, 
 		bool ok = opt == OPT_JSON;
 		for (const int *p = allowed; *p != 0 && !ok; p++)
 			ok = *p == opt;
+		if (opt == '?' && optopt != 0)
+			return cli_fail(c, LK_EINVAL, "option '%.60s' needs a value",
+			                argv[optind - 1]);
 		if (opt == '?' || !ok)
 			return cli_fail(c, LK_EINVAL, "option '%.60s' is not valid for 'key %s'",
 			                option_name(opt, argv[optind - 1]), argv[0]);
@@ -570,7 +573,9 @@ static int read_key(char *buf, size_t buflen, size_t *ret_len)
 			break;
 		if (len < buflen - 1)
 			buf[len] = ch;
-		len++;
+		/* No key is this long: stop reading, the result is malformed. */
+		if (++len >= buflen)
+			break;
 	}
 	sodium_memzero(&ch, sizeof(ch));
 	if (tty) {

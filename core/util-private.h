@@ -16,7 +16,7 @@
  */
 int lk_duration_parse(const char *s, int64_t *ret_seconds);
 
-/* Formats seconds as the largest exact unit ("30d", "36h", "90s"). */
+/* Formats seconds as the largest exact unit up to days ("30d", "36h", "90s"). */
 void lk_duration_format(int64_t seconds, char *out, size_t outlen);
 
 /* Formats a Unix time as ISO 8601 UTC ("2026-11-28T03:46:25Z"). */

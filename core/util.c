@@ -51,7 +51,9 @@ void lk_duration_format(int64_t seconds, char *out, size_t outlen)
 	static const struct {
 		int64_t n;
 		char c;
-	} units[] = { { 7 * 86400, 'w' }, { 86400, 'd' }, { 3600, 'h' }, { 60, 'm' } };
+	} units[] = { { 86400, 'd' },
+		      { 3600, 'h' },
+		      { 60, 'm' } }; /* days, not weeks: "91d" reads better than "13w" */
 
 	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
 		if (seconds != 0 && seconds % units[i].n == 0) {
