@@ -171,7 +171,9 @@ static int check_lifetime(const struct lk_key_rules *rules, int64_t lifetime, st
 			    max);
 		return LK_OK;
 	}
-	if (lifetime <= 0 || lifetime > rules->max_lifetime) {
+	if (lifetime <= 0)
+		return lk_err_set(err, LK_EINVAL, "the key lifetime must be positive");
+	if (lifetime > rules->max_lifetime) {
 		char got[32];
 		lk_duration_format(lifetime, got, sizeof(got));
 		return lk_err_set(err, LK_EINVAL,
@@ -324,7 +326,7 @@ static const char sql_due[] =
     "SELECT " KEY_COLUMNS " WHERE k.status = 'active' AND k.rotated_to IS NULL"
     " AND (k.expires IS NULL OR k.expires > ?1)"
     " AND ((k.expires IS NOT NULL AND k.expires <= ?2) OR k.created + ?3 <= ?2)"
-    " ORDER BY coalesce(k.expires, k.created + ?3), k.kid";
+    " ORDER BY min(coalesce(k.expires, k.created + ?3), k.created + ?3), k.kid";
 
 int lk_key_due(struct lk_store *store, const struct lk_key_rules *rules, int64_t within,
                int64_t now, int (*cb)(const struct lk_key_info *key, void *ctx), void *ctx,
