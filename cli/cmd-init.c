@@ -88,6 +88,15 @@ int cmd_init(struct cli *c, int argc, char **argv)
 		if (!S_ISDIR(st.st_mode))
 			return cli_fail(c, LK_EEXIST, "%s exists and is not a directory",
 			                state_dir);
+		/* Another user who can write the directory could swap the config
+		 * or the database under us later. */
+		if (st.st_uid != geteuid() || (st.st_mode & 022) != 0)
+			return cli_fail(
+			    c, LK_EINVAL,
+			    "state directory %s must be owned by uid %u and not writable by "
+			    "group or others (it is uid %u, mode %04o)",
+			    state_dir, (unsigned)geteuid(), (unsigned)st.st_uid,
+			    (unsigned)(st.st_mode & 07777));
 		for (size_t i = 0; i < sizeof(markers) / sizeof(markers[0]); i++) {
 			snprintf(path, sizeof(path), "%s/%s", state_dir, markers[i]);
 			if (lstat(path, &st) == 0)

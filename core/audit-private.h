@@ -71,7 +71,8 @@ struct lk_audit_row {
 	const char *subject_ref, *kid, *action, *reason, *detail;
 };
 
-/* Calls cb for each matching row in seq order; a non-zero cb return stops. */
+/* Calls cb for each matching row in seq order. A positive cb return stops
+ * early (success); a negative one stops and fails the call (LK_ENOMEM). */
 int lk_audit_query(struct lk_store *store, const struct lk_audit_filter *filter,
                    int (*cb)(const struct lk_audit_row *row, void *ctx), void *ctx,
                    struct lk_err *err);

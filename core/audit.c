@@ -344,7 +344,7 @@ int lk_audit_query(struct lk_store *store, const struct lk_audit_filter *filter,
                    struct lk_err *err)
 {
 	sqlite3_stmt *st = lk_store_stmt(store, sql_query, err);
-	int rc;
+	int rc, stop = 0;
 
 	if (st == NULL)
 		return LK_ESTORE;
@@ -365,11 +365,13 @@ int lk_audit_query(struct lk_store *store, const struct lk_audit_filter *filter,
 			.reason = col_text(st, 6),
 			.detail = col_text(st, 7),
 		};
-		if (cb(&row, ctx) != 0)
+		if ((stop = cb(&row, ctx)) != 0)
 			break;
 	}
 	sqlite3_reset(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return lk_store_error(store, rc, "reading the audit log", err);
+	if (stop < 0)
+		return lk_err_set(err, LK_ENOMEM, "reading the audit log: out of memory");
 	return LK_OK;
 }

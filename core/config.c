@@ -110,6 +110,11 @@ static int read_small_file(const char *path, char **ret_buf, struct lk_err *err)
 	r = lk_err_set(err, LK_EINVAL, "config %s is not a regular file", path);
 	if (!S_ISREG(st.st_mode))
 		goto out;
+	r = lk_check_owner_mode(&st, "config", path, 022, err);
+	if (r < 0) {
+		r = LK_EINVAL;
+		goto out;
+	}
 	r = lk_err_set(err, LK_EINVAL, "config %s is larger than %d bytes", path, CONFIG_MAX_BYTES);
 	if (st.st_size > CONFIG_MAX_BYTES)
 		goto out;
@@ -276,7 +281,7 @@ int lk_config_write_default(const char *path, const char *plugin_dir, struct lk_
 	FILE *f;
 	int fd, r;
 
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
 	if (fd < 0)
 		return lk_err_set(err, errno == EEXIST ? LK_EEXIST : LK_EIO, "cannot create %s: %s",
 		                  path, strerror(errno));

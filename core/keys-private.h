@@ -76,6 +76,8 @@ struct lk_key_filter {
 	const char *env;   /* NULL: all */
 };
 
+/* Listing callbacks: return 0 to go on, > 0 to stop early, < 0 on failure
+ * (out of memory), which fails the whole call. */
 int lk_key_list(struct lk_store *store, const struct lk_key_filter *filter,
                 int (*cb)(const struct lk_key_info *key, void *ctx), void *ctx, struct lk_err *err);
 

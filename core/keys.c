@@ -297,16 +297,20 @@ static int run_listing(struct lk_store *store, sqlite3_stmt *st,
                        struct lk_err *err)
 {
 	struct lk_key_info info;
-	int rc;
+	int rc, stop = 0;
 
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		read_info(st, &info);
-		if (cb(&info, ctx) != 0)
+		if ((stop = cb(&info, ctx)) != 0)
 			break;
 	}
 	sqlite3_reset(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return lk_store_error(store, rc, "listing keys", err);
+	/* A failing callback must never look like a short list: revoke-all
+	 * would then report success having revoked nothing. */
+	if (stop < 0)
+		return lk_err_set(err, LK_ENOMEM, "listing keys: out of memory");
 	return LK_OK;
 }
 

@@ -12,6 +12,7 @@
 
 #include "migrations-private.h"
 #include "store-private.h"
+#include "util-private.h"
 
 #define BUSY_TIMEOUT_MS 5000
 
@@ -121,7 +122,11 @@ fail:
 	return r;
 }
 
-static int schema_is_empty(sqlite3 *db, const char *path, struct lk_err *err)
+/* A database at schema version 0 that we did not just create is never
+ * ours: an empty file would silently become a new store with a new audit
+ * chain (erasing the history it replaced), and anything else is another
+ * program's database. Both are refused untouched. */
+static int refuse_unversioned(sqlite3 *db, const char *path, struct lk_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int rc, n = -1;
@@ -130,12 +135,15 @@ static int schema_is_empty(sqlite3 *db, const char *path, struct lk_err *err)
 	if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
 		n = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
-	if (n != 0)
+	if (n == 0)
 		return lk_err_set(err, LK_ESTORE,
-		                  "database %s is corrupt or not a Latchkey database (it has "
-		                  "tables but no Latchkey schema version); nothing was changed",
+		                  "database %s is empty, not a Latchkey store (was it replaced?); "
+		                  "run 'latchkey init' for a new setup",
 		                  path);
-	return LK_OK;
+	return lk_err_set(err, LK_ESTORE,
+	                  "database %s is corrupt or not a Latchkey database (it has tables but no "
+	                  "Latchkey schema version); nothing was changed",
+	                  path);
 }
 
 static int create_file(const char *path, struct lk_err *err)
@@ -170,6 +178,10 @@ int lk_store_open(const char *path, int flags, const struct lk_master *master,
 		                  errno == ENOENT ? " (run 'latchkey init' first)" : "");
 	} else if (!S_ISREG(st.st_mode)) {
 		return lk_err_set(err, LK_ESTORE, "database %s is not a regular file", path);
+	} else if ((r = lk_check_owner_mode(&st, "database", path, 022, err)) < 0) {
+		/* Writable by someone else: they could have changed key states.
+		 * (Read access is allowed: auditors verify copies.) */
+		return r;
 	}
 
 	r = lk_err_set(err, LK_ENOMEM, "out of memory");
@@ -202,9 +214,8 @@ int lk_store_open(const char *path, int flags, const struct lk_master *master,
 	/* Version 0 is a new database only if it is empty: anything else is
 	 * another program's SQLite file, which must not be "migrated". */
 	if (version == 0 && !created) {
-		r = schema_is_empty(store->db, path, err);
-		if (r < 0)
-			goto fail;
+		r = refuse_unversioned(store->db, path, err);
+		goto fail;
 	}
 	/* Refused before any pragma: a newer schema is not ours to touch. */
 	if (version > lk_migration_count) {

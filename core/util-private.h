@@ -29,6 +29,18 @@ void lk_time_format(int64_t t, char *out, size_t outlen);
  */
 int lk_now(int64_t *ret_now);
 
+struct stat;
+
+/*
+ * Refuses a file that another user could have written: the owner must be
+ * the effective user or root, and no bit of forbidden_mode may be set (022:
+ * nobody else may write it). A config or database planted by another user
+ * would otherwise decide which keys are valid. what names the file in the
+ * message ("config", "database").
+ */
+int lk_check_owner_mode(const struct stat *st, const char *what, const char *path,
+                        unsigned forbidden_mode, struct lk_err *err);
+
 /* True if s is 1..max printable ASCII characters from the given extra set
  * plus alphanumerics. Used to validate names, scopes and reasons. */
 bool lk_token_valid(const char *s, size_t max, const char *extra);

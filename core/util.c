@@ -3,7 +3,9 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "util-private.h"
 
@@ -82,6 +84,20 @@ int lk_now(int64_t *ret_now)
 	if (clock_gettime(CLOCK_REALTIME, &ts) != 0 || ts.tv_sec < 1577836800)
 		return LK_EIO;
 	*ret_now = (int64_t)ts.tv_sec;
+	return LK_OK;
+}
+
+int lk_check_owner_mode(const struct stat *st, const char *what, const char *path,
+                        unsigned forbidden_mode, struct lk_err *err)
+{
+	if (st->st_uid != geteuid() && st->st_uid != 0)
+		return lk_err_set(err, LK_ESTORE,
+		                  "%s %s is owned by uid %u, not by uid %u or root; refusing it",
+		                  what, path, (unsigned)st->st_uid, (unsigned)geteuid());
+	if ((st->st_mode & forbidden_mode) != 0)
+		return lk_err_set(err, LK_ESTORE,
+		                  "%s %s has unsafe permissions (mode %04o); refusing it", what,
+		                  path, (unsigned)(st->st_mode & 07777));
 	return LK_OK;
 }
 

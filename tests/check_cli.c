@@ -1203,6 +1203,49 @@ START_TEST(test_corrupt_db)
 }
 END_TEST
 
+/* A config or database that someone else can write decides which keys are
+ * valid: refused (exit 4, naming the file), and nothing is written. */
+START_TEST(test_files_writable_by_others)
+{
+	const char *const files[] = { g.conf, g.db };
+	struct tk_snapshot before;
+
+	snap(&before);
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		struct stat st;
+		struct run r;
+		ck_assert_int_eq(stat(files[i], &st), 0);
+		ck_assert_int_eq(chmod(files[i], 0666), 0);
+		run_cli_env(&r, g.conf, NULL, 0, (const char *const[]){ "key", "list", NULL });
+		ck_assert_int_eq(r.status, 4);
+		assert_error_line(&r, "unsafe permissions");
+		assert_error_line(&r, files[i]);
+		run_free(&r);
+		ck_assert_int_eq(chmod(files[i], st.st_mode & 07777), 0);
+	}
+	assert_unchanged(&before);
+}
+END_TEST
+
+/* init into a directory others can write is refused, and creates nothing. */
+START_TEST(test_init_unsafe_dir)
+{
+	char dir[PATH_MAX + 32];
+	struct run r;
+	struct stat st;
+
+	snprintf(dir, sizeof(dir), "%s/shared", g.base);
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	ck_assert_int_eq(chmod(dir, 0777), 0);
+	run_cli_env(&r, NULL, NULL, 0, (const char *const[]){ "init", "--state-dir", dir, NULL });
+	ck_assert_int_eq(r.status, 2);
+	assert_error_line(&r, "not writable by group or others");
+	run_free(&r);
+	snprintf(dir, sizeof(dir), "%s/shared/latchkey.conf", g.base);
+	ck_assert_int_ne(stat(dir, &st), 0);
+}
+END_TEST
+
 START_TEST(test_master_key_too_open)
 {
 	char key[KEYBUF], kid[KIDBUF], line[KEYBUF + 1];
@@ -1282,6 +1325,8 @@ Suite *cli_suite(void)
 	tcase_add_test(tc, test_tamper);
 	tcase_add_test(tc, test_missing_db);
 	tcase_add_test(tc, test_corrupt_db);
+	tcase_add_test(tc, test_files_writable_by_others);
+	tcase_add_test(tc, test_init_unsafe_dir);
 	tcase_add_test(tc, test_master_key_too_open);
 	set_timeout(tc);
 	suite_add_tcase(s, tc);

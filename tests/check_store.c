@@ -214,7 +214,9 @@ START_TEST(test_migrate_from_every_version)
 	char *fresh = schema_text(e.store->db);
 	int latest = lk_store_latest_version();
 
-	for (int v = 0; v < latest; v++) {
+	/* Version 0 is only ever a store being created: an existing empty
+	 * file is refused (test_empty_database_refused). */
+	for (int v = 1; v < latest; v++) {
 		char path[PATH_MAX + 64], name[32], *got;
 		struct lk_store *store = NULL;
 		struct lk_err err = { { 0 } };
@@ -368,6 +370,29 @@ END_TEST
  * it rather than "migrate" it by adding its own tables to someone else's data.
  * Only an empty version-0 database is a new Latchkey one.
  */
+/* An emptied or replaced database file must not silently become a fresh
+ * store with a new audit chain: that would erase the history it replaced. */
+START_TEST(test_empty_database_refused)
+{
+	char path[PATH_MAX + 64];
+	struct lk_store *store = NULL;
+	struct lk_err err = { { 0 } };
+	struct stat st;
+	FILE *f;
+
+	in_dir(path, sizeof(path), "empty.db");
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+	ck_assert_int_eq(chmod(path, 0600), 0);
+	ck_assert_int_eq(lk_store_open(path, 0, e.master, &store, &err), LK_ESTORE);
+	ck_assert_ptr_null(store);
+	assert_msg_has(&err, "is empty");
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_size, 0);
+}
+END_TEST
+
 START_TEST(test_foreign_database_untouched)
 {
 	char path[PATH_MAX + 64], *before, *after;
@@ -1160,6 +1185,36 @@ START_TEST(test_config_missing_file)
 }
 END_TEST
 
+/* A config another user could have written (or owns) is refused: it names
+ * the database and the key rules. */
+START_TEST(test_config_unsafe_owner_mode)
+{
+	static const char text[] = "database = d.db\nmaster_key = m.key\npolicy_dir = p\n";
+	const mode_t bad_modes[] = { 0666, 0646, 0664 };
+	char path[PATH_MAX + 64];
+	struct lk_config *cfg = NULL;
+	struct lk_err err = { { 0 } };
+
+	write_conf(path, sizeof(path), text);
+	ck_assert_msg(lk_config_load(path, &cfg, &err) == LK_OK, "%s", err.msg);
+	lk_config_free(cfg);
+	cfg = NULL;
+	for (size_t i = 0; i < sizeof(bad_modes) / sizeof(bad_modes[0]); i++) {
+		ck_assert_int_eq(chmod(path, bad_modes[i]), 0);
+		ck_assert_int_eq(lk_config_load(path, &cfg, &err), LK_EINVAL);
+		ck_assert_ptr_null(cfg);
+		assert_msg_has(&err, "unsafe permissions");
+	}
+	ck_assert_int_eq(chmod(path, 0644), 0);
+	if (geteuid() == 0) {
+		ck_assert_int_eq(chown(path, 65534, 65534), 0);
+		ck_assert_int_eq(lk_config_load(path, &cfg, &err), LK_EINVAL);
+		ck_assert_ptr_null(cfg);
+		assert_msg_has(&err, "owned by uid 65534");
+	}
+}
+END_TEST
+
 START_TEST(test_config_locate)
 {
 	const char *saved = getenv(LK_CONFIG_ENV);
@@ -1202,6 +1257,7 @@ Suite *store_suite(void)
 	tcase_add_test(tc, test_newer_version_refused);
 	tcase_add_test(tc, test_newer_version_readonly_message);
 	tcase_add_test(tc, test_foreign_database_untouched);
+	tcase_add_test(tc, test_empty_database_refused);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("files");
@@ -1244,6 +1300,7 @@ Suite *store_suite(void)
 	tcase_add_test(tc, test_config_duplicate_rules);
 	tcase_add_test(tc, test_config_missing_file);
 	tcase_add_test(tc, test_config_locate);
+	tcase_add_test(tc, test_config_unsafe_owner_mode);
 	suite_add_tcase(s, tc);
 
 	return s;
