@@ -210,7 +210,26 @@ static void unbuffer_stdout(void)
 
 /* Shown once: the key alone on stdout (so `KEY=$(latchkey key issue ...)`
  * works), details on stderr; or everything in one JSON object. */
-static void show_new_key(struct cli *c, char *key, const struct lk_key_info *info)
+/* A new key that could not be written out (full disk, closed pipe) is held
+ * by nobody: it must not stay valid. */
+static int check_delivered(struct cli *c, const char *kid)
+{
+	struct lk_err err = { { 0 } };
+
+	if (!ferror(stdout) && fflush(stdout) == 0)
+		return EXIT_OK;
+	if (lk_key_revoke(c->store, kid, "undelivered: the new key could not be written out",
+	                  c->actor, c->now, &err) < 0)
+		return cli_fail(
+		    c, LK_EIO,
+		    "could not write new key %s to stdout, and revoking it failed (%s); "
+		    "revoke it by hand",
+		    kid, err.msg);
+	return cli_fail(c, LK_EIO, "could not write new key %s to stdout; it has been revoked",
+	                kid);
+}
+
+static int show_new_key(struct cli *c, char *key, const struct lk_key_info *info)
 {
 	if (c->json) {
 		struct json j;
@@ -223,8 +242,8 @@ static void show_new_key(struct cli *c, char *key, const struct lk_key_info *inf
 		key_text(stderr, info, c->now);
 		fputs("This key is shown once; Latchkey keeps only a keyed hash of it.\n", stderr);
 	}
-	fflush(stdout);
 	sodium_memzero(key, LK_KEY_MAX_LEN + 1);
+	return check_delivered(c, info->kid);
 }
 
 static int key_issue(struct cli *c, int argc, char **argv)
@@ -268,10 +287,11 @@ static int key_issue(struct cli *c, int argc, char **argv)
 	                                             .description = a.description,
 	                                             .lifetime = lifetime },
 	                 c->actor, c->now, key, &info, &err);
-	if (r < 0)
+	if (r < 0) {
+		sodium_memzero(key, sizeof(key));
 		return cli_fail_err(c, r, &err);
-	show_new_key(c, key, &info);
-	return EXIT_OK;
+	}
+	return show_new_key(c, key, &info);
 }
 
 struct list_ctx {
@@ -381,10 +401,11 @@ static int key_rotate(struct cli *c, int argc, char **argv)
 		return status;
 	lk_key_rules_from_config(c->cfg, &rules);
 	r = lk_key_rotate(c->store, &rules, a.kid, a.immediate, c->actor, c->now, key, &info, &err);
-	if (r < 0)
+	if (r < 0) {
+		sodium_memzero(key, sizeof(key));
 		return cli_fail_err(c, r, &err);
-	show_new_key(c, key, &info);
-	return EXIT_OK;
+	}
+	return show_new_key(c, key, &info);
 }
 
 static int key_status_verb(struct cli *c, int argc, char **argv)
@@ -521,6 +542,7 @@ static int key_due(struct cli *c, int argc, char **argv)
 		r = lk_key_rotate(c->store, &rules, d.kids[i], false, c->actor, c->now, key, &info,
 		                  &err);
 		if (r < 0) {
+			sodium_memzero(key, sizeof(key));
 			fprintf(stderr, "latchkey: rotating %s: %s\n", d.kids[i], err.msg);
 			failed++;
 			continue;
@@ -535,6 +557,8 @@ static int key_due(struct cli *c, int argc, char **argv)
 			printf("rotated %s -> %s: %s\n", d.kids[i], info.kid, key);
 		}
 		sodium_memzero(key, sizeof(key));
+		if (check_delivered(c, info.kid) != EXIT_OK)
+			failed++;
 	}
 	if (c->json) {
 		if (a.rotate)
@@ -611,8 +635,10 @@ static int key_verify(struct cli *c, int argc, char **argv)
 		return cli_fail_err(c, r, &err);
 	if ((status = cli_open(c, true, false)) != EXIT_OK)
 		return status;
-	if (read_key(key, sizeof(key), &keylen) < 0)
+	if (read_key(key, sizeof(key), &keylen) < 0) {
+		sodium_memzero(key, sizeof(key));
 		return cli_fail(c, LK_EIO, "cannot read the key from stdin");
+	}
 	r = lk_key_verify(c->store, key, keylen, &req, c->actor, c->now, &res, &err);
 	sodium_memzero(key, sizeof(key));
 	if (r < 0)

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -108,6 +110,10 @@ int main(int argc, char **argv)
 	int opt, status;
 
 	memset(&c, 0, sizeof(c));
+	/* New keys and the master key pass through this process: no core
+	 * dump may carry them to disk, and no same-user ptrace may read them. */
+	setrlimit(RLIMIT_CORE, &(struct rlimit){ 0, 0 });
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	opterr = 0; /* our own one-line errors instead of getopt's */
 	/* No file we create is world-readable; the master key and database are
 	 * created 0600 explicitly, whatever the umask. */
@@ -151,8 +157,10 @@ int main(int argc, char **argv)
 			optind = 0;
 			status = commands[i].fn(&c, sub_argc, sub_argv);
 			cli_close(&c);
-			if (fflush(stdout) != 0 && status == EXIT_OK)
+			if ((ferror(stdout) || fflush(stdout) != 0) && status == EXIT_OK) {
+				fputs("latchkey: cannot write to standard output\n", stderr);
 				status = EXIT_SYSTEM;
+			}
 			return status;
 		}
 	}

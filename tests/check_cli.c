@@ -311,6 +311,15 @@ static void verify_key(const char *key, const char *env, const char *want_out, i
 	cli_verify(line, strlen(line), env, want_out, want_status);
 }
 
+/* Counts keys listed; fails the test on any that is not revoked. */
+static int count_revoked(const struct lk_key_info *k, void *ctx)
+{
+	ck_assert_str_eq(k->status, "revoked");
+	ck_assert_str_eq(k->status_reason, "undelivered: the new key could not be written out");
+	++*(int *)ctx;
+	return 0;
+}
+
 static void open_ro(struct lk_store **ret)
 {
 	struct lk_err err = { { 0 } };
@@ -1246,6 +1255,38 @@ START_TEST(test_init_unsafe_dir)
 }
 END_TEST
 
+/* A new key that cannot be written out (here: stdout on /dev/full) is held
+ * by nobody, so it must not stay valid: exit 4, and the key is revoked. */
+START_TEST(test_undelivered_key_revoked)
+{
+	char *argv[] = {
+		(char *)cli_bin(), "-c",   g.conf,    "key",  "issue",     "--owner", "undelivered",
+		"--env",           "prod", "--scope", "read", "--expires", "1d",      NULL
+	};
+	posix_spawn_file_actions_t fa;
+	struct lk_store *store;
+	struct lk_err err = { { 0 } };
+	int wst, seen = 0;
+	pid_t pid;
+
+	ck_assert_int_eq(posix_spawn_file_actions_init(&fa), 0);
+	ck_assert_int_eq(posix_spawn_file_actions_addopen(&fa, 1, "/dev/full", O_WRONLY, 0), 0);
+	ck_assert_int_eq(posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0), 0);
+	ck_assert_int_eq(posix_spawn(&pid, argv[0], &fa, NULL, argv, environ), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	ck_assert_int_eq(waitpid(pid, &wst, 0), pid);
+	ck_assert(WIFEXITED(wst));
+	ck_assert_int_eq(WEXITSTATUS(wst), 4);
+
+	open_ro(&store);
+	ck_assert_int_eq(lk_key_list(store, &(struct lk_key_filter){ .owner = "undelivered" },
+	                             count_revoked, &seen, &err),
+	                 LK_OK);
+	lk_store_close(store);
+	ck_assert_int_eq(seen, 1);
+}
+END_TEST
+
 START_TEST(test_master_key_too_open)
 {
 	char key[KEYBUF], kid[KIDBUF], line[KEYBUF + 1];
@@ -1327,6 +1368,7 @@ Suite *cli_suite(void)
 	tcase_add_test(tc, test_corrupt_db);
 	tcase_add_test(tc, test_files_writable_by_others);
 	tcase_add_test(tc, test_init_unsafe_dir);
+	tcase_add_test(tc, test_undelivered_key_revoked);
 	tcase_add_test(tc, test_master_key_too_open);
 	set_timeout(tc);
 	suite_add_tcase(s, tc);

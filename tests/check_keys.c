@@ -1873,6 +1873,38 @@ START_TEST(test_bulk_issue_all_verify)
 }
 END_TEST
 
+static int count_then(const struct lk_key_info *k, void *ctx)
+{
+	int *calls = ctx;
+
+	(void)k;
+	return ++calls[0] == calls[1] ? calls[2] : 0;
+}
+
+/* A callback that fails (out of memory) fails the listing: revoke-all and
+ * due must never act on a silently shortened list. A positive return only
+ * stops early. */
+START_TEST(test_list_callback_contract)
+{
+	char key[LK_KEY_MAX_LEN + 1];
+	struct lk_err err = { { 0 } };
+	int calls[3];
+
+	for (int i = 0; i < 3; i++)
+		tk_issue(&e, "carol", "prod", "read", 30 * DAY, key, NULL);
+	calls[0] = 0, calls[1] = 2, calls[2] = -1;
+	ck_assert_int_eq(lk_key_list(e.store, NULL, count_then, calls, &err), LK_ENOMEM);
+	ck_assert_int_eq(calls[0], 2);
+	calls[0] = 0, calls[1] = 2, calls[2] = 1;
+	ck_assert_int_eq(lk_key_list(e.store, NULL, count_then, calls, &err), LK_OK);
+	ck_assert_int_eq(calls[0], 2);
+	calls[0] = 0, calls[1] = 99, calls[2] = 0;
+	ck_assert_int_eq(lk_key_list(e.store, NULL, count_then, calls, &err), LK_OK);
+	ck_assert_int_eq(calls[0], 3);
+	sodium_memzero(key, sizeof(key));
+}
+END_TEST
+
 START_TEST(test_verdict_str)
 {
 	static const char *const want[] = {
@@ -1920,6 +1952,7 @@ Suite *keys_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_issue_records);
 	tcase_add_test(tc, test_bulk_issue_all_verify);
+	tcase_add_test(tc, test_list_callback_contract);
 	tcase_add_test(tc, test_issue_scopes_required);
 	tcase_add_test(tc, test_issue_lifetime);
 	tcase_add_loop_test(tc, test_issue_bad_value, 0,
