@@ -58,6 +58,8 @@ static int audit_verify(struct cli *c, int argc, char **argv)
 	} else if (rep.problem == LK_AUDIT_INTACT) {
 		printf("audit chain intact: %lld rows, head seq %lld, chain %s\n",
 		       (long long)rep.rows, (long long)rep.head_seq, head);
+	} else if (rep.problem == LK_AUDIT_SCHEMA) {
+		printf("audit log TAMPERED (%s): %s\n", lk_audit_problem_str(rep.problem), rep.why);
 	} else {
 		printf("audit chain BROKEN at seq %lld (%s): %s\n", (long long)rep.bad_seq,
 		       lk_audit_problem_str(rep.problem), rep.why);

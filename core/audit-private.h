@@ -41,6 +41,7 @@ enum lk_audit_problem {
 	LK_AUDIT_MISSING,   /* a gap in seq: rows were deleted */
 	LK_AUDIT_REORDERED, /* intact row in the wrong place */
 	LK_AUDIT_BROKEN,    /* link broken: row rehashed, or rows deleted and renumbered */
+	LK_AUDIT_SCHEMA,    /* rows chain, but the append-only triggers were dropped */
 };
 
 struct lk_audit_report {

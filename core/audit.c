@@ -158,6 +158,8 @@ const char *lk_audit_problem_str(enum lk_audit_problem p)
 		return "reordered";
 	case LK_AUDIT_BROKEN:
 		return "broken";
+	case LK_AUDIT_SCHEMA:
+		return "schema";
 	}
 	return "unknown";
 }
@@ -232,6 +234,24 @@ static const char *row_type_problem(sqlite3_stmt *st)
 			return cols[i].name;
 	}
 	return NULL;
+}
+
+static const char sql_triggers[] =
+    "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit'"
+    " AND name IN ('audit_no_update', 'audit_no_delete')";
+
+/* Only someone editing the file drops the append-only triggers; a chain
+ * that still links after that was probably recomputed. */
+static bool triggers_present(struct lk_store *store)
+{
+	sqlite3_stmt *st = lk_store_stmt(store, sql_triggers, NULL);
+	bool ok;
+
+	if (st == NULL)
+		return false;
+	ok = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 2;
+	sqlite3_reset(st);
+	return ok;
 }
 
 static const char *col_text(sqlite3_stmt *st, int i)
@@ -326,6 +346,12 @@ int lk_audit_verify(struct lk_store *store, struct lk_audit_report *ret_report, 
 		return lk_store_error(store, rc, "reading the audit log", err);
 	}
 	sqlite3_reset(st);
+	if (rep.problem == LK_AUDIT_INTACT && !triggers_present(store)) {
+		rep.problem = LK_AUDIT_SCHEMA;
+		snprintf(rep.why, sizeof(rep.why),
+		         "the append-only triggers on the audit table are missing: the file was "
+		         "edited outside latchkey, and the chain may have been recomputed");
+	}
 	memcpy(rep.head, prev, LK_CHAIN_LEN);
 	*ret_report = rep;
 	return LK_OK;
