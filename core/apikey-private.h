@@ -74,14 +74,20 @@ int lk_apikey_hash(const struct lk_apikey *key, const unsigned char *pepper,
                    unsigned char out[LK_HASH_LEN]);
 
 /*
- * If s starts with something shaped like a key, "lk_<env>_<kid>_" and at
- * least one base62 character, returns the offset where the secret starts
+ * If s starts with something shaped like a key, "lk_<env>_<kid>_" (any case)
+ * and at least one base62 character, returns the offset where the secret starts
  * and sets *ret_end to the end of the base62 run; else returns 0. No CRC
  * check: a mistyped or truncated key is still a secret.
  */
 size_t lk_key_shape_at(const char *s, size_t *ret_end);
 
-/* True if text contains anything lk_key_shape_at recognises. Names, scopes,
+/* Length of the run of base62 characters at s; ret_classes (may be NULL)
+ * gets how many of digits, upper case and lower case occur in it. */
+size_t lk_base62_run(const char *s, int *ret_classes);
+
+/* True if text contains anything lk_key_shape_at recognises, or a run of
+ * LK_SECRET_LEN or more base62 characters mixing digits, upper and lower
+ * case (a bare secret). Names, scopes,
  * reasons and descriptions that do are refused: they would be stored. */
 bool lk_text_looks_like_key(const char *text);
 

@@ -207,13 +207,19 @@ out:
 	return r;
 }
 
+static bool is_letter(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
 size_t lk_key_shape_at(const char *s, size_t *ret_end)
 {
 	size_t i = 3, env = 0, kid = 0, secret;
 
-	if (strncmp(s, LK_PREFIX, 3) != 0)
+	/* Case-insensitive: "LK_Prod_..." is a mistyped key, still secret. */
+	if ((s[0] != 'l' && s[0] != 'L') || (s[1] != 'k' && s[1] != 'K') || s[2] != '_')
 		return 0;
-	while (s[i] >= 'a' && s[i] <= 'z' && env <= LK_ENV_MAX)
+	while (is_letter(s[i]) && env <= LK_ENV_MAX)
 		i++, env++;
 	if (env < LK_ENV_MIN || env > LK_ENV_MAX || s[i++] != '_')
 		return 0;
@@ -230,12 +236,33 @@ size_t lk_key_shape_at(const char *s, size_t *ret_end)
 	return secret;
 }
 
+size_t lk_base62_run(const char *s, int *ret_classes)
+{
+	bool digit = false, upper = false, lower = false;
+	size_t n = 0;
+
+	for (; base62_value((unsigned char)s[n]) >= 0; n++) {
+		digit |= s[n] <= '9';
+		upper |= s[n] >= 'A' && s[n] <= 'Z';
+		lower |= s[n] >= 'a';
+	}
+	if (ret_classes != NULL)
+		*ret_classes = digit + upper + lower;
+	return n;
+}
+
 bool lk_text_looks_like_key(const char *text)
 {
 	size_t end;
 
-	for (const char *p = text; p != NULL && (p = strstr(p, LK_PREFIX)) != NULL; p++) {
+	for (const char *p = text; p != NULL && *p != '\0'; p++) {
 		if (lk_key_shape_at(p, &end) != 0)
+			return true;
+		/* A secret without its prefix: 43 or more digits, upper- and
+		 * lower-case letters mixed in one run are never a name, a scope
+		 * or prose (a random secret lacks one class with p < 0.001). */
+		int classes;
+		if (lk_base62_run(p, &classes) >= LK_SECRET_LEN && classes == 3)
 			return true;
 	}
 	return false;

@@ -24,6 +24,10 @@ void lk_cidr_format(const struct lk_cidr *c, char *out, size_t outlen);
  * IPv4, so "::ffff:10.0.0.1" matches 10.0.0.0/8). */
 int lk_ip_parse(const char *s, struct lk_cidr *ret_addr);
 
+/* Writes the canonical text of an address parsed by lk_ip_parse: every
+ * spelling of one address ("::FFFF:10.0.0.1", "10.0.0.1") gives one string. */
+void lk_ip_format(const struct lk_cidr *addr, char *out, size_t outlen);
+
 bool lk_cidr_contains(const struct lk_cidr *net, const struct lk_cidr *addr);
 
 #endif

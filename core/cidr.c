@@ -101,6 +101,12 @@ void lk_cidr_format(const struct lk_cidr *c, char *out, size_t outlen)
 	snprintf(out, outlen, "%s/%u", addr, c->prefix);
 }
 
+void lk_ip_format(const struct lk_cidr *addr, char *out, size_t outlen)
+{
+	if (inet_ntop(addr->family, addr->addr, out, (socklen_t)outlen) == NULL)
+		snprintf(out, outlen, "?");
+}
+
 bool lk_cidr_contains(const struct lk_cidr *net, const struct lk_cidr *addr)
 {
 	unsigned bits = net->prefix;

@@ -13,12 +13,23 @@
  * bad values, and a pasted key, even a truncated or mistyped one, must not
  * reach a log. Done here, once, so no message anywhere can forget it.
  */
+/* No name, scope or word mixes letter cases and digits over this long a
+ * run; a secret (43) or a secret cut by a "%.40s" in a message does. */
+#define REDACT_RUN 24
+
 void lk_redact_keys(char *msg)
 {
-	for (char *p = strstr(msg, LK_PREFIX); p != NULL; p = strstr(p + 1, LK_PREFIX)) {
+	size_t run;
+
+	for (char *p = msg; *p != '\0'; p += run > 0 ? run : 1) {
 		size_t end, start = lk_key_shape_at(p, &end);
 		for (size_t i = start; start != 0 && i < end; i++)
 			p[i] = '*';
+		/* Long bare runs too: a secret pasted without its prefix. */
+		int classes;
+		run = lk_base62_run(p, &classes);
+		if (run >= REDACT_RUN && classes >= 2)
+			memset(p, '*', run);
 	}
 }
 

@@ -34,7 +34,9 @@ static int check_free_text(const char *what, const char *text, size_t max, struc
 {
 	if (!lk_text_valid(text, max))
 		return lk_err_set(err, LK_EINVAL,
-		                  "bad %s: control characters or longer than %zu bytes", what, max);
+		                  "bad %s: invalid UTF-8, control or bidirectional characters, or "
+		                  "longer than %zu bytes",
+		                  what, max);
 	/* These strings land in the audit log and reports. */
 	if (lk_text_looks_like_key(text))
 		return lk_err_set(err, LK_EINVAL,
@@ -193,7 +195,8 @@ int lk_key_issue(struct lk_store *store, const struct lk_key_rules *rules,
 	/* Every argument is checked before the transaction opens. */
 	if (!lk_owner_name_valid(req->owner))
 		return lk_err_set(err, LK_EINVAL,
-		                  "bad owner '%.140s' (letters, digits and ._@+- , at most %d)",
+		                  "bad owner '%.140s' (letters, digits and ._@+- , at most %d; not "
+		                  "sub_..., which reads as a pseudonym)",
 		                  req->owner ? req->owner : "", LK_NAME_MAX);
 	if (!lk_env_valid(req->env))
 		return lk_err_set(err, LK_EINVAL,
@@ -531,6 +534,7 @@ int lk_key_rotate(struct lk_store *store, const struct lk_key_rules *rules, cons
 	struct lk_key_info old;
 	char new_kid[LK_KID_LEN + 1], detail[64], until[32];
 	int64_t lifetime, new_expires, old_expires;
+	bool never;
 	sqlite3_stmt *st;
 	int r;
 
@@ -548,13 +552,14 @@ int lk_key_rotate(struct lk_store *store, const struct lk_key_rules *rules, cons
 	if (strcmp(lk_key_effective_status(&old, now), "active") != 0)
 		goto fail;
 
-	/* The successor keeps the original lifetime, within today's rules. */
-	lifetime = old.expires != 0 ? old.expires - old.created : LK_LIFETIME_NEVER;
-	if (lifetime == LK_LIFETIME_NEVER && !rules->allow_never_expiring)
+	/* The successor keeps the original lifetime, within today's rules. A
+	 * flag, not the sentinel: an edited row with expires < created must
+	 * not turn into "never". */
+	never = old.expires == 0 && rules->allow_never_expiring;
+	lifetime = old.expires != 0 ? old.expires - old.created : rules->max_lifetime;
+	if (lifetime <= 0 || lifetime > rules->max_lifetime)
 		lifetime = rules->max_lifetime;
-	if (lifetime != LK_LIFETIME_NEVER && lifetime > rules->max_lifetime)
-		lifetime = rules->max_lifetime;
-	new_expires = lifetime == LK_LIFETIME_NEVER ? 0 : now + lifetime;
+	new_expires = never ? 0 : now + lifetime;
 	r = insert_key(store, old.owner_ref, old.env, old.scopes, old.cidrs, old.description,
 	               new_expires, old.kid, "key.rotate", actor, now, ret_key, new_kid, err);
 	if (r < 0)

@@ -12,7 +12,8 @@ bool lk_owner_name_valid(const char *name)
 {
 	/* '_' is allowed (service accounts), so a pasted key would pass the
 	 * alphabet: refuse it explicitly, it would be stored as a name. */
-	return lk_token_valid(name, LK_NAME_MAX, "._@+-") && !lk_text_looks_like_key(name);
+	return lk_token_valid(name, LK_NAME_MAX, "._@+-") && !lk_text_looks_like_key(name) &&
+	       strncmp(name, "sub_", 4) != 0; /* reads as a pseudonym in audit queries */
 }
 
 static const char sql_find[] = "SELECT subject_ref FROM subject WHERE kind = ?1 AND name = ?2";

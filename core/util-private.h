@@ -45,7 +45,8 @@ int lk_check_owner_mode(const struct stat *st, const char *what, const char *pat
  * plus alphanumerics. Used to validate names, scopes and reasons. */
 bool lk_token_valid(const char *s, size_t max, const char *extra);
 
-/* True if s has at most max bytes and no control characters (free text). */
+/* True if s has at most max bytes of well-formed UTF-8 with no control,
+ * bidirectional-override or separator characters (free text). */
 bool lk_text_valid(const char *s, size_t max);
 
 #endif

@@ -119,15 +119,57 @@ bool lk_token_valid(const char *s, size_t max, const char *extra)
 	return n > 0;
 }
 
-bool lk_text_valid(const char *s, size_t max)
+/* Decodes one UTF-8 sequence at s; returns its length, or 0 if it is not
+ * well-formed (truncated, overlong, surrogate, beyond U+10FFFF). */
+static size_t utf8_decode(const unsigned char *s, uint32_t *ret_cp)
 {
 	size_t n;
+	uint32_t cp, min;
 
-	if (s == NULL)
+	if (s[0] < 0x80) {
+		*ret_cp = s[0];
+		return 1;
+	}
+	if ((s[0] & 0xe0) == 0xc0)
+		n = 2, cp = s[0] & 0x1f, min = 0x80;
+	else if ((s[0] & 0xf0) == 0xe0)
+		n = 3, cp = s[0] & 0x0f, min = 0x800;
+	else if ((s[0] & 0xf8) == 0xf0)
+		n = 4, cp = s[0] & 0x07, min = 0x10000;
+	else
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80) /* also stops at the NUL */
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	*ret_cp = cp;
+	return n;
+}
+
+/* Characters that change how a terminal or a report shows the text around
+ * them: C0/C1 controls, DEL, bidirectional overrides and isolates, line and
+ * paragraph separators. An audit reason must read as what it says. */
+static bool invisible_control(uint32_t cp)
+{
+	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x200e || cp == 0x200f ||
+	       (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0x2028 ||
+	       cp == 0x2029 || cp == 0xfeff;
+}
+
+bool lk_text_valid(const char *s, size_t max)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t len;
+	uint32_t cp;
+
+	if (s == NULL || strnlen(s, max + 1) > max)
 		return false;
-	for (n = 0; s[n] != '\0'; n++) {
-		unsigned char c = (unsigned char)s[n];
-		if (n >= max || c < 0x20 || c == 0x7f)
+	for (; *p != '\0'; p += len) {
+		len = utf8_decode(p, &cp);
+		if (len == 0 || invisible_control(cp))
 			return false;
 	}
 	return true;

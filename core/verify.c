@@ -172,7 +172,8 @@ int lk_key_verify(struct lk_store *store, const char *key, size_t keylen,
                   struct lk_verify_result *ret_result, struct lk_err *err)
 {
 	struct lk_verify_result res;
-	char detail[160], source_ref[LK_SUBJECT_REF_LEN + 1] = "";
+	char detail[160], source_ref[LK_SUBJECT_REF_LEN + 1] = "", source[LK_CIDR_STRLEN];
+	struct lk_cidr addr;
 	sqlite3_stmt *st;
 	int r;
 
@@ -188,7 +189,10 @@ int lk_key_verify(struct lk_store *store, const char *key, size_t keylen,
 	if (r < 0)
 		goto fail;
 	if (req->source != NULL) {
-		r = lk_subject_ref(store, "source", req->source, true, now, source_ref, err);
+		/* One pseudonym per address, however it was spelled. */
+		lk_ip_parse(req->source, &addr); /* checked by lk_verify_request_check */
+		lk_ip_format(&addr, source, sizeof(source));
+		r = lk_subject_ref(store, "source", source, true, now, source_ref, err);
 		if (r < 0)
 			goto fail;
 	}

@@ -718,6 +718,87 @@ START_TEST(test_scopes_contains)
 }
 END_TEST
 
+/* Free text (reasons, descriptions) lands in the audit log and reports:
+ * well-formed UTF-8, nothing that changes how the text around it shows. */
+START_TEST(test_text_valid_utf8)
+{
+	static const char *const good[] = {
+		"laptop stolen (INC-1042)", "", "Zoë's key — rotated", "日本語の説明", "emoji 🔑 ok",
+	};
+	static const char *const bad[] = {
+		"tab\there",
+		"new\nline",
+		"del\x7f",
+		"c1 \xc2\x9b csi",
+		"rlo \xe2\x80\xae evil",
+		"lri \xe2\x81\xa6 x",
+		"lrm \xe2\x80\x8e",
+		"ls \xe2\x80\xa8",
+		"bom \xef\xbb\xbf",
+		"lone \xff byte",
+		"cut \xe2\x80",
+		"overlong \xc0\xaf",
+		"surrogate \xed\xa0\x80",
+		"too big \xf4\x90\x80\x80",
+	};
+	char longest[257];
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		ck_assert_msg(lk_text_valid(good[i], 256), "refused: %s", good[i]);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(!lk_text_valid(bad[i], 256), "accepted bad text #%zu", i);
+	memset(longest, 'x', 256);
+	longest[256] = '\0';
+	ck_assert(lk_text_valid(longest, 256));
+	ck_assert(!lk_text_valid(longest, 255));
+	ck_assert(!lk_text_valid(NULL, 256));
+}
+END_TEST
+
+/* What gets refused from names and text, and masked in every message:
+ * anything shaped like a key in any case, mistyped or truncated, and long
+ * mixed-case alphanumeric runs (a secret without its prefix). */
+START_TEST(test_key_shaped_text)
+{
+	char key[LK_KEY_MAX_LEN + 1], text[512], secret[LK_SECRET_LEN + 1];
+	struct lk_err err = { { 0 } };
+	struct lk_apikey k;
+
+	fresh_key("prod", key);
+	ck_assert_int_eq(lk_apikey_parse(key, strlen(key), &k), LK_PARSE_OK);
+	memcpy(secret, k.secret, sizeof(secret));
+
+	ck_assert(lk_text_looks_like_key(key));
+	snprintf(text, sizeof(text), "LK_PROD_%s_%.10s", k.kid, secret);
+	ck_assert(lk_text_looks_like_key(text));
+	snprintf(text, sizeof(text), "owner-%s", secret);
+	ck_assert(lk_text_looks_like_key(text));
+	ck_assert(!lk_text_looks_like_key("billing:read"));
+	ck_assert(!lk_text_looks_like_key(
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
+	ck_assert(!lk_text_looks_like_key("commit 3f9a2c1d4b5e6f708192a3b4c5d6e7f809a1b2c3"));
+
+	/* Every lk_err message masks the secret, however it was cut or cased. */
+	lk_err_set(&err, LK_EINVAL, "bad key id '%.40s'", key);
+	ck_assert_ptr_null(strstr(err.msg, secret + LK_SECRET_LEN - 19 - 24));
+	ck_assert_ptr_nonnull(strstr(err.msg, k.kid)); /* the kid is public */
+	snprintf(text, sizeof(text), "Lk_Prod_%s_%s", k.kid, secret);
+	lk_err_set(&err, LK_EINVAL, "bad value '%s'", text);
+	ck_assert_ptr_null(strstr(err.msg, secret + 20));
+	lk_err_set(&err, LK_EINVAL, "bad value '%s'", secret);
+	ck_assert_ptr_null(strstr(err.msg, secret + 20));
+	/* Ordinary bad values stay readable. */
+	lk_err_set(&err, LK_EINVAL, "bad scope '%s'", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa b");
+	ck_assert_ptr_nonnull(strstr(err.msg, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa b"));
+
+	lk_apikey_wipe(&k);
+	sodium_memzero(key, sizeof(key));
+	sodium_memzero(secret, sizeof(secret));
+	sodium_memzero(text, sizeof(text));
+	sodium_memzero(&err, sizeof(err));
+}
+END_TEST
+
 START_TEST(test_text_contains_key)
 {
 	char key[LK_KEY_MAX_LEN + 1], text[512], fake[LK_KEY_MAX_LEN + 1];
@@ -1063,6 +1144,8 @@ Suite *apikey_suite(void)
 	tcase_add_test(tc, test_scopes_error_never_echoes_key);
 	tcase_add_test(tc, test_scopes_contains);
 	tcase_add_test(tc, test_text_contains_key);
+	tcase_add_test(tc, test_text_valid_utf8);
+	tcase_add_test(tc, test_key_shaped_text);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("cidr");

@@ -599,6 +599,31 @@ START_TEST(test_verify_audit_is_pseudonymous)
 }
 END_TEST
 
+/* Every spelling of one address is one source pseudonym: per-source
+ * queries (and, later, rate limits) see one client, not four. */
+START_TEST(test_source_canonical)
+{
+	static const char *const spellings[] = { "10.0.0.1", "::ffff:10.0.0.1", "::FFFF:10.0.0.1",
+		                                 "0:0:0:0:0:ffff:a00:1" };
+	char key[LK_KEY_MAX_LEN + 1], first[64] = "";
+	struct lk_key_info info;
+	struct row_copy row;
+
+	issue(&(struct issue_args){ .owner = "dave" }, key, &info);
+	for (size_t i = 0; i < sizeof(spellings) / sizeof(spellings[0]); i++) {
+		EXPECT_VERDICT(e.store, key,
+		               (&(struct lk_verify_request){ .source = spellings[i] }), TK_NOW,
+		               LK_VERDICT_OK, info.kid);
+		last_row(e.store, &row);
+		if (i == 0)
+			snprintf(first, sizeof(first), "%s", row.detail);
+		ck_assert_str_eq(row.detail, first);
+	}
+	/* One owner and one source subject. */
+	ck_assert_int_eq(lk_store_count(e.store, "subject"), 2);
+}
+END_TEST
+
 START_TEST(test_no_secret_anywhere)
 {
 	char key[LK_KEY_MAX_LEN + 1], key2[LK_KEY_MAX_LEN + 1], secret[LK_SECRET_LEN + 1],
@@ -908,6 +933,8 @@ static const struct {
 	  false },
 	{ F_OWNER, "alice\n", false },
 	{ F_OWNER, "alice/bob", true },
+	{ F_OWNER, "sub_AAAAAAAAAAAAAAAA", true },
+	{ F_DESCRIPTION, "rlo \xe2\x80\xae evil", false },
 	{ F_ENV, "PROD", true },
 	{ F_ENV, "p", true },
 	{ F_ENV, "toolongenv", true },
@@ -1943,6 +1970,7 @@ Suite *keys_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_verify_records_one_row_each);
 	tcase_add_test(tc, test_verify_audit_is_pseudonymous);
+	tcase_add_test(tc, test_source_canonical);
 	tcase_add_test(tc, test_no_secret_anywhere);
 	tcase_add_test(tc, test_bad_request_changes_nothing);
 	tcase_add_test(tc, test_no_master_key);
