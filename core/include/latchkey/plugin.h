@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * latchkey/plugin.h: the only header a Latchkey plugin includes.
+ *
+ * A plugin is a shared object in the configured plugin directory that
+ * exports exactly one symbol, lk_plugin_entry, returning a pointer to a
+ * constant struct lk_plugin. The engine loads it with
+ * dlopen(RTLD_NOW | RTLD_LOCAL), checks abi_major, struct_size and the
+ * required function pointers, and treats any failure as a failed step
+ * (never a skipped one).
+ *
+ * Compatibility rules (as SQLite's sqlite3_io_methods): members are only
+ * ever appended to the structs below. A struct's struct_size says how much
+ * of it the other side filled in; read a member only if it lies within
+ * struct_size. abi_major changes only when an existing member changes
+ * meaning, and the engine refuses any other major. abi_minor grows when a
+ * member is appended.
+ *
+ * Plugins never open files or sockets behind the engine's back: what they
+ * need (logging, secure memory, the clock, key verification, their own
+ * state) comes through struct lk_plugin_host.
+ */
+#ifndef LATCHKEY_PLUGIN_H
+#define LATCHKEY_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LK_PLUGIN_ABI_MAJOR 1
+#define LK_PLUGIN_ABI_MINOR 0
+
+/* The one symbol a plugin exports. */
+#define LK_PLUGIN_ENTRY_SYMBOL "lk_plugin_entry"
+
+/* Capabilities (bitmask in struct lk_plugin.capabilities). */
+#define LK_PLUGIN_CAP_PRIMARY       0x1u /* can authenticate a principal on its own */
+#define LK_PLUGIN_CAP_SECOND_FACTOR 0x2u /* adds a factor to an earlier step's principal */
+#define LK_PLUGIN_CAP_PROMPTS       0x4u /* may answer LK_PLUGIN_NEED_INPUT */
+
+/* Factors a successful step satisfied (struct lk_plugin_result.factors). */
+#define LK_FACTOR_API_KEY     0x1u
+#define LK_FACTOR_TOTP        0x2u
+#define LK_FACTOR_CLIENT_CERT 0x4u
+
+/* What one step decided. The engine maps these onto Linux-PAM return codes
+ * and applies the step's control flag exactly as Linux-PAM does. */
+enum lk_plugin_decision {
+	LK_PLUGIN_SUCCESS = 0,     /* PAM_SUCCESS */
+	LK_PLUGIN_DENY = 1,        /* PAM_AUTH_ERR: credentials presented and wrong */
+	LK_PLUGIN_IGNORE = 2,      /* PAM_IGNORE: this step has no opinion */
+	LK_PLUGIN_UNAVAILABLE = 3, /* PAM_AUTHINFO_UNAVAIL: could not decide */
+	LK_PLUGIN_NEED_INPUT = 4,  /* ask the client (see prompt), then call again */
+};
+
+/* Log levels for host->log (syslog's numbers). */
+#define LK_LOG_ERR     3
+#define LK_LOG_WARNING 4
+#define LK_LOG_INFO    6
+#define LK_LOG_DEBUG   7
+
+/* A named input the client supplied: "apikey", "totp", "client_cert", ...
+ * value is not NUL-terminated; len bytes. Secrets among them are wiped by
+ * the engine after the call; a plugin must not keep pointers to them. */
+struct lk_plugin_input {
+	const char *name;
+	const char *value;
+	size_t len;
+};
+
+struct lk_plugin_request {
+	uint32_t struct_size;
+	const char *service;       /* PAM service name */
+	const char *user;          /* PAM_USER, may be NULL */
+	const char *rhost;         /* PAM_RHOST: the client address, may be NULL */
+	const char *environment;   /* the policy's environment ("prod") */
+	const char *const *scopes; /* scopes the request needs (policy + step-up) */
+	size_t n_scopes;
+	const struct lk_plugin_input *inputs;
+	size_t n_inputs;
+	const char *principal; /* established by an earlier step, or NULL */
+};
+
+#define LK_PLUGIN_REASON_MAX    32
+#define LK_PLUGIN_PRINCIPAL_MAX 128
+#define LK_PLUGIN_PROMPT_MAX    128
+
+struct lk_plugin_result {
+	uint32_t struct_size;
+	enum lk_plugin_decision decision;
+	/* A short code for the audit row and the client: "ok", "bad-secret",
+	 * "expired", ... (lowercase letters, digits and '-'). */
+	char reason[LK_PLUGIN_REASON_MAX];
+	/* Who was authenticated, on success. */
+	char principal[LK_PLUGIN_PRINCIPAL_MAX + 1];
+	uint32_t factors; /* LK_FACTOR_* satisfied by this step */
+	/* With LK_PLUGIN_NEED_INPUT: which input to ask for and how. */
+	char prompt_input[LK_PLUGIN_REASON_MAX];
+	char prompt_text[LK_PLUGIN_PROMPT_MAX];
+	int prompt_echo; /* 0: secret (no echo) */
+	/* The key id (or other public credential handle) the step looked at,
+	 * for the audit row; never a secret. */
+	char credential[LK_PLUGIN_REASON_MAX];
+};
+
+/* What the engine offers every plugin. host_ctx is passed back unchanged. */
+struct lk_plugin_host {
+	uint32_t abi_major;
+	uint32_t abi_minor;
+	uint32_t struct_size;
+	void *host_ctx;
+	void (*log)(void *host_ctx, int level, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+	/* Guarded, locked memory for secrets; free wipes. */
+	void *(*secure_alloc)(void *host_ctx, size_t size);
+	void (*secure_free)(void *host_ctx, void *ptr);
+	/* The engine's clock: plugins never read the system clock themselves,
+	 * so tests and audit rows agree on "now". Non-zero: no usable clock. */
+	int (*now)(void *host_ctx, int64_t *ret_unix_seconds);
+	/*
+	 * Verifies an API key with the core (format, CRC, keyed hash, status,
+	 * expiry, environment, scopes, source address). Fills decision, reason,
+	 * principal (the key's owner), credential (the kid) and factors.
+	 * Returns non-zero only if it could not decide (then decision is
+	 * LK_PLUGIN_UNAVAILABLE).
+	 */
+	int (*verify_api_key)(void *host_ctx, const char *key, size_t key_len,
+	                      const struct lk_plugin_request *req, struct lk_plugin_result *res);
+};
+
+struct lk_plugin {
+	/* These three first, and never moved. */
+	uint32_t abi_major;
+	uint32_t abi_minor;
+	uint32_t struct_size; /* sizeof(struct lk_plugin) as the plugin saw it */
+
+	const char *name;    /* must match the policy's plugin name */
+	const char *version; /* free text, recorded with the plugin's SHA-256 */
+	uint32_t capabilities;
+
+	/* Required. args are the policy's <arg> values for this step, in
+	 * order. Returns 0 and sets *ret_state, or non-zero on failure (the
+	 * step then fails, it is never skipped). */
+	int (*init)(const struct lk_plugin_host *host, const char *const *args, size_t n_args,
+	            void **ret_state);
+	/* Required. Decides one request; must fill res->decision and reason. */
+	int (*authenticate)(void *state, const struct lk_plugin_request *req,
+	                    struct lk_plugin_result *res);
+	/* Required. Releases what init made. */
+	void (*fini)(void *state);
+};
+
+/* The entry point every plugin exports. */
+const struct lk_plugin *lk_plugin_entry(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
