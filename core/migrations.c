@@ -63,5 +63,15 @@ static const char migration_2[] =
     "CREATE INDEX api_key_owner ON api_key (owner_ref);"
     "CREATE INDEX api_key_expires ON api_key (expires);";
 
-const char *const lk_migrations[] = { migration_1, migration_2 };
+/* Evidence of the code that made decisions (SOC 2 CC6.8, CC7.1): each
+ * distinct plugin build the engine ever loaded, by content hash. */
+static const char migration_3[] = "CREATE TABLE plugin_evidence ("
+                                  "  sha256 TEXT PRIMARY KEY,"
+                                  "  name TEXT NOT NULL,"
+                                  "  version TEXT NOT NULL,"
+                                  "  path TEXT NOT NULL,"
+                                  "  first_loaded INTEGER NOT NULL"
+                                  ") WITHOUT ROWID;";
+
+const char *const lk_migrations[] = { migration_1, migration_2, migration_3 };
 const int lk_migration_count = (int)(sizeof(lk_migrations) / sizeof(lk_migrations[0]));

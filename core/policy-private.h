@@ -11,11 +11,11 @@
 
 #define LK_POLICY_MAX_BYTES (1024 * 1024) /* larger files are refused unread */
 #define LK_POLICY_MAX_STEPS 16
-#define LK_POLICY_MAX_ARGS 16
-#define LK_POLICY_ARG_MAX 256
-#define LK_PLUGIN_NAME_MAX 32 /* [a-z0-9_-]{1,32} */
+#define LK_POLICY_MAX_ARGS  16
+#define LK_POLICY_ARG_MAX   256
+#define LK_PLUGIN_NAME_MAX  32 /* [a-z0-9_-]{1,32} */
 #define LK_SERVICE_NAME_MAX 64
-#define LK_POLICY_HASH_LEN 32 /* SHA-256 of the file's bytes */
+#define LK_POLICY_HASH_LEN  32 /* SHA-256 of the file's bytes */
 
 struct lk_policy_step {
 	char plugin[LK_PLUGIN_NAME_MAX + 1];
@@ -58,6 +58,12 @@ struct lk_policy {
 	char hash_hex[2 * LK_POLICY_HASH_LEN + 1];
 };
 
+/* The RELAX NG grammar every policy is validated against: the bytes of
+ * policies/latchkey-policy.rng, compiled in at build time (core/policy-
+ * schema.c is generated from it), lk_policy_schema_len bytes plus a NUL. */
+extern const char lk_policy_schema[];
+extern const size_t lk_policy_schema_len;
+
 /*
  * Parses and validates a policy file: at most LK_POLICY_MAX_BYTES, read
  * once (the hash covers exactly what was parsed), libxml2 with network
@@ -79,8 +85,7 @@ void lk_policy_free(struct lk_policy *policy);
  * for a request needing req_scopes: the policy's scopes plus req_scopes;
  * step-up rules that match add their plugin to ret_stepups (names). */
 int lk_policy_stepups_for(const struct lk_policy *policy, const char *const *req_scopes,
-                          size_t n_req_scopes, const char **ret_plugins, size_t max,
-                          size_t *ret_n);
+                          size_t n_req_scopes, const char **ret_plugins, size_t max, size_t *ret_n);
 
 /* Writes the policy back as XML in canonical form (used by "policy mfa" to
  * change a policy and by "policy show"). The caller frees *ret_xml. */

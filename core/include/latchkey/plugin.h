@@ -137,8 +137,8 @@ struct lk_plugin {
 	uint32_t abi_minor;
 	uint32_t struct_size; /* sizeof(struct lk_plugin) as the plugin saw it */
 
-	const char *name;    /* must match the policy's plugin name */
-	const char *version; /* free text, recorded with the plugin's SHA-256 */
+	const char *name;    /* must match the policy's plugin name, i.e. <name>.so */
+	const char *version; /* printable text, 1-63 bytes, recorded with the SHA-256 */
 	uint32_t capabilities;
 
 	/* Required. args are the policy's <arg> values for this step, in
@@ -153,7 +153,10 @@ struct lk_plugin {
 	void (*fini)(void *state);
 };
 
-/* The entry point every plugin exports. */
+/* The entry point every plugin exports, and the only symbol it should: build
+ * with -fvisibility=hidden and __attribute__((visibility("default"))) on
+ * this definition, or link with an export list. Out of tree, the flags come
+ * from "pkg-config --cflags latchkey-plugin". */
 const struct lk_plugin *lk_plugin_entry(void);
 
 #ifdef __cplusplus

@@ -1,0 +1,511 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The policy engine: one request, one policy, a stack of plugins run with
+ * Linux-PAM's control semantics, one audit row for the decision.
+ */
+#include "config.h"
+
+#include <security/pam_appl.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit-private.h"
+#include "engine-private.h"
+#include "keys-private.h"
+#include "loader-private.h"
+#include "stack-private.h"
+#include "subject-private.h"
+#include "util-private.h"
+
+#define MAX_RUN_STEPS (LK_POLICY_MAX_STEPS * 2)
+
+struct lk_engine {
+	struct lk_store *store;
+	char *policy_dir;
+	char *plugin_dir;
+};
+
+/* What the host callbacks need while one request runs. */
+struct run {
+	struct lk_engine *engine;
+	int64_t now;
+	int64_t actor;
+};
+
+int lk_engine_new(struct lk_store *store, const char *policy_dir, const char *plugin_dir,
+                  struct lk_engine **ret_engine, struct lk_err *err)
+{
+	struct lk_engine *e;
+
+	if (store == NULL || policy_dir == NULL || plugin_dir == NULL)
+		return lk_err_set(err, LK_EINVAL,
+		                  "engine needs a store, a policy and a plugin directory");
+	e = calloc(1, sizeof(*e));
+	if (e == NULL || (e->policy_dir = strdup(policy_dir)) == NULL ||
+	    (e->plugin_dir = strdup(plugin_dir)) == NULL) {
+		lk_engine_free(e);
+		return lk_err_set(err, LK_ENOMEM, "out of memory");
+	}
+	e->store = store;
+	*ret_engine = e;
+	return LK_OK;
+}
+
+void lk_engine_free(struct lk_engine *engine)
+{
+	if (engine == NULL)
+		return;
+	free(engine->policy_dir);
+	free(engine->plugin_dir);
+	free(engine);
+}
+
+/* ---- host services offered to plugins ------------------------------- */
+
+static void host_log(void *ctx, int level, const char *fmt, ...)
+{
+	/* Library code stays quiet (STYLE.md); the daemon will route these to
+	 * syslog. Formatting is still done, through the redactor, so a plugin
+	 * bug cannot smuggle a key out once a sink exists. */
+	char msg[512];
+	va_list ap;
+
+	(void)ctx;
+	(void)level;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	lk_redact_keys(msg);
+}
+
+static void *host_secure_alloc(void *ctx, size_t size)
+{
+	(void)ctx;
+	return sodium_malloc(size);
+}
+
+static void host_secure_free(void *ctx, void *ptr)
+{
+	(void)ctx;
+	sodium_free(ptr);
+}
+
+static int host_now(void *ctx, int64_t *ret_now)
+{
+	*ret_now = ((struct run *)ctx)->now;
+	return 0;
+}
+
+static int host_verify_api_key(void *ctx, const char *key, size_t key_len,
+                               const struct lk_plugin_request *preq, struct lk_plugin_result *res)
+{
+	struct run *run = ctx;
+	struct lk_cidr addr;
+	struct lk_verify_result v;
+	struct lk_err err = { { 0 } };
+	struct lk_verify_request req = {
+		.env = preq->environment,
+		.scopes = preq->scopes,
+		.n_scopes = preq->n_scopes,
+		/* PAM_RHOST may be a host name: then no source is known, and a
+		 * CIDR-bound key fails (source-not-allowed), as it should. */
+		.source = preq->rhost != NULL && lk_ip_parse(preq->rhost, &addr) == LK_OK
+		              ? preq->rhost
+		              : NULL,
+	};
+
+	res->decision = LK_PLUGIN_UNAVAILABLE;
+	snprintf(res->reason, sizeof(res->reason), "store-error");
+	if (req.env == NULL)
+		return -1; /* every policy names its environment: never skip it */
+	if (lk_key_verify(run->engine->store, key, key_len, &req, run->actor, run->now, &v, &err) <
+	    0)
+		return -1;
+	snprintf(res->reason, sizeof(res->reason), "%s", lk_verdict_str(v.verdict));
+	snprintf(res->credential, sizeof(res->credential), "%s", v.kid);
+	if (v.verdict != LK_VERDICT_OK) {
+		res->decision = LK_PLUGIN_DENY;
+		return 0;
+	}
+	if (lk_subject_name(run->engine->store, v.owner_ref, res->principal, sizeof(res->principal),
+	                    &err) < 0)
+		return -1;
+	res->decision = LK_PLUGIN_SUCCESS;
+	res->factors = LK_FACTOR_API_KEY;
+	return 0;
+}
+
+/* ---- running a stack ------------------------------------------------- */
+
+struct step_run {
+	const char *plugin;
+	enum lk_control control;
+	char *const *args;
+	size_t n_args;
+	char reason[LK_PLUGIN_REASON_MAX];
+	int pam_code;
+	bool ran;
+};
+
+static bool reason_valid(const char *r)
+{
+	return lk_token_valid(r, LK_PLUGIN_REASON_MAX - 1, "-") && r[0] != '-';
+}
+
+static const char sql_evidence[] =
+    "INSERT OR IGNORE INTO plugin_evidence (sha256, name, version, path, first_loaded)"
+    " VALUES (?1, ?2, ?3, ?4, ?5)";
+
+/* Records a plugin build the first time it is loaded (one row per content
+ * hash) and audits it, so reports can say which code made decisions. */
+static int record_plugin(struct run *run, const struct lk_loaded_plugin *p, struct lk_err *err)
+{
+	struct lk_store *store = run->engine->store;
+	char detail[PATH_MAX + 200];
+	sqlite3_stmt *st;
+	int r;
+
+	r = lk_store_begin(store, err);
+	if (r < 0)
+		return r;
+	st = lk_store_stmt(store, sql_evidence, err);
+	r = LK_ESTORE;
+	if (st == NULL)
+		goto fail;
+	sqlite3_bind_text(st, 1, p->sha256_hex, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, p->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, p->version, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, p->path, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, run->now);
+	r = lk_store_exec_stmt(store, st, "recording plugin evidence", err);
+	if (r < 0)
+		goto fail;
+	if (sqlite3_changes(store->db) == 1) {
+		snprintf(detail, sizeof(detail), "name=%s version=%s sha256=%s path=%s", p->name,
+		         p->version, p->sha256_hex, p->path);
+		r = lk_audit_append(store,
+		                    &(struct lk_audit_event){ .ts = run->now,
+		                                              .actor_uid = run->actor,
+		                                              .action = "plugin.load",
+		                                              .reason = "ok",
+		                                              .detail = detail },
+		                    NULL, err);
+		if (r < 0)
+			goto fail;
+	}
+	return lk_store_commit(store, err);
+fail:
+	lk_store_rollback(store);
+	return r;
+}
+
+static int audit_plugin_failure(struct run *run, const char *name, const char *why,
+                                struct lk_err *err)
+{
+	struct lk_store *store = run->engine->store;
+	char detail[600];
+	int r;
+
+	snprintf(detail, sizeof(detail), "name=%s error=%s", name, why);
+	r = lk_store_begin(store, err);
+	if (r < 0)
+		return r;
+	r = lk_audit_append(store,
+	                    &(struct lk_audit_event){ .ts = run->now,
+	                                              .actor_uid = run->actor,
+	                                              .action = "plugin.load",
+	                                              .reason = "failed",
+	                                              .detail = detail },
+	                    NULL, err);
+	if (r < 0) {
+		lk_store_rollback(store);
+		return r;
+	}
+	return lk_store_commit(store, err);
+}
+
+/* Runs one step; fills s->pam_code and s->reason, and result on success.
+ * Returns < 0 only when the audit trail could not be written. */
+static int run_step(struct run *run, const struct lk_plugin_host *host,
+                    const struct lk_plugin_request *preq, struct step_run *s,
+                    struct lk_plugin_result *res, struct lk_err *err)
+{
+	struct lk_loaded_plugin *p = NULL;
+	struct lk_err perr = { { 0 } };
+	void *state = NULL;
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	res->struct_size = sizeof(*res);
+	s->ran = true;
+	/* Any failure to load or start a plugin fails its step; the control
+	 * flag then decides, as Linux-PAM does with a module it cannot load. */
+	s->pam_code = PAM_SYSTEM_ERR;
+	if (lk_plugin_load(run->engine->plugin_dir, s->plugin, &p, &perr) < 0) {
+		snprintf(s->reason, sizeof(s->reason), "plugin-unavailable");
+		return audit_plugin_failure(run, s->plugin, perr.msg, err);
+	}
+	r = record_plugin(run, p, err);
+	if (r < 0)
+		goto out;
+	if (p->vt->init(host, (const char *const *)s->args, s->n_args, &state) != 0) {
+		snprintf(s->reason, sizeof(s->reason), "plugin-init-failed");
+		r = audit_plugin_failure(run, s->plugin, "init failed", err);
+		goto out;
+	}
+	if (p->vt->authenticate(state, preq, res) != 0 && res->decision == LK_PLUGIN_SUCCESS)
+		res->decision = LK_PLUGIN_UNAVAILABLE; /* an error is never a success */
+	res->reason[sizeof(res->reason) - 1] = '\0';
+	res->principal[sizeof(res->principal) - 1] = '\0';
+	res->credential[sizeof(res->credential) - 1] = '\0';
+	res->prompt_input[sizeof(res->prompt_input) - 1] = '\0';
+	res->prompt_text[sizeof(res->prompt_text) - 1] = '\0';
+	if (res->decision == LK_PLUGIN_NEED_INPUT) {
+		s->pam_code = PAM_INCOMPLETE;
+		snprintf(s->reason, sizeof(s->reason), "need-input");
+	} else {
+		s->pam_code = lk_decision_pam_code(res->decision);
+		if (s->pam_code == PAM_SYSTEM_ERR)
+			snprintf(s->reason, sizeof(s->reason), "plugin-bad-result");
+		else if (!reason_valid(res->reason))
+			snprintf(s->reason, sizeof(s->reason), "plugin-bad-reason");
+		else
+			snprintf(s->reason, sizeof(s->reason), "%s", res->reason);
+		if (!reason_valid(res->reason) && s->pam_code == PAM_SUCCESS)
+			s->pam_code = PAM_SYSTEM_ERR; /* a success must explain itself */
+		if (!lk_text_valid(res->credential, sizeof(res->credential)) ||
+		    lk_text_looks_like_key(res->credential))
+			res->credential[0] = '\0';
+	}
+	r = LK_OK;
+out:
+	if (state != NULL)
+		p->vt->fini(state);
+	lk_plugin_unload(p);
+	return r;
+}
+
+static bool has_plugin(const struct step_run *steps, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(steps[i].plugin, name) == 0)
+			return true;
+	return false;
+}
+
+static int audit_decision(struct run *run, const struct lk_auth_request *req,
+                          const struct lk_policy *policy, const struct step_run *steps,
+                          size_t n_steps, const char *credential, struct lk_auth_result *res,
+                          struct lk_err *err)
+{
+	struct lk_store *store = run->engine->store;
+	char detail[2048], owner_ref[LK_SUBJECT_REF_LEN + 1] = "";
+	size_t len;
+	int r;
+
+	len = (size_t)snprintf(detail, sizeof(detail),
+	                       "service=%s env=%s policy=%s pam=%d steps=", req->service,
+	                       policy != NULL ? policy->environment : "-",
+	                       policy != NULL ? policy->hash_hex : "none", res->pam_code);
+	for (size_t i = 0; i < n_steps && len < sizeof(detail); i++)
+		len +=
+		    (size_t)snprintf(detail + len, sizeof(detail) - len, "%s%s:%s", i ? "," : "",
+		                     steps[i].plugin, steps[i].ran ? steps[i].reason : "not-run");
+	r = lk_store_begin(store, err);
+	if (r < 0)
+		return r;
+	if (res->principal[0] != '\0') {
+		r = lk_subject_ref(store, "owner", res->principal, false, run->now, owner_ref, err);
+		if (r == LK_ENOTFOUND)
+			owner_ref[0] = '\0'; /* a principal no key belongs to (a certificate's) */
+		else if (r < 0)
+			goto fail;
+	}
+	r = lk_audit_append(
+	    store,
+	    &(struct lk_audit_event){ .ts = run->now,
+	                              .actor_uid = run->actor,
+	                              .subject_ref = owner_ref[0] ? owner_ref : NULL,
+	                              .kid = credential[0] ? credential : NULL,
+	                              .action = "auth.decision",
+	                              .reason = res->reason,
+	                              .detail = detail },
+	    &res->audit_seq, err);
+	if (r < 0)
+		goto fail;
+	return lk_store_commit(store, err);
+fail:
+	lk_store_rollback(store);
+	return r;
+}
+
+static bool service_valid(const char *s)
+{
+	return lk_token_valid(s, LK_SERVICE_NAME_MAX, "._-") && s[0] != '.' && s[0] != '-' &&
+	       s[0] != '_';
+}
+
+int lk_engine_authenticate(struct lk_engine *engine, const struct lk_auth_request *req, int64_t now,
+                           struct lk_auth_result *ret_result, struct lk_err *err)
+{
+	struct run run = { .engine = engine, .now = now, .actor = req->actor };
+	struct lk_plugin_host host = {
+		.abi_major = LK_PLUGIN_ABI_MAJOR,
+		.abi_minor = LK_PLUGIN_ABI_MINOR,
+		.struct_size = sizeof(host),
+		.host_ctx = &run,
+		.log = host_log,
+		.secure_alloc = host_secure_alloc,
+		.secure_free = host_secure_free,
+		.now = host_now,
+		.verify_api_key = host_verify_api_key,
+	};
+	struct step_run steps[MAX_RUN_STEPS];
+	const char *scopes[LK_SCOPES_MAX], *stepups[LK_POLICY_MAX_STEPS];
+	char path[PATH_MAX], credential[LK_PLUGIN_REASON_MAX] = "",
+	                     decider[LK_PLUGIN_REASON_MAX] = "";
+	struct lk_auth_result res;
+	struct lk_policy *policy = NULL;
+	struct lk_err perr = { { 0 } };
+	struct lk_stack stack;
+	size_t n_steps = 0, n_scopes = 0, n_stepups = 0;
+	int r;
+
+	memset(&res, 0, sizeof(res));
+	memset(steps, 0, sizeof(steps));
+	if (req->service == NULL || !service_valid(req->service))
+		return lk_err_set(err, LK_EINVAL, "bad service name '%.70s'",
+		                  req->service ? req->service : "");
+	if (req->n_inputs > LK_ENGINE_MAX_INPUTS || req->n_scopes > LK_SCOPES_MAX)
+		return lk_err_set(err, LK_EINVAL, "too many inputs or scopes in the request");
+	for (size_t i = 0; i < req->n_scopes; i++)
+		if (!lk_scope_valid(req->scopes[i]))
+			return lk_err_set(err, LK_EINVAL, "bad scope '%.80s'", req->scopes[i]);
+
+	res.pam_code = PAM_AUTH_ERR;
+	snprintf(path, sizeof(path), "%s/%s.xml", engine->policy_dir, req->service);
+	r = lk_policy_load(path, &policy, &perr);
+	if (r < 0) {
+		/* No valid policy: this service denies everything until fixed. */
+		snprintf(res.reason, sizeof(res.reason), "%s",
+		         r == LK_ENOTFOUND ? "no-policy" : "policy-invalid");
+		goto decided;
+	}
+	if (strcmp(policy->service, req->service) != 0) {
+		snprintf(res.reason, sizeof(res.reason), "policy-invalid");
+		goto decided;
+	}
+	memcpy(res.policy_hash, policy->hash_hex, sizeof(res.policy_hash));
+
+	/* The request needs the policy's scopes plus its own. */
+	for (size_t i = 0; i < policy->n_scopes && n_scopes < LK_SCOPES_MAX; i++)
+		scopes[n_scopes++] = policy->scopes[i];
+	for (size_t i = 0; i < req->n_scopes && n_scopes < LK_SCOPES_MAX; i++)
+		scopes[n_scopes++] = req->scopes[i];
+	for (size_t i = 0; i < policy->n_steps; i++)
+		steps[n_steps++] = (struct step_run){ .plugin = policy->steps[i].plugin,
+			                              .control = policy->steps[i].control,
+			                              .args = policy->steps[i].args,
+			                              .n_args = policy->steps[i].n_args };
+	/* Step-up: an extra factor, required, unless the stack has it anyway. */
+	r = lk_policy_stepups_for(policy, req->scopes, req->n_scopes, stepups, LK_POLICY_MAX_STEPS,
+	                          &n_stepups);
+	if (r < 0) {
+		snprintf(res.reason, sizeof(res.reason), "policy-invalid");
+		goto decided;
+	}
+	for (size_t i = 0; i < n_stepups && n_steps < MAX_RUN_STEPS; i++) {
+		if (!has_plugin(steps, n_steps, stepups[i]))
+			steps[n_steps++] = (struct step_run){ .plugin = stepups[i],
+				                              .control = LK_CONTROL_REQUIRED };
+	}
+
+	lk_stack_init(&stack);
+	for (size_t i = 0; i < n_steps; i++) {
+		struct lk_plugin_request preq = {
+			.struct_size = sizeof(preq),
+			.service = req->service,
+			.user = req->user,
+			.rhost = req->rhost,
+			.environment = policy->environment,
+			.scopes = scopes,
+			.n_scopes = n_scopes,
+			.inputs = req->inputs,
+			.n_inputs = req->n_inputs,
+			.principal = res.principal[0] ? res.principal : NULL,
+		};
+		struct lk_plugin_result pres;
+
+		r = run_step(&run, &host, &preq, &steps[i], &pres, err);
+		if (r < 0)
+			goto out;
+		if (steps[i].pam_code == PAM_INCOMPLETE) {
+			/* Nothing is decided yet: the caller asks and calls again. */
+			res.need_input = true;
+			snprintf(res.prompt_input, sizeof(res.prompt_input), "%s",
+			         pres.prompt_input);
+			snprintf(res.prompt_text, sizeof(res.prompt_text), "%s", pres.prompt_text);
+			res.prompt_echo = pres.prompt_echo;
+			res.pam_code = PAM_INCOMPLETE;
+			*ret_result = res;
+			r = LK_OK;
+			goto out;
+		}
+		if (steps[i].pam_code == PAM_SUCCESS && pres.principal[0] != '\0') {
+			/* Every factor must be about the same principal. */
+			if (res.principal[0] != '\0' &&
+			    strcmp(res.principal, pres.principal) != 0) {
+				steps[i].pam_code = PAM_AUTH_ERR;
+				snprintf(steps[i].reason, sizeof(steps[i].reason),
+				         "principal-mismatch");
+			} else {
+				snprintf(res.principal, sizeof(res.principal), "%s",
+				         pres.principal);
+			}
+		}
+		if (steps[i].pam_code == PAM_SUCCESS)
+			res.factors |= pres.factors;
+		if (credential[0] == '\0' && pres.credential[0] != '\0')
+			snprintf(credential, sizeof(credential), "%s", pres.credential);
+		/* The reason reported is the first failure that counted. */
+		if (steps[i].pam_code != PAM_SUCCESS && steps[i].pam_code != PAM_IGNORE &&
+		    decider[0] == '\0' && steps[i].control != LK_CONTROL_OPTIONAL &&
+		    steps[i].control != LK_CONTROL_SUFFICIENT)
+			snprintf(decider, sizeof(decider), "%s", steps[i].reason);
+		if (lk_stack_feed(&stack, steps[i].control, steps[i].pam_code))
+			break;
+	}
+	res.pam_code = lk_stack_result(&stack);
+	if (res.pam_code == PAM_SUCCESS) {
+		/* The PAM user must be the principal the credentials prove:
+		 * otherwise any valid key would log in as anyone. */
+		if (res.principal[0] == '\0') {
+			res.pam_code = PAM_AUTH_ERR;
+			snprintf(res.reason, sizeof(res.reason), "no-principal");
+		} else if (req->user != NULL && req->user[0] != '\0' &&
+		           strcmp(req->user, res.principal) != 0) {
+			res.pam_code = PAM_AUTH_ERR;
+			snprintf(res.reason, sizeof(res.reason), "user-mismatch");
+		} else {
+			snprintf(res.reason, sizeof(res.reason), "ok");
+		}
+	} else {
+		snprintf(res.reason, sizeof(res.reason), "%s", decider[0] ? decider : "denied");
+	}
+	if (res.pam_code != PAM_SUCCESS) {
+		res.principal[0] = '\0';
+		res.factors = 0;
+	}
+decided:
+	r = audit_decision(&run, req, policy, steps, n_steps, credential, &res, err);
+	if (r < 0)
+		goto out; /* unrecorded: the caller must deny */
+	*ret_result = res;
+	r = LK_OK;
+out:
+	lk_policy_free(policy);
+	return r;
+}
