@@ -65,5 +65,6 @@ void json_value_open(struct json *j, const char *key, char bracket);
 int cmd_init(struct cli *c, int argc, char **argv);
 int cmd_key(struct cli *c, int argc, char **argv);
 int cmd_audit(struct cli *c, int argc, char **argv);
+int cmd_policy(struct cli *c, int argc, char **argv);
 
 #endif

@@ -31,6 +31,8 @@ static const char usage_text[] =
     "  key verify [--env E] [--scope S...] [--source IP]   (key on stdin)\n"
     "  audit verify                     audit log [--since T] [--key KID] [--subject S]\n"
     "                                             [--type ACTION] [--limit N]\n"
+    "  policy check FILE...             policy show SERVICE\n"
+    "  policy mfa enable|disable SERVICE --plugin P [--scope S...] [--ticket T]\n"
     "\n"
     "Config: -c FILE, else $LATCHKEY_CONFIG, else " LK_DEFAULT_CONFIG ".\n"
     "Exit: 0 ok, 1 denied or tampered, 2 bad input, 3 not found or conflict, 4 system error.\n";
@@ -94,6 +96,7 @@ static const struct {
 	{ "init", cmd_init },
 	{ "key", cmd_key },
 	{ "audit", cmd_audit },
+	{ "policy", cmd_policy },
 };
 
 int main(int argc, char **argv)

@@ -1337,6 +1337,150 @@ static void set_timeout(TCase *tc)
 		tcase_set_timeout(tc, 60);
 }
 
+/* ---- policy verbs ---- */
+
+static void write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_eq(chmod(path, 0644), 0);
+}
+
+static const char web_policy[] =
+    "<policy xmlns=\"urn:latchkey:policy:1\" service=\"web\" environment=\"prod\">\n"
+    "  <stack>\n    <step plugin=\"apikey\" control=\"required\"/>\n  </stack>\n"
+    "</policy>\n";
+
+/* Reads a whole small file into buf; returns its length. */
+static size_t slurp(const char *path, char *buf, size_t cap)
+{
+	FILE *f = fopen(path, "rb");
+	size_t n;
+
+	ck_assert_ptr_nonnull(f);
+	n = fread(buf, 1, cap - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return n;
+}
+
+START_TEST(test_policy_check)
+{
+	char good[PATH_MAX + 64], bad[PATH_MAX + 64], misnamed[PATH_MAX + 64];
+	struct run r;
+
+	snprintf(good, sizeof(good), "%s/web.xml", g.base);
+	snprintf(bad, sizeof(bad), "%s/bad.xml", g.base);
+	snprintf(misnamed, sizeof(misnamed), "%s/other.xml", g.base);
+	write_text(good, web_policy);
+	write_text(misnamed, web_policy);
+	write_text(bad, "<policy xmlns=\"urn:latchkey:policy:1\" service=\"bad\" "
+	                "environment=\"prod\">\n<stack>\n<step plugin=\"apikey\" "
+	                "control=\"include\"/>\n</stack>\n</policy>\n");
+	RUN(&r, NULL, "policy", "check", good);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_ptr_nonnull(strstr(r.out, "valid"));
+	ck_assert_ptr_nonnull(strstr(r.out, "1. required   apikey"));
+	run_free(&r);
+	/* file:line: reason, naming the bad value */
+	RUN(&r, NULL, "policy", "check", bad);
+	ck_assert_int_eq(r.status, 2);
+	assert_error_line(&r, "bad.xml:3:");
+	assert_error_line(&r, "include");
+	run_free(&r);
+	RUN(&r, NULL, "policy", "check", misnamed);
+	ck_assert_int_eq(r.status, 2);
+	assert_error_line(&r, "must be in a file named web.xml");
+	run_free(&r);
+	/* One bad file among good ones still fails the check. */
+	RUN(&r, NULL, "--json", "policy", "check", good, bad);
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_ptr_nonnull(strstr(r.out, "\"valid\":true"));
+	ck_assert_ptr_nonnull(strstr(r.out, "\"valid\":false"));
+	run_free(&r);
+}
+END_TEST
+
+START_TEST(test_policy_mfa)
+{
+	char path[PATH_MAX + 64], before_bytes[4096], after_bytes[4096];
+	struct tk_snapshot before;
+	struct lk_store *store;
+	struct run r;
+	sqlite3 *db;
+	sqlite3_stmt *st;
+
+	snprintf(path, sizeof(path), "%s/policies/web.xml", g.dir);
+	write_text(path, web_policy);
+	RUN(&r, NULL, "policy", "show", "web");
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_ptr_null(strstr(r.out, "step-up"));
+	run_free(&r);
+
+	RUN(&r, NULL, "policy", "mfa", "enable", "web", "--plugin", "totp", "--scope", "web:admin",
+	    "--ticket", "CHG-42");
+	ck_assert_msg(r.status == 0, "%s", r.err);
+	run_free(&r);
+	RUN(&r, NULL, "policy", "show", "web");
+	ck_assert_ptr_nonnull(strstr(r.out, "totp         step-up for scopes: web:admin"));
+	run_free(&r);
+	/* Audited: actor, ticket, old and new content hashes. */
+	ck_assert_int_eq(sqlite3_open_v2(g.db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	ck_assert_int_eq(
+	    sqlite3_prepare_v2(db,
+	                       "SELECT count(*) FROM audit WHERE action = 'policy.change'"
+	                       " AND detail LIKE '%ticket=CHG-42%'"
+	                       " AND detail LIKE '%old=%new=%'",
+	                       -1, &st, NULL),
+	    SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	ck_assert_int_eq(sqlite3_column_int(st, 0), 1);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+
+	/* Bad changes change nothing: not the file, not the log. */
+	slurp(path, before_bytes, sizeof(before_bytes));
+	open_ro(&store);
+	tk_snapshot(store, &before);
+	lk_store_close(store);
+	RUN(&r, NULL, "policy", "mfa", "disable", "web", "--plugin", "webauthn");
+	ck_assert_int_eq(r.status, 3);
+	assert_error_line(&r, "no step-up rule for plugin webauthn");
+	run_free(&r);
+	RUN(&r, NULL, "policy", "mfa", "enable", "web", "--plugin", "../evil");
+	ck_assert_int_eq(r.status, 2);
+	assert_error_line(&r, "../evil");
+	run_free(&r);
+	RUN(&r, NULL, "policy", "mfa", "enable", "web", "--plugin", "totp", "--scope", "a b");
+	ck_assert_int_eq(r.status, 2);
+	assert_error_line(&r, "a b");
+	run_free(&r);
+	RUN(&r, NULL, "policy", "mfa", "enable", "web", "--plugin", "totp", "--ticket", "x\ty");
+	ck_assert_int_eq(r.status, 2);
+	assert_error_line(&r, "ticket");
+	run_free(&r);
+	RUN(&r, NULL, "policy", "mfa", "enable", "nosuch", "--plugin", "totp");
+	ck_assert_int_eq(r.status, 3);
+	run_free(&r);
+	slurp(path, after_bytes, sizeof(after_bytes));
+	ck_assert_str_eq(after_bytes, before_bytes);
+	assert_unchanged(&before);
+
+	RUN(&r, NULL, "policy", "mfa", "disable", "web", "--plugin", "totp", "--ticket", "CHG-43");
+	ck_assert_int_eq(r.status, 0);
+	run_free(&r);
+	RUN(&r, NULL, "policy", "show", "web");
+	ck_assert_ptr_null(strstr(r.out, "step-up"));
+	run_free(&r);
+	RUN(&r, NULL, "audit", "verify");
+	ck_assert_int_eq(r.status, 0);
+	run_free(&r);
+}
+END_TEST
+
 Suite *cli_suite(void)
 {
 	Suite *s = suite_create("cli");
@@ -1358,6 +1502,8 @@ Suite *cli_suite(void)
 	tcase_add_test(tc, test_json_errors);
 	tcase_add_test(tc, test_verify_input);
 	tcase_add_test(tc, test_rotate);
+	tcase_add_test(tc, test_policy_check);
+	tcase_add_test(tc, test_policy_mfa);
 	set_timeout(tc);
 	suite_add_tcase(s, tc);
 
