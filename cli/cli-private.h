@@ -62,9 +62,15 @@ void json_time(struct json *j, const char *key, int64_t t); /* 0 -> null */
 void json_words(struct json *j, const char *key, const char *space_joined);
 void json_value_open(struct json *j, const char *key, char bracket);
 
+/* Reads one line (a secret) from stdin, without echo on a terminal; a line
+ * longer than the buffer comes back as buflen bytes (and so is malformed).
+ * Never argv: ps and shell history would show it. */
+int cli_read_secret(const char *prompt, char *buf, size_t buflen, size_t *ret_len);
+
 int cmd_init(struct cli *c, int argc, char **argv);
 int cmd_key(struct cli *c, int argc, char **argv);
 int cmd_audit(struct cli *c, int argc, char **argv);
 int cmd_policy(struct cli *c, int argc, char **argv);
+int cmd_auth(struct cli *c, int argc, char **argv);
 
 #endif

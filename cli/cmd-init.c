@@ -13,6 +13,7 @@
 
 #include "audit-private.h"
 #include "cli-private.h"
+#include "util-private.h"
 
 /* Everything init creates, in creation order, so a failure can undo it. */
 struct made {
@@ -58,6 +59,7 @@ int cmd_init(struct cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "state-dir", required_argument, NULL, 'd' },
+		{ "plugin-dir", required_argument, NULL, 'p' },
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -65,17 +67,21 @@ int cmd_init(struct cli *c, int argc, char **argv)
 	struct made made = { .n = 0 };
 	struct lk_err err = { { 0 } };
 	char dir[PATH_MAX], path[PATH_MAX + 32], conf[PATH_MAX + 32];
-	const char *state_dir = NULL;
+	const char *state_dir = NULL, *plugin_dir_arg = NULL;
+	char plugin_dir[PATH_MAX];
 	struct stat st;
 	int opt, status, r;
 
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (opt == 'd')
 			state_dir = optarg;
+		else if (opt == 'p')
+			plugin_dir_arg = optarg;
 		else if (opt == 'j')
 			c->json = true;
 		else
-			return cli_fail(c, LK_EINVAL, "usage: latchkey init --state-dir DIR");
+			return cli_fail(c, LK_EINVAL,
+			                "usage: latchkey init --state-dir DIR [--plugin-dir DIR]");
 	}
 	if (optind < argc)
 		return cli_fail(c, LK_EINVAL, "unexpected argument '%.60s'", argv[optind]);
@@ -83,6 +89,16 @@ int cmd_init(struct cli *c, int argc, char **argv)
 		return cli_fail(c, LK_EINVAL, "missing --state-dir DIR");
 	if (strlen(state_dir) > PATH_MAX - 64)
 		return cli_fail(c, LK_EINVAL, "state directory path is too long");
+	/* Plugins load only from this directory: it must exist now, and it is
+	 * written to the config as an absolute path. */
+	snprintf(plugin_dir, sizeof(plugin_dir), "%s", LK_PLUGINDIR);
+	if (plugin_dir_arg != NULL) {
+		struct stat pst;
+		if (realpath(plugin_dir_arg, plugin_dir) == NULL || stat(plugin_dir, &pst) != 0 ||
+		    !S_ISDIR(pst.st_mode) || !lk_text_valid(plugin_dir, PATH_MAX - 1))
+			return cli_fail(c, LK_EINVAL, "bad --plugin-dir '%.200s': not a directory",
+			                plugin_dir_arg);
+	}
 
 	if (stat(state_dir, &st) == 0) {
 		if (!S_ISDIR(st.st_mode))
@@ -130,7 +146,7 @@ int cmd_init(struct cli *c, int argc, char **argv)
 	}
 	remember(&made, path, false);
 	snprintf(conf, sizeof(conf), "%s/latchkey.conf", dir);
-	r = lk_config_write_default(conf, LK_PLUGINDIR, &err);
+	r = lk_config_write_default(conf, plugin_dir, &err);
 	if (r < 0) {
 		status = cli_fail_err(c, r, &err);
 		goto fail;

@@ -569,51 +569,6 @@ static int key_due(struct cli *c, int argc, char **argv)
 	return failed ? EXIT_SYSTEM : EXIT_OK;
 }
 
-/* Reads one line (the key) from stdin without echo if it is a terminal. The
- * key never travels in argv, where ps and shell history would show it. */
-static int read_key(char *buf, size_t buflen, size_t *ret_len)
-{
-	struct termios old, quiet;
-	bool tty = isatty(STDIN_FILENO) == 1;
-	size_t len = 0;
-	ssize_t n;
-	char ch;
-
-	if (tty) {
-		fputs("API key: ", stderr);
-		if (tcgetattr(STDIN_FILENO, &old) == 0) {
-			quiet = old;
-			quiet.c_lflag &= ~(tcflag_t)ECHO;
-			tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
-		} else {
-			tty = false;
-		}
-	}
-	/* Byte at a time: stdio would leave copies of the key in its buffer. */
-	while ((n = read(STDIN_FILENO, &ch, 1)) == 1 || (n < 0 && errno == EINTR)) {
-		if (n < 0)
-			continue;
-		if (ch == '\n')
-			break;
-		if (len < buflen - 1)
-			buf[len] = ch;
-		/* No key is this long: stop reading, the result is malformed. */
-		if (++len >= buflen)
-			break;
-	}
-	sodium_memzero(&ch, sizeof(ch));
-	if (tty) {
-		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
-		fputc('\n', stderr);
-	}
-	if (n < 0)
-		return LK_EIO;
-	if (len > 0 && len < buflen && buf[len - 1] == '\r')
-		len--;
-	*ret_len = len < buflen ? len : buflen; /* over-long input stays malformed */
-	return LK_OK;
-}
-
 static int key_verify(struct cli *c, int argc, char **argv)
 {
 	static const int allowed[] = { OPT_ENV, OPT_SCOPE, OPT_SOURCE, 0 };
@@ -635,7 +590,7 @@ static int key_verify(struct cli *c, int argc, char **argv)
 		return cli_fail_err(c, r, &err);
 	if ((status = cli_open(c, true, false)) != EXIT_OK)
 		return status;
-	if (read_key(key, sizeof(key), &keylen) < 0) {
+	if (cli_read_secret("API key: ", key, sizeof(key), &keylen) < 0) {
 		sodium_memzero(key, sizeof(key));
 		return cli_fail(c, LK_EIO, "cannot read the key from stdin");
 	}

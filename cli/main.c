@@ -33,6 +33,7 @@ static const char usage_text[] =
     "                                             [--type ACTION] [--limit N]\n"
     "  policy check FILE...             policy show SERVICE\n"
     "  policy mfa enable|disable SERVICE --plugin P [--scope S...] [--ticket T]\n"
+    "  auth SERVICE [--user U] [--rhost H] [--scope S...]   (key on stdin; runs the policy)\n"
     "\n"
     "Config: -c FILE, else $LATCHKEY_CONFIG, else " LK_DEFAULT_CONFIG ".\n"
     "Exit: 0 ok, 1 denied or tampered, 2 bad input, 3 not found or conflict, 4 system error.\n";
@@ -93,10 +94,8 @@ static const struct {
 	const char *name;
 	int (*fn)(struct cli *c, int argc, char **argv);
 } commands[] = {
-	{ "init", cmd_init },
-	{ "key", cmd_key },
-	{ "audit", cmd_audit },
-	{ "policy", cmd_policy },
+	{ "init", cmd_init },     { "key", cmd_key },   { "audit", cmd_audit },
+	{ "policy", cmd_policy }, { "auth", cmd_auth },
 };
 
 int main(int argc, char **argv)

@@ -3,7 +3,11 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <errno.h>
+#include <sodium.h>
 #include <string.h>
+#include <termios.h>
+#include <unistd.h>
 
 #include "cli-private.h"
 #include "util-private.h"
@@ -154,4 +158,49 @@ void json_words(struct json *j, const char *key, const char *space_joined)
 	for (p = strtok_r(buf, " ", &save); p != NULL; p = strtok_r(NULL, " ", &save))
 		json_str(j, NULL, p);
 	json_close(j, '[');
+}
+
+/* Reads one line (the key) from stdin without echo if it is a terminal. The
+ * key never travels in argv, where ps and shell history would show it. */
+int cli_read_secret(const char *prompt, char *buf, size_t buflen, size_t *ret_len)
+{
+	struct termios old, quiet;
+	bool tty = isatty(STDIN_FILENO) == 1;
+	size_t len = 0;
+	ssize_t n;
+	char ch;
+
+	if (tty) {
+		fputs(prompt, stderr);
+		if (tcgetattr(STDIN_FILENO, &old) == 0) {
+			quiet = old;
+			quiet.c_lflag &= ~(tcflag_t)ECHO;
+			tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+		} else {
+			tty = false;
+		}
+	}
+	/* Byte at a time: stdio would leave copies of the key in its buffer. */
+	while ((n = read(STDIN_FILENO, &ch, 1)) == 1 || (n < 0 && errno == EINTR)) {
+		if (n < 0)
+			continue;
+		if (ch == '\n')
+			break;
+		if (len < buflen - 1)
+			buf[len] = ch;
+		/* No key is this long: stop reading, the result is malformed. */
+		if (++len >= buflen)
+			break;
+	}
+	sodium_memzero(&ch, sizeof(ch));
+	if (tty) {
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		fputc('\n', stderr);
+	}
+	if (n < 0)
+		return LK_EIO;
+	if (len > 0 && len < buflen && buf[len - 1] == '\r')
+		len--;
+	*ret_len = len < buflen ? len : buflen; /* over-long input stays malformed */
+	return LK_OK;
 }

@@ -298,8 +298,8 @@ static bool has_plugin(const struct step_run *steps, size_t n, const char *name)
 
 static int audit_decision(struct run *run, const struct lk_auth_request *req,
                           const struct lk_policy *policy, const struct step_run *steps,
-                          size_t n_steps, const char *credential, struct lk_auth_result *res,
-                          struct lk_err *err)
+                          size_t n_steps, const char *credential, const char *who,
+                          struct lk_auth_result *res, struct lk_err *err)
 {
 	struct lk_store *store = run->engine->store;
 	char detail[2048], owner_ref[LK_SUBJECT_REF_LEN + 1] = "";
@@ -317,8 +317,10 @@ static int audit_decision(struct run *run, const struct lk_auth_request *req,
 	r = lk_store_begin(store, err);
 	if (r < 0)
 		return r;
-	if (res->principal[0] != '\0') {
-		r = lk_subject_ref(store, "owner", res->principal, false, run->now, owner_ref, err);
+	/* Who the credentials belonged to, even when the request was denied
+	 * (a valid key used for another user is exactly what to look at). */
+	if (who[0] != '\0') {
+		r = lk_subject_ref(store, "owner", who, false, run->now, owner_ref, err);
 		if (r == LK_ENOTFOUND)
 			owner_ref[0] = '\0'; /* a principal no key belongs to (a certificate's) */
 		else if (r < 0)
@@ -366,7 +368,8 @@ int lk_engine_authenticate(struct lk_engine *engine, const struct lk_auth_reques
 	struct step_run steps[MAX_RUN_STEPS];
 	const char *scopes[LK_SCOPES_MAX], *stepups[LK_POLICY_MAX_STEPS];
 	char path[PATH_MAX], credential[LK_PLUGIN_REASON_MAX] = "",
-	                     decider[LK_PLUGIN_REASON_MAX] = "";
+	                     decider[LK_PLUGIN_REASON_MAX] = "",
+	                     who[LK_PLUGIN_PRINCIPAL_MAX + 1] = "";
 	struct lk_auth_result res;
 	struct lk_policy *policy = NULL;
 	struct lk_err perr = { { 0 } };
@@ -495,12 +498,13 @@ int lk_engine_authenticate(struct lk_engine *engine, const struct lk_auth_reques
 	} else {
 		snprintf(res.reason, sizeof(res.reason), "%s", decider[0] ? decider : "denied");
 	}
+	snprintf(who, sizeof(who), "%s", res.principal);
 	if (res.pam_code != PAM_SUCCESS) {
 		res.principal[0] = '\0';
 		res.factors = 0;
 	}
 decided:
-	r = audit_decision(&run, req, policy, steps, n_steps, credential, &res, err);
+	r = audit_decision(&run, req, policy, steps, n_steps, credential, who, &res, err);
 	if (r < 0)
 		goto out; /* unrecorded: the caller must deny */
 	*ret_result = res;
