@@ -7,7 +7,8 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/setup-deps.sh"
 "$top/scripts/build.sh"
-lk="${BUILD_DIR:-$top/_build}/cli/latchkey"
+build="${BUILD_DIR:-$top/_build}"
+lk="$build/cli/latchkey"
 state="$top/demo-state"
 rm -rf "$state"
 
@@ -15,8 +16,9 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 show() { printf '$ %s\n' "$*"; }
 
 step "1. Create a self-contained state directory"
-show "latchkey init --state-dir demo-state"
-LATCHKEY_CONFIG=$("$lk" init --state-dir "$state")
+show "latchkey init --state-dir demo-state --plugin-dir _build/plugins/apikey/.libs"
+# Plugins load only from the configured directory; the demo uses the build's.
+LATCHKEY_CONFIG=$("$lk" init --state-dir "$state" --plugin-dir "$build/plugins/apikey/.libs")
 export LATCHKEY_CONFIG
 echo "$LATCHKEY_CONFIG"
 ls -l "$state"
@@ -77,5 +79,37 @@ show "latchkey -c demo-state.tampered/latchkey.conf audit verify"
 "$lk" -c "$state.tampered/latchkey.conf" audit verify || echo "(exit status $?)"
 rm -rf "$state.tampered"
 
-unset KEY NEW
+step "9. Policies: one file per PAM service, validated before use"
+cp "$top/policies/nginx.xml" "$state/policies/nginx.xml"
+# A second service in another environment, from the same example.
+sed -e 's/service="nginx" environment="prod"/service="staging" environment="test"/' \
+	"$top/policies/nginx.xml" >"$state/policies/staging.xml"
+show "latchkey policy check demo-state/policies/*.xml"
+"$lk" policy check "$state/policies/nginx.xml" "$state/policies/staging.xml"
+show "latchkey policy check broken.xml     (a typo in a control flag)"
+sed -e 's/control="required"/control="requierd"/' "$state/policies/nginx.xml" >"$state/broken.xml"
+"$lk" policy check "$state/broken.xml" || echo "(exit status $?)"
+rm -f "$state/broken.xml"
+
+step "10. The engine: one prod key, accepted by the prod service, refused by the test one"
+WEB=$("$lk" key issue --owner svc-web --env prod --scope web:read --expires 30d 2>/dev/null)
+show 'printf "%s\n" "$WEB" | latchkey auth nginx --user svc-web --rhost 192.0.2.10'
+printf '%s\n' "$WEB" | "$lk" auth nginx --user svc-web --rhost 192.0.2.10 || true
+show 'printf "%s\n" "$WEB" | latchkey auth staging --user svc-web'
+printf '%s\n' "$WEB" | "$lk" auth staging --user svc-web || true
+show 'printf "%s\n" "$WEB" | latchkey auth nginx --user alice@example.com   (not its owner)'
+printf '%s\n' "$WEB" | "$lk" auth nginx --user alice@example.com || true
+
+step "11. Require a second factor for admin scopes, with a change ticket"
+show "latchkey policy mfa enable nginx --plugin totp --scope web:admin --ticket CHG-2041"
+"$lk" policy mfa enable nginx --plugin totp --scope web:admin --ticket CHG-2041
+show "latchkey policy show nginx"
+"$lk" policy show nginx
+show "latchkey audit log --type policy.change"
+"$lk" audit log --type policy.change
+show "latchkey audit log --type auth.decision"
+"$lk" audit log --type auth.decision
+"$lk" audit verify
+
+unset KEY NEW WEB
 printf '\nDemo state left in %s (config: %s).\n' "$state" "$LATCHKEY_CONFIG"
