@@ -1481,6 +1481,82 @@ START_TEST(test_policy_mfa)
 }
 END_TEST
 
+/* latchkey auth: the engine through the CLI, with the real apikey plugin
+ * (LK_APIKEY_PLUGIN_DIR from make check) as the state's plugin dir. */
+START_TEST(test_auth)
+{
+	const char *plugins = getenv("LK_APIKEY_PLUGIN_DIR");
+	char dir[PATH_MAX + 32], conf[PATH_MAX + 64], path[PATH_MAX + 64], key[KEYBUF], kid[KIDBUF];
+	char line[KEYBUF + 1];
+	struct run r;
+
+	ck_assert_msg(plugins != NULL, "LK_APIKEY_PLUGIN_DIR is not set (run through make check)");
+	snprintf(dir, sizeof(dir), "%s/authstate", g.base);
+	run_cli_env(
+	    &r, NULL, NULL, 0,
+	    (const char *const[]){ "init", "--state-dir", dir, "--plugin-dir", plugins, NULL });
+	ck_assert_msg(r.status == 0, "%s", r.err);
+	run_free(&r);
+	snprintf(conf, sizeof(conf), "%s/latchkey.conf", dir);
+	snprintf(path, sizeof(path), "%s/policies/web.xml", dir);
+	write_text(path, web_policy);
+
+	run_cli_env(&r, conf, NULL, 0,
+	            (const char *const[]){ "key", "issue", "--owner", "svc-web", "--env", "prod",
+	                                   "--scope", "read", "--expires", "1d", NULL });
+	ck_assert_int_eq(r.status, 0);
+	take_key(r.out, key, kid);
+	run_free(&r);
+	snprintf(line, sizeof(line), "%s\n", key);
+
+	run_cli_env(&r, conf, line, strlen(line),
+	            (const char *const[]){ "auth", "web", "--user", "svc-web", NULL });
+	ck_assert_msg(r.status == 0, "%s%s", r.out, r.err);
+	ck_assert_ptr_nonnull(strstr(r.out, "accepted: ok, principal svc-web"));
+	assert_no_secret(r.out, key, "auth stdout");
+	run_free(&r);
+	/* Someone else's user name: refused. */
+	run_cli_env(&r, conf, line, strlen(line),
+	            (const char *const[]){ "auth", "web", "--user", "root", NULL });
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_ptr_nonnull(strstr(r.out, "denied: user-mismatch"));
+	run_free(&r);
+	/* No policy for the service: refused, and the refusal is audited. */
+	run_cli_env(&r, conf, line, strlen(line),
+	            (const char *const[]){ "--json", "auth", "nosuch", NULL });
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_ptr_nonnull(strstr(r.out, "\"reason\":\"no-policy\""));
+	ck_assert_ptr_nonnull(strstr(r.out, "\"success\":false"));
+	run_free(&r);
+	/* Bad arguments read nothing. */
+	run_cli_env(&r, conf, line, strlen(line), (const char *const[]){ "auth", "../web", NULL });
+	ck_assert_int_eq(r.status, 2);
+	assert_error_line(&r, "../web");
+	run_free(&r);
+	run_cli_env(&r, conf, line, strlen(line),
+	            (const char *const[]){ "auth", "web", "--scope", "a b", NULL });
+	ck_assert_int_eq(r.status, 2);
+	run_free(&r);
+	sodium_memzero(key, sizeof(key));
+	sodium_memzero(line, sizeof(line));
+}
+END_TEST
+
+START_TEST(test_init_plugin_dir)
+{
+	char dir[PATH_MAX + 32];
+	struct run r;
+
+	snprintf(dir, sizeof(dir), "%s/pd", g.base);
+	run_cli_env(&r, NULL, NULL, 0,
+	            (const char *const[]){ "init", "--state-dir", dir, "--plugin-dir",
+	                                   "/nonexistent/plugins", NULL });
+	ck_assert_int_eq(r.status, 2);
+	assert_error_line(&r, "/nonexistent/plugins");
+	run_free(&r);
+}
+END_TEST
+
 Suite *cli_suite(void)
 {
 	Suite *s = suite_create("cli");
@@ -1504,6 +1580,8 @@ Suite *cli_suite(void)
 	tcase_add_test(tc, test_rotate);
 	tcase_add_test(tc, test_policy_check);
 	tcase_add_test(tc, test_policy_mfa);
+	tcase_add_test(tc, test_auth);
+	tcase_add_test(tc, test_init_plugin_dir);
 	set_timeout(tc);
 	suite_add_tcase(s, tc);
 
