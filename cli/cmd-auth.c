@@ -19,6 +19,15 @@
 
 #define SECRET_INPUT_MAX 256
 
+/* The engine's warnings (a plugin that cannot load, an invalid policy) go
+ * to stderr, after the decision they explain is recorded. */
+static void log_stderr(void *ctx, int level, const char *msg)
+{
+	(void)ctx;
+	if (level <= LK_LOG_WARNING)
+		fprintf(stderr, "latchkey: %s\n", msg);
+}
+
 int cmd_auth(struct cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -74,6 +83,7 @@ int cmd_auth(struct cli *c, int argc, char **argv)
 	r = lk_engine_new(c->store, c->cfg->policy_dir, c->cfg->plugin_dir, &engine, &err);
 	if (r < 0)
 		return cli_fail_err(c, r, &err);
+	lk_engine_set_log(engine, log_stderr, NULL);
 	if (cli_read_secret("API key: ", key, sizeof(key), &input.len) < 0) {
 		sodium_memzero(key, sizeof(key));
 		lk_engine_free(engine);

@@ -130,6 +130,16 @@ static int policy_check(struct cli *c, int argc, char **argv)
 		int r = lk_policy_load(argv[i], &p, &err);
 		if (r == LK_OK)
 			r = check_name(p, &err);
+		/* Two files for one service: which would apply? Neither. */
+		for (int k = optind; r == LK_OK && k < i; k++) {
+			struct lk_policy *q = NULL;
+			if (lk_policy_load(argv[k], &q, NULL) == LK_OK &&
+			    strcmp(q->service, p->service) == 0)
+				r = lk_err_set(&err, LK_EINVAL,
+				               "%s: service '%s' is also defined in %s", argv[i],
+				               p->service, argv[k]);
+			lk_policy_free(q);
+		}
 		if (r < 0)
 			bad++;
 		if (c->json) {

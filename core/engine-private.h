@@ -23,6 +23,12 @@ int lk_engine_new(struct lk_store *store, const char *policy_dir, const char *pl
                   struct lk_engine **ret_engine, struct lk_err *err);
 void lk_engine_free(struct lk_engine *engine);
 
+/* Where the engine's log lines go (the daemon: syslog; the CLI: stderr).
+ * Messages never hold secrets: plugin messages pass the key redactor. By
+ * default nothing is logged (library code stays quiet). */
+typedef void lk_engine_log_fn(void *ctx, int level, const char *msg);
+void lk_engine_set_log(struct lk_engine *engine, lk_engine_log_fn *fn, void *ctx);
+
 struct lk_auth_request {
 	const char *service;       /* PAM service: selects <policy_dir>/<service>.xml */
 	const char *user;          /* PAM_USER, may be NULL */

@@ -1395,6 +1395,18 @@ START_TEST(test_policy_check)
 	ck_assert_int_eq(r.status, 2);
 	assert_error_line(&r, "must be in a file named web.xml");
 	run_free(&r);
+	/* Two files for one service: the second is refused. */
+	{
+		char dup[PATH_MAX + 64];
+		snprintf(dup, sizeof(dup), "%s/sub", g.base);
+		ck_assert_int_eq(mkdir(dup, 0700), 0);
+		snprintf(dup, sizeof(dup), "%s/sub/web.xml", g.base);
+		write_text(dup, web_policy);
+		RUN(&r, NULL, "policy", "check", good, dup);
+		ck_assert_int_eq(r.status, 2);
+		assert_error_line(&r, "is also defined in");
+		run_free(&r);
+	}
 	/* One bad file among good ones still fails the check. */
 	RUN(&r, NULL, "--json", "policy", "check", good, bad);
 	ck_assert_int_eq(r.status, 2);
