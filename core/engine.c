@@ -58,6 +58,8 @@ struct run {
 	struct lk_engine *engine;
 	int64_t now;
 	int64_t actor;
+	/* "p_<plugin>_": the tables the plugin being called may touch. */
+	char table_prefix[LK_PLUGIN_NAME_MAX + 4];
 };
 
 int lk_engine_new(struct lk_store *store, const char *policy_dir, const char *plugin_dir,
@@ -158,6 +160,94 @@ static int host_verify_api_key(void *ctx, const char *key, size_t key_len,
 	res->decision = LK_PLUGIN_SUCCESS;
 	res->factors = LK_FACTOR_API_KEY;
 	return 0;
+}
+
+/* True if name is one of the calling plugin's own tables. */
+static bool own_table(const struct run *run, const char *name, const char *db)
+{
+	if (db != NULL && strcmp(db, "main") != 0)
+		return false;
+	return name != NULL && strncmp(name, run->table_prefix, strlen(run->table_prefix)) == 0 &&
+	       name[strlen(run->table_prefix)] != '\0';
+}
+
+/* SQLite calls this for every table, column and operation a statement uses
+ * while it is being compiled: a plugin's statement may use its own tables
+ * and plain expressions, nothing else. */
+static int plugin_authorizer(void *ctx, int action, const char *a, const char *b, const char *db,
+                             const char *trigger)
+{
+	const struct run *run = ctx;
+
+	(void)trigger;
+	switch (action) {
+	case SQLITE_SELECT:
+	case SQLITE_FUNCTION:
+	case SQLITE_RECURSIVE:
+		return SQLITE_OK;
+	case SQLITE_READ:
+	case SQLITE_INSERT:
+	case SQLITE_UPDATE:
+	case SQLITE_DELETE:
+		/* DDL on its own tables updates the schema table; DEFENSIVE mode
+		 * stops any direct write to it. */
+		if (a != NULL &&
+		    (strcmp(a, "sqlite_master") == 0 || strcmp(a, "sqlite_schema") == 0) &&
+		    (db == NULL || strcmp(db, "main") == 0))
+			return SQLITE_OK;
+		return own_table(run, a, db) ? SQLITE_OK : SQLITE_DENY;
+	case SQLITE_CREATE_TABLE:
+	case SQLITE_DROP_TABLE:
+		return own_table(run, a, db) ? SQLITE_OK : SQLITE_DENY;
+	case SQLITE_CREATE_INDEX:
+	case SQLITE_DROP_INDEX:
+		return own_table(run, a, db) && own_table(run, b, db) ? SQLITE_OK : SQLITE_DENY;
+	default:
+		return SQLITE_DENY; /* PRAGMA, ATTACH, triggers, views, transactions, ... */
+	}
+}
+
+static int host_store_exec(void *ctx, const char *sql, const char *const *params, size_t n_params,
+                           int (*row_cb)(void *cb_ctx, int n_cols, const char *const *cols),
+                           void *cb_ctx)
+{
+	struct run *run = ctx;
+	sqlite3 *db = run->engine->store->db;
+	sqlite3_stmt *st = NULL;
+	const char *tail = NULL, *cols[32];
+	int rc, changed = -1, n_cols;
+
+	if (sql == NULL || strlen(sql) > 4096 || n_params > 32 || run->table_prefix[0] == '\0')
+		return -1;
+	sqlite3_set_authorizer(db, plugin_authorizer, run);
+	rc = sqlite3_prepare_v2(db, sql, -1, &st, &tail);
+	sqlite3_set_authorizer(db, NULL, NULL);
+	if (rc != SQLITE_OK || st == NULL)
+		goto out;
+	while (tail != NULL && (*tail == ' ' || *tail == '\n' || *tail == '\t' || *tail == ';'))
+		tail++;
+	if (tail != NULL && *tail != '\0')
+		goto out; /* one statement per call */
+	if (sqlite3_bind_parameter_count(st) > (int)n_params)
+		goto out;
+	for (size_t i = 0; i < n_params; i++)
+		sqlite3_bind_text(st, (int)i + 1, params[i], -1, SQLITE_STATIC);
+	n_cols = sqlite3_column_count(st);
+	if (n_cols > (int)(sizeof(cols) / sizeof(cols[0])))
+		goto out;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		for (int i = 0; i < n_cols; i++)
+			cols[i] = (const char *)sqlite3_column_text(st, i);
+		if (row_cb != NULL && row_cb(cb_ctx, n_cols, cols) != 0) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	if (rc == SQLITE_DONE)
+		changed = sqlite3_changes(db);
+out:
+	sqlite3_finalize(st);
+	return changed;
 }
 
 /* ---- running a stack ------------------------------------------------- */
@@ -263,6 +353,10 @@ static int run_step(struct run *run, const struct lk_plugin_host *host,
 	memset(res, 0, sizeof(*res));
 	res->struct_size = sizeof(*res);
 	s->ran = true;
+	snprintf(run->table_prefix, sizeof(run->table_prefix), "p_%s_", s->plugin);
+	for (char *c = run->table_prefix; *c != '\0'; c++)
+		if (*c == '-')
+			*c = '_';
 	/* Any failure to load or start a plugin fails its step; the control
 	 * flag then decides, as Linux-PAM does with a module it cannot load. */
 	s->pam_code = PAM_SYSTEM_ERR;
@@ -311,6 +405,7 @@ out:
 	if (state != NULL)
 		p->vt->fini(state);
 	lk_plugin_unload(p);
+	run->table_prefix[0] = '\0';
 	return r;
 }
 
@@ -390,6 +485,7 @@ int lk_engine_authenticate(struct lk_engine *engine, const struct lk_auth_reques
 		.secure_free = host_secure_free,
 		.now = host_now,
 		.verify_api_key = host_verify_api_key,
+		.store_exec = host_store_exec,
 	};
 	struct step_run steps[MAX_RUN_STEPS];
 	const char *scopes[LK_SCOPES_MAX], *stepups[LK_POLICY_MAX_STEPS];

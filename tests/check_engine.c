@@ -389,6 +389,32 @@ START_TEST(test_bad_requests)
 }
 END_TEST
 
+/* A plugin's store access reaches its own tables and nothing else. */
+START_TEST(test_plugin_store_confined)
+{
+	struct lk_auth_result res;
+	struct tk_snapshot before;
+
+	write_policy("store", "service=\"store\" environment=\"prod\"><stack>"
+	                      "<step plugin=\"lktest_ok\" control=\"required\">"
+	                      "<arg>store=probe</arg><arg>principal=alice</arg></step></stack>");
+	auth("store", "alice", NULL, NULL, &res);
+	ck_assert_msg(res.pam_code == PAM_SUCCESS, "%s", res.reason);
+	tk_snapshot(e.store, &before);
+	auth("store", "alice", NULL, NULL, &res);
+	ck_assert_int_eq(res.pam_code, PAM_SUCCESS);
+	/* The step's reason carries the plugin's own row count: state kept. */
+	{
+		char action[512], reason[512], detail[512];
+		last_audit(action, reason, detail, sizeof(action));
+		ck_assert_ptr_nonnull(strstr(detail, "lktest_ok:store-ok-2"));
+	}
+	/* Its writes never touched keys or subjects. */
+	ck_assert_int_eq(lk_store_count(e.store, "api_key"), before.keys);
+	ck_assert_int_eq(lk_store_count(e.store, "subject"), before.subjects);
+}
+END_TEST
+
 Suite *engine_suite(void);
 
 Suite *engine_suite(void)
@@ -411,6 +437,7 @@ Suite *engine_suite(void)
 	tcase_add_test(tc, test_plugin_evidence_once);
 	tcase_add_test(tc, test_revoked_key_next_request);
 	tcase_add_test(tc, test_bad_requests);
+	tcase_add_test(tc, test_plugin_store_confined);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -16,10 +16,15 @@
  *                   an input of that name
  *   fail_init=1     init fails
  *   fail_auth=1     authenticate returns an error
+ *   store=probe     use host->store_exec: count this call in an own table,
+ *                   and check that other tables, PRAGMA, ATTACH and
+ *                   multiple statements are refused (reason
+ *                   "store-ok-N" with the count, or "store-escape")
  * An unknown or malformed argument makes init fail, as a real plugin's
  * should.
  */
 #include <latchkey/plugin.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +44,8 @@ struct lktest_state {
 	char need[LK_PLUGIN_REASON_MAX];
 	int fail_init;
 	int fail_auth;
+	int store_probe;
+	const struct lk_plugin_host *host;
 };
 
 /* Deliberately external linkage: the export test dlsym()s this name and
@@ -111,6 +118,10 @@ int lktest_parse_arg(struct lktest_state *st, const char *arg)
 		st->fail_auth = strcmp(v, "1") == 0;
 		return 0;
 	}
+	if (KEY_IS("store")) {
+		st->store_probe = strcmp(v, "probe") == 0;
+		return st->store_probe ? 0 : -1;
+	}
 #undef KEY_IS
 	return -1;
 }
@@ -129,6 +140,7 @@ static int lktest_init(const struct lk_plugin_host *host, const char *const *arg
 			goto fail;
 	if (st->fail_init)
 		goto fail;
+	st->host = host;
 	for (size_t i = 0; st->reason[0] == '\0' && i < N_DECISIONS; i++)
 		if (decisions[i].decision == st->decision)
 			snprintf(st->reason, sizeof(st->reason), "%s", decisions[i].reason);
@@ -150,6 +162,49 @@ static int has_input(const struct lk_plugin_request *req, const char *name)
 		if (req->inputs[i].name != NULL && strcmp(req->inputs[i].name, name) == 0)
 			return 1;
 	return 0;
+}
+
+static int take_count(void *ctx, int n_cols, const char *const *cols)
+{
+	*(long *)ctx = n_cols == 1 && cols[0] != NULL ? strtol(cols[0], NULL, 10) : -1;
+	return 0;
+}
+
+/* Returns the number of rows in the plugin's own table, or -1 if the host
+ * let the plugin reach anything that is not its own. */
+static long store_probe(const struct lk_plugin_host *h)
+{
+	static const char *const forbidden[] = {
+		"SELECT hash FROM api_key",
+		"DELETE FROM audit",
+		"PRAGMA user_version",
+		"ATTACH DATABASE '/tmp/x.db' AS x",
+		"CREATE TABLE other_table (x)",
+		"CREATE TRIGGER p_lktest_ok_t AFTER INSERT ON p_lktest_ok_calls BEGIN SELECT 1; "
+		"END",
+		"SELECT 1; DELETE FROM p_lktest_ok_calls",
+		"BEGIN",
+		"INSERT INTO p_lktest_ok_calls SELECT kid FROM api_key",
+	};
+	const char *param[] = { "1" };
+	long count = -1;
+
+	if (h == NULL ||
+	    h->struct_size < offsetof(struct lk_plugin_host, store_exec) + sizeof(h->store_exec) ||
+	    h->store_exec == NULL)
+		return -1;
+	if (h->store_exec(h->host_ctx, "CREATE TABLE IF NOT EXISTS p_lktest_ok_calls (n)", NULL, 0,
+	                  NULL, NULL) < 0 ||
+	    h->store_exec(h->host_ctx, "INSERT INTO p_lktest_ok_calls (n) VALUES (?1)", param, 1,
+	                  NULL, NULL) != 1)
+		return -1;
+	for (size_t i = 0; i < sizeof(forbidden) / sizeof(forbidden[0]); i++)
+		if (h->store_exec(h->host_ctx, forbidden[i], NULL, 0, NULL, NULL) >= 0)
+			return -1;
+	if (h->store_exec(h->host_ctx, "SELECT count(*) FROM p_lktest_ok_calls", NULL, 0,
+	                  take_count, &count) < 0)
+		return -1;
+	return count;
 }
 
 /* Unused in the lktest_nullfn variant. */
@@ -175,6 +230,15 @@ lktest_authenticate(void *state, const struct lk_plugin_request *req, struct lk_
 	}
 	res->decision = (enum lk_plugin_decision)st->decision;
 	snprintf(res->reason, sizeof(res->reason), "%s", st->reason);
+	if (st->store_probe) {
+		long n = store_probe(st->host);
+		if (n < 0) {
+			res->decision = LK_PLUGIN_DENY;
+			snprintf(res->reason, sizeof(res->reason), "store-escape");
+			return 0;
+		}
+		snprintf(res->reason, sizeof(res->reason), "store-ok-%ld", n);
+	}
 	if (st->decision == LK_PLUGIN_SUCCESS) {
 		who = st->principal[0] != '\0' ? st->principal
 		      : req->principal != NULL ? req->principal

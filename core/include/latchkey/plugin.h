@@ -129,6 +129,21 @@ struct lk_plugin_host {
 	 */
 	int (*verify_api_key)(void *host_ctx, const char *key, size_t key_len,
 	                      const struct lk_plugin_request *req, struct lk_plugin_result *res);
+	/*
+	 * Runs one SQL statement on the plugin's own tables in the engine's
+	 * store. Every table it names must start with "p_<plugin name>_" ('-'
+	 * in the name becomes '_'); SQLite's authorizer refuses anything else
+	 * when the statement is compiled: other tables, PRAGMA, ATTACH,
+	 * triggers, views, transactions, and more than one statement.
+	 * Parameters ?1..?n are bound as text (a NULL pointer binds NULL).
+	 * row_cb, if not NULL, gets each result row's columns as text (NULL for
+	 * SQL NULL); a non-zero return stops. The statement runs atomically.
+	 * Returns the number of rows it changed (>= 0), or -1 on any error.
+	 */
+	int (*store_exec)(void *host_ctx, const char *sql, const char *const *params,
+	                  size_t n_params,
+	                  int (*row_cb)(void *cb_ctx, int n_cols, const char *const *cols),
+	                  void *cb_ctx);
 };
 
 struct lk_plugin {
