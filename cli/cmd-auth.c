@@ -72,6 +72,12 @@ int cmd_auth(struct cli *c, int argc, char **argv)
 		return cli_fail(
 		    c, LK_EINVAL,
 		    "usage: latchkey auth SERVICE [--user U] [--rhost H] [--scope S]...");
+	/* Arguments first: a bad request reads no key. */
+	if (!lk_service_name_valid(argv[optind]))
+		return cli_fail(c, LK_EINVAL, "bad service name '%.70s'", argv[optind]);
+	for (size_t i = 0; i < n_scopes; i++)
+		if (!lk_scope_valid(scopes[i]))
+			return cli_fail(c, LK_EINVAL, "bad --scope '%.80s'", scopes[i]);
 	if (user != NULL && !lk_text_valid(user, LK_PLUGIN_PRINCIPAL_MAX))
 		return cli_fail(c, LK_EINVAL, "bad --user");
 	if (rhost != NULL && !lk_text_valid(rhost, 255))
@@ -117,10 +123,11 @@ int cmd_auth(struct cli *c, int argc, char **argv)
 	} else if (res.need_input) {
 		printf("incomplete: the policy also needs input '%s'\n", res.prompt_input);
 	} else {
-		printf("%s: %s%s%s (policy %.16s…, audit seq %lld)\n",
+		printf("%s: %s%s%s (policy %.16s%s, audit seq %lld)\n",
 		       res.pam_code == 0 ? "accepted" : "denied", res.reason,
 		       res.principal[0] ? ", principal " : "", res.principal,
-		       res.policy_hash[0] ? res.policy_hash : "none", (long long)res.audit_seq);
+		       res.policy_hash[0] ? res.policy_hash : "none", res.policy_hash[0] ? "…" : "",
+		       (long long)res.audit_seq);
 	}
 	return res.pam_code == 0 && !res.need_input ? EXIT_OK : EXIT_DENIED;
 }

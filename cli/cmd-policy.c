@@ -173,8 +173,7 @@ static int load_service(struct cli *c, const char *service, struct lk_policy **r
 	struct lk_err err = { { 0 } };
 	int r;
 
-	if (!lk_token_valid(service, LK_SERVICE_NAME_MAX, "._-") || service[0] == '.' ||
-	    service[0] == '-' || service[0] == '_')
+	if (!lk_service_name_valid(service))
 		return cli_fail(c, LK_EINVAL, "bad service name '%.70s'", service);
 	snprintf(path, sizeof(path), "%s/%s.xml", c->cfg->policy_dir, service);
 	r = lk_policy_load(path, ret, &err);
@@ -211,6 +210,36 @@ static int policy_show(struct cli *c, int argc, char **argv)
 	}
 	lk_policy_free(p);
 	return EXIT_OK;
+}
+
+/* Same rules, whatever the file's comments or spelling: compare the
+ * canonical forms. */
+static bool same_policy(const struct lk_policy *a, const struct lk_policy *b)
+{
+	char *xa = NULL, *xb = NULL;
+	size_t la = 0, lb = 0;
+	bool same;
+
+	same = lk_policy_to_xml(a, &xa, &la, NULL) == LK_OK &&
+	       lk_policy_to_xml(b, &xb, &lb, NULL) == LK_OK && la == lb && memcmp(xa, xb, la) == 0;
+	free(xa);
+	free(xb);
+	return same;
+}
+
+/* Enabling a factor whose plugin is not installed (yet) is allowed, but
+ * every request that needs it is then denied: say so. */
+static void warn_if_not_loadable(struct cli *c, const char *plugin)
+{
+	struct lk_loaded_plugin *p = NULL;
+	struct lk_err err = { { 0 } };
+
+	if (c->cfg->plugin_dir == NULL || lk_plugin_load(c->cfg->plugin_dir, plugin, &p, &err) < 0)
+		fprintf(stderr,
+		        "latchkey: warning: %s; requests that need it will be denied until it is "
+		        "installed\n",
+		        err.msg[0] ? err.msg : "no plugin_dir in the config");
+	lk_plugin_unload(p);
 }
 
 static int policy_mfa(struct cli *c, int argc, char **argv)
@@ -285,10 +314,19 @@ static int policy_mfa(struct cli *c, int argc, char **argv)
 			           : lk_policy_remove_stepup(edited, plugin, &err);
 		snprintf(change, sizeof(change), "mfa-%s plugin=%s scopes=%zu", verb, plugin,
 		         n_scopes);
+		if (r == LK_OK && same_policy(p, edited)) {
+			/* Nothing to change: no rewrite, no audit row. */
+			lk_policy_free(edited);
+			lk_policy_free(p);
+			printf("%s: already so; nothing changed\n", argv[optind + 1]);
+			return EXIT_OK;
+		}
 		if (r == LK_OK)
 			r = lk_policy_replace(c->store, p, edited, change, ticket, c->actor, c->now,
 			                      new_hash, &err);
 		lk_policy_free(edited);
+		if (r == LK_OK && enable)
+			warn_if_not_loadable(c, plugin);
 	}
 	lk_policy_free(p);
 	if (r < 0)

@@ -465,12 +465,6 @@ fail:
 	return r;
 }
 
-static bool service_valid(const char *s)
-{
-	return lk_token_valid(s, LK_SERVICE_NAME_MAX, "._-") && s[0] != '.' && s[0] != '-' &&
-	       s[0] != '_';
-}
-
 int lk_engine_authenticate(struct lk_engine *engine, const struct lk_auth_request *req, int64_t now,
                            struct lk_auth_result *ret_result, struct lk_err *err)
 {
@@ -501,7 +495,7 @@ int lk_engine_authenticate(struct lk_engine *engine, const struct lk_auth_reques
 
 	memset(&res, 0, sizeof(res));
 	memset(steps, 0, sizeof(steps));
-	if (req->service == NULL || !service_valid(req->service))
+	if (!lk_service_name_valid(req->service))
 		return lk_err_set(err, LK_EINVAL, "bad service name '%.70s'",
 		                  req->service ? req->service : "");
 	if (req->n_inputs > LK_ENGINE_MAX_INPUTS || req->n_scopes > LK_SCOPES_MAX)
@@ -521,6 +515,7 @@ int lk_engine_authenticate(struct lk_engine *engine, const struct lk_auth_reques
 		         r == LK_ENOTFOUND ? "no-policy" : "policy-invalid");
 		goto decided;
 	}
+	memcpy(res.policy_hash, policy->hash_hex, sizeof(res.policy_hash));
 	if (strcmp(policy->service, req->service) != 0) {
 		engine_log(engine, LK_LOG_ERR,
 		           "service %s denies everything: %s declares service %s", req->service,

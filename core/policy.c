@@ -364,9 +364,13 @@ static char *leaf_text(const xmlNode *n, struct problem *p)
 
 /* --------------------------------------------------------- value checks */
 
-static bool service_valid(const char *s)
+bool lk_service_name_valid(const char *s)
 {
-	size_t n = strlen(s);
+	size_t n;
+
+	if (s == NULL)
+		return false;
+	n = strlen(s);
 
 	if (n == 0 || n > LK_SERVICE_NAME_MAX ||
 	    !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
@@ -796,7 +800,7 @@ static int parse_root(const xmlNode *root, struct lk_policy *pol, struct problem
 	if ((service = get_attr(root, "service", true, p)) == NULL ||
 	    (env = get_attr(root, "environment", true, p)) == NULL)
 		goto out;
-	if (!service_valid(service)) {
+	if (!lk_service_name_valid(service)) {
 		note(p, LK_EINVAL, line_of(root),
 		     "bad service \"%s\": expected a-z or 0-9, then up to %d of a-z, 0-9, . _ -",
 		     show(service, a), LK_SERVICE_NAME_MAX - 1);
