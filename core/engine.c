@@ -58,6 +58,7 @@ struct run {
 	struct lk_engine *engine;
 	int64_t now;
 	int64_t actor;
+	const struct lk_policy *policy; /* the policy being run */
 	/* "p_<plugin>_": the tables the plugin being called may touch. */
 	char table_prefix[LK_PLUGIN_NAME_MAX + 4];
 };
@@ -157,6 +158,21 @@ static int host_verify_api_key(void *ctx, const char *key, size_t key_len,
 	if (lk_subject_name(run->engine->store, v.owner_ref, res->principal, sizeof(res->principal),
 	                    &err) < 0)
 		return -1;
+	/* The service's own key rules: a key issued for longer than this
+	 * service accepts, or one that never expires where that is not
+	 * allowed, is refused here even though it is valid elsewhere. */
+	if (run->policy != NULL && run->policy->has_key_rules) {
+		struct lk_key_info k;
+		if (lk_key_get(run->engine->store, v.kid, &k, &err) < 0)
+			return -1;
+		if ((k.expires == 0 && !run->policy->allow_never_expiring) ||
+		    (k.expires != 0 && k.expires - k.created > run->policy->key_max_lifetime)) {
+			res->decision = LK_PLUGIN_DENY;
+			res->principal[0] = '\0';
+			snprintf(res->reason, sizeof(res->reason), "key-rules");
+			return 0;
+		}
+	}
 	res->decision = LK_PLUGIN_SUCCESS;
 	res->factors = LK_FACTOR_API_KEY;
 	return 0;
@@ -516,6 +532,7 @@ int lk_engine_authenticate(struct lk_engine *engine, const struct lk_auth_reques
 		goto decided;
 	}
 	memcpy(res.policy_hash, policy->hash_hex, sizeof(res.policy_hash));
+	run.policy = policy;
 	if (strcmp(policy->service, req->service) != 0) {
 		engine_log(engine, LK_LOG_ERR,
 		           "service %s denies everything: %s declares service %s", req->service,

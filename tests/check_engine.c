@@ -415,6 +415,31 @@ START_TEST(test_plugin_store_confined)
 }
 END_TEST
 
+/* A service's key rules: a valid key issued for longer than the service
+ * accepts is refused by that service (and still works elsewhere). */
+START_TEST(test_policy_key_rules)
+{
+	char key[LK_KEY_MAX_LEN + 1];
+	struct lk_auth_result res;
+
+	tk_issue(&e, "dora", "prod", "web:read", 60 * DAY, key, NULL);
+	write_policy("strict", "service=\"strict\" environment=\"prod\">"
+	                       "<stack><step plugin=\"apikey\" control=\"required\"/></stack>"
+	                       "<key-rules max-lifetime=\"30d\" rotation-grace=\"1h\"/>");
+	auth("strict", "dora", key, NULL, &res);
+	ck_assert_int_eq(res.pam_code, PAM_AUTH_ERR);
+	ck_assert_str_eq(res.reason, "key-rules");
+	auth("web", "dora", key, NULL, &res);
+	ck_assert_int_eq(res.pam_code, PAM_SUCCESS);
+	sodium_memzero(key, sizeof(key));
+	/* Exactly the maximum is accepted. */
+	tk_issue(&e, "dora", "prod", "web:read", 30 * DAY, key, NULL);
+	auth("strict", "dora", key, NULL, &res);
+	ck_assert_int_eq(res.pam_code, PAM_SUCCESS);
+	sodium_memzero(key, sizeof(key));
+}
+END_TEST
+
 Suite *engine_suite(void);
 
 Suite *engine_suite(void)
@@ -438,6 +463,7 @@ Suite *engine_suite(void)
 	tcase_add_test(tc, test_revoked_key_next_request);
 	tcase_add_test(tc, test_bad_requests);
 	tcase_add_test(tc, test_plugin_store_confined);
+	tcase_add_test(tc, test_policy_key_rules);
 	suite_add_tcase(s, tc);
 	return s;
 }
