@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "apikey-private.h"
 #include "cli-private.h"
 #include "engine-private.h"
 #include "scopes-private.h"
@@ -64,6 +65,9 @@ int cmd_auth(struct cli *c, int argc, char **argv)
 			c->json = true;
 			break;
 		default:
+			if (optopt != 0)
+				return cli_fail(c, LK_EINVAL, "option '%.60s' needs a value",
+				                argv[optind - 1]);
 			return cli_fail(c, LK_EINVAL, "option '%.60s' is not valid for 'auth'",
 			                argv[optind - 1]);
 		}
@@ -78,8 +82,9 @@ int cmd_auth(struct cli *c, int argc, char **argv)
 	for (size_t i = 0; i < n_scopes; i++)
 		if (!lk_scope_valid(scopes[i]))
 			return cli_fail(c, LK_EINVAL, "bad --scope '%.80s'", scopes[i]);
-	if (user != NULL && !lk_text_valid(user, LK_PLUGIN_PRINCIPAL_MAX))
-		return cli_fail(c, LK_EINVAL, "bad --user");
+	if (user != NULL && (user[0] == '\0' || !lk_text_valid(user, LK_PLUGIN_PRINCIPAL_MAX) ||
+	                     lk_text_looks_like_key(user)))
+		return cli_fail(c, LK_EINVAL, "bad --user (1 to 128 bytes of plain text)");
 	if (rhost != NULL && !lk_text_valid(rhost, 255))
 		return cli_fail(c, LK_EINVAL, "bad --rhost");
 	if ((status = cli_open(c, true, false)) != EXIT_OK)

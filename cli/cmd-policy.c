@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli-private.h"
+#include "apikey-private.h"
 #include "loader-private.h"
 #include "policy-edit-private.h"
 #include "scopes-private.h"
@@ -286,6 +287,10 @@ static int policy_mfa(struct cli *c, int argc, char **argv)
 			c->json = true;
 			break;
 		default:
+			/* getopt ran on argv + 1: the bad word is argv[optind]. */
+			if (optopt != 0)
+				return cli_fail(c, LK_EINVAL, "option '%.60s' needs a value",
+				                argv[optind]);
 			return cli_fail(c, LK_EINVAL,
 			                "option '%.60s' is not valid for 'policy mfa'",
 			                argv[optind]);
@@ -300,6 +305,9 @@ static int policy_mfa(struct cli *c, int argc, char **argv)
 		return cli_fail(c, LK_EINVAL, "bad --plugin '%.40s'", plugin);
 	if (!enable && n_scopes > 0)
 		return cli_fail(c, LK_EINVAL, "--scope is only for 'policy mfa enable'");
+	if (ticket != NULL &&
+	    (ticket[0] == '\0' || !lk_text_valid(ticket, 64) || lk_text_looks_like_key(ticket)))
+		return cli_fail(c, LK_EINVAL, "bad --ticket (1 to 64 bytes of plain text)");
 	if ((status = cli_open(c, false, false)) != EXIT_OK)
 		return status;
 	if ((status = load_service(c, argv[optind + 1], &p)) != EXIT_OK)

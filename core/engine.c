@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "audit-private.h"
 #include "engine-private.h"
@@ -59,8 +60,11 @@ struct run {
 	int64_t now;
 	int64_t actor;
 	const struct lk_policy *policy; /* the policy being run */
-	/* "p_<plugin>_": the tables the plugin being called may touch. */
-	char table_prefix[LK_PLUGIN_NAME_MAX + 4];
+	const char *const *scopes;      /* every scope the request needs */
+	size_t n_scopes;
+	const char *rhost;
+	/* "p<len>_<plugin>_": the tables the plugin being called may touch. */
+	char table_prefix[LK_PLUGIN_NAME_MAX + 8];
 };
 
 int lk_engine_new(struct lk_store *store, const char *policy_dir, const char *plugin_dir,
@@ -131,16 +135,19 @@ static int host_verify_api_key(void *ctx, const char *key, size_t key_len,
 	struct lk_cidr addr;
 	struct lk_verify_result v;
 	struct lk_err err = { { 0 } };
+	/* Environment, scopes and source come from the engine's own view of
+	 * the request, never from what the plugin passes back: a plugin cannot
+	 * weaken the checks. PAM_RHOST may be a host name: then no source is
+	 * known, and a CIDR-bound key fails (source-not-allowed), as it should. */
 	struct lk_verify_request req = {
-		.env = preq->environment,
-		.scopes = preq->scopes,
-		.n_scopes = preq->n_scopes,
-		/* PAM_RHOST may be a host name: then no source is known, and a
-		 * CIDR-bound key fails (source-not-allowed), as it should. */
-		.source = preq->rhost != NULL && lk_ip_parse(preq->rhost, &addr) == LK_OK
-		              ? preq->rhost
-		              : NULL,
+		.env = run->policy != NULL ? run->policy->environment : NULL,
+		.scopes = run->scopes,
+		.n_scopes = run->n_scopes,
+		.source = run->rhost != NULL && lk_ip_parse(run->rhost, &addr) == LK_OK ? run->rhost
+		                                                                        : NULL,
 	};
+
+	(void)preq;
 
 	res->decision = LK_PLUGIN_UNAVAILABLE;
 	snprintf(res->reason, sizeof(res->reason), "store-error");
@@ -176,6 +183,17 @@ static int host_verify_api_key(void *ctx, const char *key, size_t key_len,
 	res->decision = LK_PLUGIN_SUCCESS;
 	res->factors = LK_FACTOR_API_KEY;
 	return 0;
+}
+
+/* "p<length>_<name>_", with '-' as '$' (legal in SQLite identifiers): no
+ * plugin's prefix is a prefix of another's ("a" -> p1_a_, "a_b" -> p3_a_b_,
+ * "a-b" -> p3_a$b_). */
+static void plugin_table_prefix(const char *plugin, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "p%zu_%s_", strlen(plugin), plugin);
+	for (char *c = out; *c != '\0'; c++)
+		if (*c == '-')
+			*c = '$';
 }
 
 /* True if name is one of the calling plugin's own tables. */
@@ -223,6 +241,15 @@ static int plugin_authorizer(void *ctx, int action, const char *a, const char *b
 	}
 }
 
+/* Case-insensitive search: foreign keys in a plugin's DDL. */
+static bool mentions_references(const char *sql)
+{
+	for (const char *p = sql; *p != '\0'; p++)
+		if (strncasecmp(p, "references", 10) == 0)
+			return true;
+	return false;
+}
+
 static int host_store_exec(void *ctx, const char *sql, const char *const *params, size_t n_params,
                            int (*row_cb)(void *cb_ctx, int n_cols, const char *const *cols),
                            void *cb_ctx)
@@ -232,12 +259,18 @@ static int host_store_exec(void *ctx, const char *sql, const char *const *params
 	sqlite3_stmt *st = NULL;
 	const char *tail = NULL, *cols[32];
 	int rc, changed = -1, n_cols;
+	sqlite3_int64 before;
 
 	if (sql == NULL || strlen(sql) > 4096 || n_params > 32 || run->table_prefix[0] == '\0')
 		return -1;
+	/* A foreign key from a plugin's table into the core's would let the
+	 * plugin block revocations: plugins declare none. */
+	if (mentions_references(sql))
+		return -1;
+	/* The authorizer stays on until the statement is finalized: VACUUM
+	 * INTO compiles its own statements (an ATTACH) while it steps. */
 	sqlite3_set_authorizer(db, plugin_authorizer, run);
 	rc = sqlite3_prepare_v2(db, sql, -1, &st, &tail);
-	sqlite3_set_authorizer(db, NULL, NULL);
 	if (rc != SQLITE_OK || st == NULL)
 		goto out;
 	while (tail != NULL && (*tail == ' ' || *tail == '\n' || *tail == '\t' || *tail == ';'))
@@ -251,6 +284,7 @@ static int host_store_exec(void *ctx, const char *sql, const char *const *params
 	n_cols = sqlite3_column_count(st);
 	if (n_cols > (int)(sizeof(cols) / sizeof(cols[0])))
 		goto out;
+	before = sqlite3_total_changes64(db);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		for (int i = 0; i < n_cols; i++)
 			cols[i] = (const char *)sqlite3_column_text(st, i);
@@ -260,9 +294,10 @@ static int host_store_exec(void *ctx, const char *sql, const char *const *params
 		}
 	}
 	if (rc == SQLITE_DONE)
-		changed = sqlite3_changes(db);
+		changed = (int)(sqlite3_total_changes64(db) - before);
 out:
 	sqlite3_finalize(st);
+	sqlite3_set_authorizer(db, NULL, NULL);
 	return changed;
 }
 
@@ -369,10 +404,7 @@ static int run_step(struct run *run, const struct lk_plugin_host *host,
 	memset(res, 0, sizeof(*res));
 	res->struct_size = sizeof(*res);
 	s->ran = true;
-	snprintf(run->table_prefix, sizeof(run->table_prefix), "p_%s_", s->plugin);
-	for (char *c = run->table_prefix; *c != '\0'; c++)
-		if (*c == '-')
-			*c = '_';
+	plugin_table_prefix(s->plugin, run->table_prefix, sizeof(run->table_prefix));
 	/* Any failure to load or start a plugin fails its step; the control
 	 * flag then decides, as Linux-PAM does with a module it cannot load. */
 	s->pam_code = PAM_SYSTEM_ERR;
@@ -392,16 +424,29 @@ static int run_step(struct run *run, const struct lk_plugin_host *host,
 		r = audit_plugin_failure(run, s->plugin, "init failed", err);
 		goto out;
 	}
-	if (p->vt->authenticate(state, preq, res) != 0 && res->decision == LK_PLUGIN_SUCCESS)
-		res->decision = LK_PLUGIN_UNAVAILABLE; /* an error is never a success */
+	if (p->vt->authenticate(state, preq, res) != 0) {
+		/* An error is an error, whatever the plugin left in res: never
+		 * a success, an "ignore" or a prompt. */
+		res->decision = LK_PLUGIN_UNAVAILABLE;
+		snprintf(res->reason, sizeof(res->reason), "plugin-error");
+	}
 	res->reason[sizeof(res->reason) - 1] = '\0';
 	res->principal[sizeof(res->principal) - 1] = '\0';
 	res->credential[sizeof(res->credential) - 1] = '\0';
 	res->prompt_input[sizeof(res->prompt_input) - 1] = '\0';
 	res->prompt_text[sizeof(res->prompt_text) - 1] = '\0';
+	/* What a plugin says ends up on terminals and in the audit log. */
+	if (!lk_text_valid(res->prompt_input, sizeof(res->prompt_input)) ||
+	    !lk_text_valid(res->prompt_text, sizeof(res->prompt_text)))
+		res->decision = LK_PLUGIN_UNAVAILABLE;
 	if (res->decision == LK_PLUGIN_NEED_INPUT) {
 		s->pam_code = PAM_INCOMPLETE;
 		snprintf(s->reason, sizeof(s->reason), "need-input");
+	} else if (res->decision == LK_PLUGIN_SUCCESS &&
+	           (!lk_text_valid(res->principal, LK_PLUGIN_PRINCIPAL_MAX) ||
+	            lk_text_looks_like_key(res->principal))) {
+		s->pam_code = PAM_SYSTEM_ERR;
+		snprintf(s->reason, sizeof(s->reason), "plugin-bad-principal");
 	} else {
 		s->pam_code = lk_decision_pam_code(res->decision);
 		if (s->pam_code == PAM_SYSTEM_ERR)
@@ -423,14 +468,6 @@ out:
 	lk_plugin_unload(p);
 	run->table_prefix[0] = '\0';
 	return r;
-}
-
-static bool has_plugin(const struct step_run *steps, size_t n, const char *name)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(steps[i].plugin, name) == 0)
-			return true;
-	return false;
 }
 
 static int audit_decision(struct run *run, const struct lk_auth_request *req,
@@ -481,6 +518,66 @@ fail:
 	return r;
 }
 
+/* True if a stack step for plugin ran and succeeded. */
+static bool succeeded_in(const struct step_run *steps, size_t n, const char *plugin)
+{
+	for (size_t i = 0; i < n; i++)
+		if (steps[i].ran && steps[i].pam_code == PAM_SUCCESS &&
+		    strcmp(steps[i].plugin, plugin) == 0)
+			return true;
+	return false;
+}
+
+/* Runs one step for the request and folds its result into res: principal
+ * (one per request), factors, the first credential seen, or a prompt
+ * (res->need_input). Returns < 0 only when the audit trail failed. */
+static int exec_step(struct run *run, const struct lk_plugin_host *host,
+                     const struct lk_auth_request *req, const struct lk_policy *policy,
+                     const char *const *scopes, size_t n_scopes, struct step_run *step,
+                     struct lk_auth_result *res, char *credential, size_t credential_len,
+                     struct lk_err *err)
+{
+	struct lk_plugin_request preq = {
+		.struct_size = sizeof(preq),
+		.service = req->service,
+		.user = req->user,
+		.rhost = req->rhost,
+		.environment = policy->environment,
+		.scopes = scopes,
+		.n_scopes = n_scopes,
+		.inputs = req->inputs,
+		.n_inputs = req->n_inputs,
+		.principal = res->principal[0] ? res->principal : NULL,
+	};
+	struct lk_plugin_result pres;
+	int r;
+
+	r = run_step(run, host, &preq, step, &pres, err);
+	if (r < 0)
+		return r;
+	if (step->pam_code == PAM_INCOMPLETE) {
+		res->need_input = true;
+		snprintf(res->prompt_input, sizeof(res->prompt_input), "%s", pres.prompt_input);
+		snprintf(res->prompt_text, sizeof(res->prompt_text), "%s", pres.prompt_text);
+		res->prompt_echo = pres.prompt_echo;
+		return LK_OK;
+	}
+	if (step->pam_code == PAM_SUCCESS && pres.principal[0] != '\0') {
+		/* Every factor must be about the same principal. */
+		if (res->principal[0] != '\0' && strcmp(res->principal, pres.principal) != 0) {
+			step->pam_code = PAM_AUTH_ERR;
+			snprintf(step->reason, sizeof(step->reason), "principal-mismatch");
+		} else {
+			snprintf(res->principal, sizeof(res->principal), "%s", pres.principal);
+		}
+	}
+	if (step->pam_code == PAM_SUCCESS)
+		res->factors |= pres.factors;
+	if (credential[0] == '\0' && pres.credential[0] != '\0')
+		snprintf(credential, credential_len, "%s", pres.credential);
+	return LK_OK;
+}
+
 int lk_engine_authenticate(struct lk_engine *engine, const struct lk_auth_request *req, int64_t now,
                            struct lk_auth_result *ret_result, struct lk_err *err)
 {
@@ -498,7 +595,7 @@ int lk_engine_authenticate(struct lk_engine *engine, const struct lk_auth_reques
 		.store_exec = host_store_exec,
 	};
 	struct step_run steps[MAX_RUN_STEPS];
-	const char *scopes[LK_SCOPES_MAX], *stepups[LK_POLICY_MAX_STEPS];
+	const char *scopes[2 * LK_SCOPES_MAX], *stepups[LK_POLICY_MAX_STEPS];
 	char path[PATH_MAX], credential[LK_PLUGIN_REASON_MAX] = "",
 	                     decider[LK_PLUGIN_REASON_MAX] = "",
 	                     who[LK_PLUGIN_PRINCIPAL_MAX + 1] = "";
@@ -506,7 +603,7 @@ int lk_engine_authenticate(struct lk_engine *engine, const struct lk_auth_reques
 	struct lk_policy *policy = NULL;
 	struct lk_err perr = { { 0 } };
 	struct lk_stack stack;
-	size_t n_steps = 0, n_scopes = 0, n_stepups = 0;
+	size_t n_steps = 0, n_stack = 0, n_scopes = 0, n_stepups = 0;
 	int r;
 
 	memset(&res, 0, sizeof(res));
@@ -543,10 +640,24 @@ int lk_engine_authenticate(struct lk_engine *engine, const struct lk_auth_reques
 	memcpy(res.policy_hash, policy->hash_hex, sizeof(res.policy_hash));
 
 	/* The request needs the policy's scopes plus its own. */
-	for (size_t i = 0; i < policy->n_scopes && n_scopes < LK_SCOPES_MAX; i++)
+	/* Both sets fit (32 + 32); duplicates are dropped; a set a key could
+	 * never hold (more than LK_SCOPES_MAX) is refused, never truncated. */
+	for (size_t i = 0; i < policy->n_scopes; i++)
 		scopes[n_scopes++] = policy->scopes[i];
-	for (size_t i = 0; i < req->n_scopes && n_scopes < LK_SCOPES_MAX; i++)
-		scopes[n_scopes++] = req->scopes[i];
+	for (size_t i = 0; i < req->n_scopes; i++) {
+		bool dup = false;
+		for (size_t k = 0; k < n_scopes && !dup; k++)
+			dup = strcmp(scopes[k], req->scopes[i]) == 0;
+		if (!dup)
+			scopes[n_scopes++] = req->scopes[i];
+	}
+	if (n_scopes > LK_SCOPES_MAX) {
+		snprintf(res.reason, sizeof(res.reason), "too-many-scopes");
+		goto decided;
+	}
+	run.scopes = scopes;
+	run.n_scopes = n_scopes;
+	run.rhost = req->rhost;
 	for (size_t i = 0; i < policy->n_steps; i++)
 		steps[n_steps++] = (struct step_run){ .plugin = policy->steps[i].plugin,
 			                              .control = policy->steps[i].control,
@@ -559,59 +670,22 @@ int lk_engine_authenticate(struct lk_engine *engine, const struct lk_auth_reques
 		snprintf(res.reason, sizeof(res.reason), "policy-invalid");
 		goto decided;
 	}
-	for (size_t i = 0; i < n_stepups && n_steps < MAX_RUN_STEPS; i++) {
-		if (!has_plugin(steps, n_steps, stepups[i]))
-			steps[n_steps++] = (struct step_run){ .plugin = stepups[i],
-				                              .control = LK_CONTROL_REQUIRED };
-	}
+	/* Step-ups run after the stack as checks of their own: a stack can
+	 * list the same plugin as optional or sufficient, or end early, and
+	 * none of that may waive a factor the scopes call for. */
+	n_stack = n_steps;
+	for (size_t i = 0; i < n_stepups && n_steps < MAX_RUN_STEPS; i++)
+		steps[n_steps++] =
+		    (struct step_run){ .plugin = stepups[i], .control = LK_CONTROL_REQUIRED };
 
 	lk_stack_init(&stack);
-	for (size_t i = 0; i < n_steps; i++) {
-		struct lk_plugin_request preq = {
-			.struct_size = sizeof(preq),
-			.service = req->service,
-			.user = req->user,
-			.rhost = req->rhost,
-			.environment = policy->environment,
-			.scopes = scopes,
-			.n_scopes = n_scopes,
-			.inputs = req->inputs,
-			.n_inputs = req->n_inputs,
-			.principal = res.principal[0] ? res.principal : NULL,
-		};
-		struct lk_plugin_result pres;
-
-		r = run_step(&run, &host, &preq, &steps[i], &pres, err);
+	for (size_t i = 0; i < n_stack; i++) {
+		r = exec_step(&run, &host, req, policy, scopes, n_scopes, &steps[i], &res,
+		              credential, sizeof(credential), err);
 		if (r < 0)
 			goto out;
-		if (steps[i].pam_code == PAM_INCOMPLETE) {
-			/* Nothing is decided yet: the caller asks and calls again. */
-			res.need_input = true;
-			snprintf(res.prompt_input, sizeof(res.prompt_input), "%s",
-			         pres.prompt_input);
-			snprintf(res.prompt_text, sizeof(res.prompt_text), "%s", pres.prompt_text);
-			res.prompt_echo = pres.prompt_echo;
-			res.pam_code = PAM_INCOMPLETE;
-			*ret_result = res;
-			r = LK_OK;
-			goto out;
-		}
-		if (steps[i].pam_code == PAM_SUCCESS && pres.principal[0] != '\0') {
-			/* Every factor must be about the same principal. */
-			if (res.principal[0] != '\0' &&
-			    strcmp(res.principal, pres.principal) != 0) {
-				steps[i].pam_code = PAM_AUTH_ERR;
-				snprintf(steps[i].reason, sizeof(steps[i].reason),
-				         "principal-mismatch");
-			} else {
-				snprintf(res.principal, sizeof(res.principal), "%s",
-				         pres.principal);
-			}
-		}
-		if (steps[i].pam_code == PAM_SUCCESS)
-			res.factors |= pres.factors;
-		if (credential[0] == '\0' && pres.credential[0] != '\0')
-			snprintf(credential, sizeof(credential), "%s", pres.credential);
+		if (res.need_input)
+			goto incomplete;
 		/* The reason reported is the first failure that counted. */
 		if (steps[i].pam_code != PAM_SUCCESS && steps[i].pam_code != PAM_IGNORE &&
 		    decider[0] == '\0' && steps[i].control != LK_CONTROL_OPTIONAL &&
@@ -621,14 +695,34 @@ int lk_engine_authenticate(struct lk_engine *engine, const struct lk_auth_reques
 			break;
 	}
 	res.pam_code = lk_stack_result(&stack);
+	for (size_t i = n_stack; i < n_steps && res.pam_code == PAM_SUCCESS; i++) {
+		if (succeeded_in(steps, n_stack, steps[i].plugin)) {
+			steps[i].ran = true;
+			snprintf(steps[i].reason, sizeof(steps[i].reason), "satisfied");
+			continue;
+		}
+		r = exec_step(&run, &host, req, policy, scopes, n_scopes, &steps[i], &res,
+		              credential, sizeof(credential), err);
+		if (r < 0)
+			goto out;
+		if (res.need_input)
+			goto incomplete;
+		/* Only a success satisfies a step-up: "ignore" is no factor. */
+		if (steps[i].pam_code != PAM_SUCCESS) {
+			res.pam_code =
+			    steps[i].pam_code == PAM_IGNORE ? PAM_AUTH_ERR : steps[i].pam_code;
+			snprintf(decider, sizeof(decider), "%s",
+			         steps[i].pam_code == PAM_IGNORE ? "step-up-missing"
+			                                         : steps[i].reason);
+		}
+	}
 	if (res.pam_code == PAM_SUCCESS) {
 		/* The PAM user must be the principal the credentials prove:
 		 * otherwise any valid key would log in as anyone. */
 		if (res.principal[0] == '\0') {
 			res.pam_code = PAM_AUTH_ERR;
 			snprintf(res.reason, sizeof(res.reason), "no-principal");
-		} else if (req->user != NULL && req->user[0] != '\0' &&
-		           strcmp(req->user, res.principal) != 0) {
+		} else if (req->user != NULL && strcmp(req->user, res.principal) != 0) {
 			res.pam_code = PAM_AUTH_ERR;
 			snprintf(res.reason, sizeof(res.reason), "user-mismatch");
 		} else {
@@ -646,6 +740,15 @@ decided:
 	r = audit_decision(&run, req, policy, steps, n_steps, credential, who, &res, err);
 	if (r < 0)
 		goto out; /* unrecorded: the caller must deny */
+	*ret_result = res;
+	r = LK_OK;
+	goto out;
+incomplete:
+	/* Nothing is decided yet: the caller asks and calls again. Nothing
+	 * about earlier steps is revealed before the last one has run. */
+	res.pam_code = PAM_INCOMPLETE;
+	res.principal[0] = '\0';
+	res.factors = 0;
 	*ret_result = res;
 	r = LK_OK;
 out:

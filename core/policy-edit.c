@@ -113,7 +113,7 @@ static int read_file(const char *path, char **ret_buf, size_t *ret_len, struct l
 {
 	char *buf = malloc(LK_POLICY_MAX_BYTES);
 	size_t len = 0;
-	ssize_t n;
+	ssize_t n = 0;
 	int fd;
 
 	if (buf == NULL)
@@ -188,15 +188,6 @@ int lk_policy_replace(struct lk_store *store, const struct lk_policy *old_policy
 	r = lk_policy_parse(xml, len, old_policy->path, &check, err);
 	if (r < 0)
 		goto out;
-	/* The file must still be the one the change was made from. */
-	r = lk_policy_load(old_policy->path, &current, err);
-	if (r < 0)
-		goto out;
-	if (strcmp(current->hash_hex, old_policy->hash_hex) != 0) {
-		r = lk_err_set(err, LK_ESTATE, "%s changed while it was being edited; try again",
-		               old_policy->path);
-		goto out;
-	}
 	/* Keep the old bytes, to put them back if the audit commit fails. */
 	r = read_file(old_policy->path, &old_xml, &old_len, err);
 	if (r < 0)
@@ -207,9 +198,20 @@ int lk_policy_replace(struct lk_store *store, const struct lk_policy *old_policy
 	snprintf(detail, sizeof(detail), "service=%s change=%s old=%s new=%s ticket=%s",
 	         old_policy->service, change, old_policy->hash_hex, check->hash_hex,
 	         ticket != NULL ? ticket : "none");
+	/* BEGIN IMMEDIATE serialises editors: inside it, the file must still
+	 * be the one this change was made from, or a concurrent change would
+	 * be silently overwritten. */
 	r = lk_store_begin(store, err);
 	if (r < 0)
 		goto out_unlink;
+	r = lk_policy_load(old_policy->path, &current, err);
+	if (r < 0)
+		goto out_rollback;
+	if (strcmp(current->hash_hex, old_policy->hash_hex) != 0) {
+		r = lk_err_set(err, LK_ESTATE, "%s changed while it was being edited; try again",
+		               old_policy->path);
+		goto out_rollback;
+	}
 	r = lk_audit_append(store,
 	                    &(struct lk_audit_event){ .ts = now,
 	                                              .actor_uid = actor,

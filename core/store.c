@@ -201,6 +201,9 @@ int lk_store_open(const char *path, int flags, const struct lk_master *master,
 	 * tricks, and no SQL functions run from triggers or views in it. */
 	sqlite3_db_config(store->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
 	sqlite3_db_config(store->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+	/* The store never attaches another database (nor may a plugin's SQL,
+	 * e.g. through VACUUM INTO). */
+	sqlite3_limit(store->db, SQLITE_LIMIT_ATTACHED, 0);
 	sqlite3_busy_timeout(store->db, BUSY_TIMEOUT_MS);
 	if (!(flags & LK_STORE_READONLY) && sqlite3_db_readonly(store->db, "main") == 1) {
 		r = lk_err_set(err, LK_ESTORE, "database %s is read-only; nothing was changed",

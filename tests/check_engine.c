@@ -440,6 +440,57 @@ START_TEST(test_policy_key_rules)
 }
 END_TEST
 
+/* A step-up factor cannot be waived by the stack: not by listing the same
+ * plugin as optional, nor by a sufficient step that ends the stack early.
+ * ("ghostmfa" is not installed, so the factor can never succeed.) */
+START_TEST(test_stepup_not_waived)
+{
+	static const char *const stacks[] = {
+		"<step plugin=\"apikey\" control=\"required\"/>"
+		"<step plugin=\"ghostmfa\" control=\"optional\"/>",
+		"<step plugin=\"apikey\" control=\"sufficient\"/>"
+		"<step plugin=\"ghostmfa\" control=\"required\"/>",
+	};
+	char key[LK_KEY_MAX_LEN + 1], body[1024];
+	struct lk_auth_result res;
+
+	tk_issue(&e, "erin", "prod", "web:read", 30 * DAY, key, NULL);
+	for (size_t i = 0; i < sizeof(stacks) / sizeof(stacks[0]); i++) {
+		snprintf(body, sizeof(body),
+		         "service=\"mfa\" environment=\"prod\"><stack>%s</stack>"
+		         "<step-up plugin=\"ghostmfa\"/>",
+		         stacks[i]);
+		write_policy("mfa", body);
+		auth("mfa", "erin", key, NULL, &res);
+		ck_assert_msg(res.pam_code != PAM_SUCCESS, "stack %zu waived the step-up", i);
+		ck_assert_str_eq(res.reason, "plugin-unavailable");
+	}
+	sodium_memzero(key, sizeof(key));
+}
+END_TEST
+
+/* The request's scopes are added to the policy's, never truncated. */
+START_TEST(test_scope_union_never_truncated)
+{
+	char body[4096], key[LK_KEY_MAX_LEN + 1];
+	struct lk_auth_result res;
+	size_t len;
+
+	len = (size_t)snprintf(body, sizeof(body),
+	                       "service=\"many\" environment=\"prod\"><stack>"
+	                       "<step plugin=\"apikey\" control=\"required\"/></stack><scopes>");
+	for (int i = 0; i < LK_SCOPES_MAX; i++)
+		len += (size_t)snprintf(body + len, sizeof(body) - len, "<scope>s%d</scope>", i);
+	snprintf(body + len, sizeof(body) - len, "</scopes>");
+	write_policy("many", body);
+	tk_issue(&e, "frank", "prod", "s0", 30 * DAY, key, NULL);
+	auth("many", "frank", key, "web:admin", &res);
+	ck_assert_int_ne(res.pam_code, PAM_SUCCESS);
+	ck_assert_str_eq(res.reason, "too-many-scopes");
+	sodium_memzero(key, sizeof(key));
+}
+END_TEST
+
 Suite *engine_suite(void);
 
 Suite *engine_suite(void)
@@ -464,6 +515,8 @@ Suite *engine_suite(void)
 	tcase_add_test(tc, test_bad_requests);
 	tcase_add_test(tc, test_plugin_store_confined);
 	tcase_add_test(tc, test_policy_key_rules);
+	tcase_add_test(tc, test_stepup_not_waived);
+	tcase_add_test(tc, test_scope_union_never_truncated);
 	suite_add_tcase(s, tc);
 	return s;
 }

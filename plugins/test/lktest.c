@@ -180,11 +180,17 @@ static long store_probe(const struct lk_plugin_host *h)
 		"PRAGMA user_version",
 		"ATTACH DATABASE '/tmp/x.db' AS x",
 		"CREATE TABLE other_table (x)",
-		"CREATE TRIGGER p_lktest_ok_t AFTER INSERT ON p_lktest_ok_calls BEGIN SELECT 1; "
+		"CREATE TRIGGER p9_lktest_ok_t AFTER INSERT ON p9_lktest_ok_calls BEGIN SELECT 1; "
 		"END",
-		"SELECT 1; DELETE FROM p_lktest_ok_calls",
+		"SELECT 1; DELETE FROM p9_lktest_ok_calls",
 		"BEGIN",
-		"INSERT INTO p_lktest_ok_calls SELECT kid FROM api_key",
+		"INSERT INTO p9_lktest_ok_calls SELECT kid FROM api_key",
+		"VACUUM INTO '/tmp/lktest-stolen.db'",
+		"VACUUM",
+		"CREATE TABLE p9_lktest_ok_fk (x REFERENCES api_key(status))",
+		"CREATE TABLE p9_lktest_ok_fk2 (x, FOREIGN KEY (x) rEfErEnCeS "
+		"subject(subject_ref))",
+		"CREATE TABLE p1_a_x (y)",
 	};
 	const char *param[] = { "1" };
 	long count = -1;
@@ -193,15 +199,15 @@ static long store_probe(const struct lk_plugin_host *h)
 	    h->struct_size < offsetof(struct lk_plugin_host, store_exec) + sizeof(h->store_exec) ||
 	    h->store_exec == NULL)
 		return -1;
-	if (h->store_exec(h->host_ctx, "CREATE TABLE IF NOT EXISTS p_lktest_ok_calls (n)", NULL, 0,
+	if (h->store_exec(h->host_ctx, "CREATE TABLE IF NOT EXISTS p9_lktest_ok_calls (n)", NULL, 0,
 	                  NULL, NULL) < 0 ||
-	    h->store_exec(h->host_ctx, "INSERT INTO p_lktest_ok_calls (n) VALUES (?1)", param, 1,
+	    h->store_exec(h->host_ctx, "INSERT INTO p9_lktest_ok_calls (n) VALUES (?1)", param, 1,
 	                  NULL, NULL) != 1)
 		return -1;
 	for (size_t i = 0; i < sizeof(forbidden) / sizeof(forbidden[0]); i++)
 		if (h->store_exec(h->host_ctx, forbidden[i], NULL, 0, NULL, NULL) >= 0)
 			return -1;
-	if (h->store_exec(h->host_ctx, "SELECT count(*) FROM p_lktest_ok_calls", NULL, 0,
+	if (h->store_exec(h->host_ctx, "SELECT count(*) FROM p9_lktest_ok_calls", NULL, 0,
 	                  take_count, &count) < 0)
 		return -1;
 	return count;

@@ -131,8 +131,10 @@ struct lk_plugin_host {
 	                      const struct lk_plugin_request *req, struct lk_plugin_result *res);
 	/*
 	 * Runs one SQL statement on the plugin's own tables in the engine's
-	 * store. Every table it names must start with "p_<plugin name>_" ('-'
-	 * in the name becomes '_'); SQLite's authorizer refuses anything else
+	 * store. Every table it names must start with "p<length of the plugin
+	 * name>_<plugin name>_" ("totp" -> "p4_totp_", '-' written as '$':
+	 * "a-b" -> "p3_a$b_"); no foreign keys (REFERENCES) are allowed.
+	 * SQLite's authorizer refuses anything else
 	 * when the statement is compiled: other tables, PRAGMA, ATTACH,
 	 * triggers, views, transactions, and more than one statement.
 	 * Parameters ?1..?n are bound as text (a NULL pointer binds NULL).
