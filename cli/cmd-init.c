@@ -165,17 +165,13 @@ int cmd_init(struct cli *c, int argc, char **argv)
 			remember(&made, path, false);
 	}
 	if (r >= 0)
-		r = lk_store_begin(c->store, &err);
-	if (r >= 0)
-		r = lk_audit_append(c->store,
+		r = lk_audit_record(c->store,
 		                    &(struct lk_audit_event){ .ts = c->now,
 		                                              .actor_uid = c->actor,
 		                                              .action = "store.init",
 		                                              .reason = "ok",
 		                                              .detail = "" },
 		                    NULL, &err);
-	if (r >= 0)
-		r = lk_store_commit(c->store, &err);
 	if (r < 0) {
 		status = cli_fail_err(c, r, &err);
 		goto fail;

@@ -31,6 +31,11 @@ struct lk_audit_event {
 int lk_audit_append(struct lk_store *store, const struct lk_audit_event *ev, int64_t *ret_seq,
                     struct lk_err *err);
 
+/* An event that changes nothing else: its own transaction, committed (or
+ * rolled back) before returning. */
+int lk_audit_record(struct lk_store *store, const struct lk_audit_event *ev, int64_t *ret_seq,
+                    struct lk_err *err);
+
 /* Last seq and chain value (0 and zeros for an empty log). */
 int lk_audit_head(struct lk_store *store, int64_t *ret_seq, unsigned char ret_chain[LK_CHAIN_LEN],
                   struct lk_err *err);

@@ -145,6 +145,21 @@ int lk_audit_append(struct lk_store *store, const struct lk_audit_event *event, 
 	return LK_OK;
 }
 
+int lk_audit_record(struct lk_store *store, const struct lk_audit_event *ev, int64_t *ret_seq,
+                    struct lk_err *err)
+{
+	int r = lk_store_begin(store, err);
+
+	if (r < 0)
+		return r;
+	r = lk_audit_append(store, ev, ret_seq, err);
+	if (r < 0) {
+		lk_store_rollback(store);
+		return r;
+	}
+	return lk_store_commit(store, err);
+}
+
 const char *lk_audit_problem_str(enum lk_audit_problem p)
 {
 	switch (p) {

@@ -370,24 +370,15 @@ static int audit_plugin_failure(struct run *run, const char *name, const char *w
 {
 	struct lk_store *store = run->engine->store;
 	char detail[600];
-	int r;
 
 	snprintf(detail, sizeof(detail), "name=%s error=%s", name, why);
-	r = lk_store_begin(store, err);
-	if (r < 0)
-		return r;
-	r = lk_audit_append(store,
-	                    &(struct lk_audit_event){ .ts = run->now,
-	                                              .actor_uid = run->actor,
-	                                              .action = "plugin.load",
-	                                              .reason = "failed",
-	                                              .detail = detail },
-	                    NULL, err);
-	if (r < 0) {
-		lk_store_rollback(store);
-		return r;
-	}
-	return lk_store_commit(store, err);
+	return lk_audit_record(store,
+	                       &(struct lk_audit_event){ .ts = run->now,
+	                                                 .actor_uid = run->actor,
+	                                                 .action = "plugin.load",
+	                                                 .reason = "failed",
+	                                                 .detail = detail },
+	                       NULL, err);
 }
 
 /* Runs one step; fills s->pam_code and s->reason, and result on success.
