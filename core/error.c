@@ -19,17 +19,27 @@
 
 void lk_redact_keys(char *msg)
 {
-	size_t run;
+	char *p = msg;
 
-	for (char *p = msg; *p != '\0'; p += run > 0 ? run : 1) {
-		size_t end, start = lk_key_shape_at(p, &end);
-		for (size_t i = start; start != 0 && i < end; i++)
-			p[i] = '*';
-		/* Long bare runs too: a secret pasted without its prefix. */
+	/* Every position is a candidate start: a key can follow letters with no
+	 * separator ("xlk_prod_..."), inside what looks like one word. */
+	while (*p != '\0') {
+		size_t end, run, start = lk_key_shape_at(p, &end);
 		int classes;
+
+		if (start != 0) {
+			memset(p + start, '*', end - start);
+			p += end;
+			continue;
+		}
+		/* Long mixed runs too: a secret pasted without its prefix. */
 		run = lk_base62_run(p, &classes);
-		if (run >= REDACT_RUN && classes >= 2)
+		if (run >= REDACT_RUN && classes >= 2) {
 			memset(p, '*', run);
+			p += run;
+			continue;
+		}
+		p++;
 	}
 }
 
