@@ -628,11 +628,10 @@ int lk_engine_authenticate(struct lk_engine *engine, const struct lk_auth_reques
 		snprintf(res.reason, sizeof(res.reason), "policy-invalid");
 		goto decided;
 	}
-	memcpy(res.policy_hash, policy->hash_hex, sizeof(res.policy_hash));
 
-	/* The request needs the policy's scopes plus its own. */
-	/* Both sets fit (32 + 32); duplicates are dropped; a set a key could
-	 * never hold (more than LK_SCOPES_MAX) is refused, never truncated. */
+	/* The request needs the policy's scopes plus its own. Both sets fit (32 + 32); duplicates
+	 * are dropped; a set a key could never hold (more than LK_SCOPES_MAX) is refused, never
+	 * truncated. */
 	for (size_t i = 0; i < policy->n_scopes; i++)
 		scopes[n_scopes++] = policy->scopes[i];
 	for (size_t i = 0; i < req->n_scopes; i++) {
@@ -654,7 +653,7 @@ int lk_engine_authenticate(struct lk_engine *engine, const struct lk_auth_reques
 			                              .control = policy->steps[i].control,
 			                              .args = policy->steps[i].args,
 			                              .n_args = policy->steps[i].n_args };
-	/* Step-up: an extra factor, required, unless the stack has it anyway. */
+	/* The step-up rules that the request's (or the policy's) scopes call for. */
 	r = lk_policy_stepups_for(policy, req->scopes, req->n_scopes, stepups, LK_POLICY_MAX_STEPS,
 	                          &n_stepups);
 	if (r < 0) {
