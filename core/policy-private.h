@@ -64,10 +64,6 @@ struct lk_policy {
 extern const char lk_policy_schema[];
 extern const size_t lk_policy_schema_len;
 
-/* A PAM service name: [a-z0-9][a-z0-9._-]{0,63}, so it is also a safe file
- * name (<policy_dir>/<service>.xml). */
-bool lk_service_name_valid(const char *s);
-
 /*
  * Parses and validates a policy file: at most LK_POLICY_MAX_BYTES, read
  * once (the hash covers exactly what was parsed), libxml2 with network

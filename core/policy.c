@@ -364,26 +364,6 @@ static char *leaf_text(const xmlNode *n, struct problem *p)
 
 /* --------------------------------------------------------- value checks */
 
-bool lk_service_name_valid(const char *s)
-{
-	size_t n;
-
-	if (s == NULL)
-		return false;
-	n = strlen(s);
-
-	if (n == 0 || n > LK_SERVICE_NAME_MAX ||
-	    !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-		      c == '-'))
-			return false;
-	}
-	return true;
-}
-
 static bool plugin_name_valid(const char *s)
 {
 	size_t n = strlen(s);

@@ -45,6 +45,11 @@ int lk_check_owner_mode(const struct stat *st, const char *what, const char *pat
  * plus alphanumerics. Used to validate names, scopes and reasons. */
 bool lk_token_valid(const char *s, size_t max, const char *extra);
 
+/* A PAM service name: [a-z0-9][a-z0-9._-]{0,63}, so it is also a safe file
+ * name (<policy_dir>/<service>.xml). Here, not in the policy parser, so the
+ * PAM module's protocol code needs no XML library. */
+bool lk_service_name_valid(const char *s);
+
 /* True if s has at most max bytes of well-formed UTF-8 with no control,
  * bidirectional-override or separator characters (free text). */
 bool lk_text_valid(const char *s, size_t max);
