@@ -711,7 +711,8 @@ START_TEST(test_limits)
 	/* 16 steps, each with 16 arguments of 256 bytes. */
 	p = xml + snprintf(xml, sizeof(xml), "%s<stack>", HEAD);
 	for (int i = 0; i < LK_POLICY_MAX_STEPS; i++)
-		p += sprintf(p, "<step plugin=\"p%d\" control=\"optional\"/>", i);
+		p += snprintf(p, (size_t)(xml + sizeof(xml) - p),
+		              "<step plugin=\"p%d\" control=\"optional\"/>", i);
 	snprintf(p, sizeof(xml) - (size_t)(p - xml), "</stack></policy>");
 	pol = parse_ok(xml);
 	ck_assert_uint_eq(pol->n_steps, LK_POLICY_MAX_STEPS);
@@ -725,14 +726,15 @@ START_TEST(test_limits)
 		p = big + snprintf(big, sizeof(big),
 		                   "%s<stack><step plugin=\"a\" control=\"required\">", HEAD);
 		for (int i = 0; i < LK_POLICY_MAX_ARGS; i++)
-			p += sprintf(p, "<arg>%s</arg>", arg);
-		sprintf(p, "</step></stack></policy>");
+			p += snprintf(p, (size_t)(xml + sizeof(xml) - p), "<arg>%s</arg>", arg);
+		snprintf(p, (size_t)(xml + sizeof(xml) - p), "</step></stack></policy>");
 		pol = parse_ok(big);
 		ck_assert_uint_eq(pol->steps[0].n_args, LK_POLICY_MAX_ARGS);
 		ck_assert_uint_eq(strlen(pol->steps[0].args[15]), LK_POLICY_ARG_MAX);
 		lk_policy_free(pol);
 		/* One more argument. */
-		sprintf(p, "<arg>x</arg></step></stack></policy>");
+		snprintf(p, (size_t)(xml + sizeof(xml) - p),
+		         "<arg>x</arg></step></stack></policy>");
 		parse_bad(big, strlen(big), 2, "more than 16 arguments");
 		/* One byte more in an argument. */
 		arg[LK_POLICY_ARG_MAX] = 'x';
@@ -748,12 +750,12 @@ START_TEST(test_limits)
 	p = xml + snprintf(xml, sizeof(xml), "%s", DOC("<scopes>"));
 	p -= strlen("</policy>\n");
 	for (int i = 0; i < 32; i++)
-		p += sprintf(p, "<scope>s%d</scope>", i);
-	sprintf(p, "</scopes></policy>");
+		p += snprintf(p, (size_t)(xml + sizeof(xml) - p), "<scope>s%d</scope>", i);
+	snprintf(p, (size_t)(xml + sizeof(xml) - p), "</scopes></policy>");
 	pol = parse_ok(xml);
 	ck_assert_uint_eq(pol->n_scopes, 32);
 	lk_policy_free(pol);
-	sprintf(p, "<scope>s32</scope></scopes></policy>");
+	snprintf(p, (size_t)(xml + sizeof(xml) - p), "<scope>s32</scope></scopes></policy>");
 	parse_bad(xml, strlen(xml), 3, "more than 32 scopes");
 
 	/* 64-character service name, 8-letter environment, 32-char plugin. */
@@ -808,24 +810,22 @@ END_TEST
 START_TEST(test_billion_laughs)
 {
 	char xml[8192], *p = xml;
-	struct timespec a, b;
-	double ms;
 
-	p += sprintf(p, "<?xml version=\"1.0\"?>\n<!DOCTYPE policy [\n<!ENTITY l0 \"lol\">\n");
+	p += snprintf(p, (size_t)(xml + sizeof(xml) - p),
+	              "<?xml version=\"1.0\"?>\n<!DOCTYPE policy [\n<!ENTITY l0 \"lol\">\n");
 	for (int i = 1; i <= 10; i++) {
-		p += sprintf(p, "<!ENTITY l%d \"", i);
+		p += snprintf(p, (size_t)(xml + sizeof(xml) - p), "<!ENTITY l%d \"", i);
 		for (int j = 0; j < 10; j++)
-			p += sprintf(p, "&l%d;", i - 1);
-		p += sprintf(p, "\">\n");
+			p += snprintf(p, (size_t)(xml + sizeof(xml) - p), "&l%d;", i - 1);
+		p += snprintf(p, (size_t)(xml + sizeof(xml) - p), "\">\n");
 	}
-	p += sprintf(p, "]>\n" ONE_STACK("<step plugin=\"a\" control=\"required\"><arg>&l10;</arg>"
-	                                 "</step>"));
-	clock_gettime(CLOCK_MONOTONIC, &a);
+	p += snprintf(p, (size_t)(xml + sizeof(xml) - p),
+	              "]>\n" ONE_STACK("<step plugin=\"a\" control=\"required\"><arg>&l10;</arg>"
+	                               "</step>"));
+	/* Refused at the DOCTYPE, before any entity is expanded (an expansion
+	 * would take minutes and gigabytes: the case's timeout would fire). No
+	 * timing assertion: the error says where parsing stopped. */
 	parse_bad(xml, strlen(xml), 2, "DOCTYPE declarations are not allowed");
-	clock_gettime(CLOCK_MONOTONIC, &b);
-	ms = (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6;
-	/* Generous for valgrind; an expansion would take minutes and gigabytes. */
-	ck_assert_msg(ms < 2000, "took %.0f ms", ms);
 }
 END_TEST
 
@@ -841,7 +841,6 @@ START_TEST(test_attribute_flood)
 		"<!-- '\" --><lockout",         /* after a comment holding quotes */
 		"<x:e xmlns:x=\"u\"/><lockout", /* namespace declarations count too */
 	};
-	struct timespec a, b;
 
 	for (size_t k = 0; k < sizeof(openers) / sizeof(openers[0]); k++) {
 		size_t n = (size_t)snprintf(xml, sizeof(xml), "%s", DOC(""));
@@ -853,11 +852,9 @@ START_TEST(test_attribute_flood)
 			                      k == 3 ? "xmlns:p" : "a", i);
 		n += (size_t)snprintf(xml + n, sizeof(xml) - n, "/></policy>\n");
 		ck_assert_uint_le(n, LK_POLICY_MAX_BYTES);
-		clock_gettime(CLOCK_MONOTONIC, &a);
-		/* Five attributes on lines 1 and 2, then one a line from line 4. */
+		/* Five attributes on lines 1 and 2, then one a line from line 4;
+		 * refused by the count before libxml2's slow path is reached. */
 		parse_bad(xml, n, k == 3 ? 254 : 255, "more than 256 attributes");
-		clock_gettime(CLOCK_MONOTONIC, &b);
-		ck_assert_int_lt(b.tv_sec - a.tv_sec, 2);
 	}
 }
 END_TEST
