@@ -14,6 +14,14 @@
 #define LK_DEFAULT_ROTATION_GRACE (24LL * 3600)
 #define LK_DEFAULT_ROTATION_AGE   (60LL * 86400)
 
+/* One "auth_peer = UID SERVICE[,SERVICE...]" line: the PAM services a peer
+ * uid on the auth socket may speak for (root may speak for every one). */
+struct lk_auth_peer {
+	uint32_t uid;
+	char **services;
+	size_t n_services;
+};
+
 /*
  * Everything the CLI and daemon need to find, from one file. Relative paths
  * in the file are resolved against the file's own directory, so a state
@@ -28,10 +36,12 @@ struct lk_config {
 	char *plugin_dir;
 	char *auth_socket;
 	char *admin_socket;
-	int64_t key_max_lifetime;  /* seconds */
-	int64_t rotation_grace;    /* seconds */
-	int64_t rotation_age;      /* seconds after creation a key is due */
-	bool allow_never_expiring; /* keys without expiry; off by default */
+	int64_t key_max_lifetime;        /* seconds */
+	int64_t rotation_grace;          /* seconds */
+	int64_t rotation_age;            /* seconds after creation a key is due */
+	bool allow_never_expiring;       /* keys without expiry; off by default */
+	struct lk_auth_peer *auth_peers; /* none by default */
+	size_t n_auth_peers;
 };
 
 /* -c FILE if given, else $LATCHKEY_CONFIG, else /etc/latchkey/latchkey.conf. */

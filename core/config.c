@@ -39,6 +39,12 @@ void lk_config_free(struct lk_config *cfg)
 	free(cfg->plugin_dir);
 	free(cfg->auth_socket);
 	free(cfg->admin_socket);
+	for (size_t i = 0; i < cfg->n_auth_peers; i++) {
+		for (size_t j = 0; j < cfg->auth_peers[i].n_services; j++)
+			free(cfg->auth_peers[i].services[j]);
+		free(cfg->auth_peers[i].services);
+	}
+	free(cfg->auth_peers);
 	free(cfg);
 }
 
@@ -155,6 +161,65 @@ static bool mark_seen(unsigned *seen, size_t bit)
 	return was;
 }
 
+/* "UID SERVICE[,SERVICE...]": repeatable, one line per uid. */
+static int add_auth_peer(struct lk_config *cfg, char *value, const char *path, int line,
+                         struct lk_err *err)
+{
+	struct lk_auth_peer *peers, *peer;
+	char *list, *svc, *save = NULL, *end;
+	unsigned long long uid;
+
+	list = value + strcspn(value, " \t");
+	if (*list != '\0')
+		*list++ = '\0';
+	while (*list == ' ' || *list == '\t')
+		list++;
+	errno = 0;
+	uid = strtoull(value, &end, 10);
+	if (value[0] < '0' || value[0] > '9' || *end != '\0' || errno != 0 || uid >= UINT32_MAX)
+		return lk_err_set(err, LK_EINVAL, "%s:%d: bad uid '%.40s' for 'auth_peer'", path,
+		                  line, value);
+	if (*list == '\0')
+		return lk_err_set(err, LK_EINVAL,
+		                  "%s:%d: 'auth_peer' needs a uid and services (UID SERVICE[,...])",
+		                  path, line);
+	if (list[0] == ',' || list[strlen(list) - 1] == ',' || strstr(list, ",,") != NULL)
+		return lk_err_set(err, LK_EINVAL, "%s:%d: empty service in 'auth_peer'", path,
+		                  line);
+	for (size_t i = 0; i < cfg->n_auth_peers; i++)
+		if (cfg->auth_peers[i].uid == uid)
+			return lk_err_set(err, LK_EINVAL,
+			                  "%s:%d: 'auth_peer' for uid %llu is set twice", path,
+			                  line, uid);
+	peers = realloc(cfg->auth_peers, (cfg->n_auth_peers + 1) * sizeof(*peers));
+	if (peers == NULL)
+		return lk_err_set(err, LK_ENOMEM, "out of memory");
+	cfg->auth_peers = peers;
+	peer = &peers[cfg->n_auth_peers++];
+	*peer = (struct lk_auth_peer){ .uid = (uint32_t)uid };
+	for (svc = strtok_r(list, ",", &save); svc != NULL; svc = strtok_r(NULL, ",", &save)) {
+		char **services;
+
+		svc = trim(svc);
+		if (strcmp(svc, "*") == 0)
+			return lk_err_set(
+			    err, LK_EINVAL,
+			    "%s:%d: 'auth_peer' does not allow '*': name each service", path, line);
+		if (!lk_service_name_valid(svc))
+			return lk_err_set(err, LK_EINVAL,
+			                  "%s:%d: bad service '%.70s' for 'auth_peer'", path, line,
+			                  svc);
+		services = realloc(peer->services, (peer->n_services + 1) * sizeof(*services));
+		if (services == NULL)
+			return lk_err_set(err, LK_ENOMEM, "out of memory");
+		peer->services = services;
+		if ((services[peer->n_services] = strdup(svc)) == NULL)
+			return lk_err_set(err, LK_ENOMEM, "out of memory");
+		peer->n_services++;
+	}
+	return LK_OK;
+}
+
 static int set_field(struct lk_config *cfg, const char *dir, const char *name, const char *value,
                      unsigned *seen, const char *path, int line, struct lk_err *err)
 {
@@ -201,6 +266,8 @@ static int set_field(struct lk_config *cfg, const char *dir, const char *name, c
 			                  value, name);
 		return LK_OK;
 	}
+	if (strcmp(name, "auth_peer") == 0)
+		return add_auth_peer(cfg, (char *)value, path, line, err);
 	return lk_err_set(err, LK_EINVAL, "%s:%d: unknown setting '%s'", path, line, name);
 }
 
