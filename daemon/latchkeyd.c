@@ -143,18 +143,31 @@ static int open_socket(struct daemon *d, struct lk_err *err)
 	struct stat st;
 	int fd;
 
+	/* A truncated path would bind somewhere else entirely. */
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return lk_err_set(err, LK_EINVAL, "auth_socket path %s is longer than %zu bytes",
+		                  path, sizeof(sa.sun_path) - 1);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
 	if (lstat(path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode) || st.st_uid != geteuid())
 			return lk_err_set(err, LK_EEXIST,
 			                  "%s exists and is not a socket of this daemon's user",
 			                  path);
+		/* Stale only if nobody answers: never take over a running daemon. */
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			close(fd);
+			return lk_err_set(err, LK_EEXIST, "another latchkeyd is listening on %s",
+			                  path);
+		}
+		if (fd >= 0)
+			close(fd);
 		if (unlink(path) != 0)
 			return lk_err_set(err, LK_EIO, "cannot remove stale socket %s: %s", path,
 			                  strerror(errno));
 	} else if (errno != ENOENT) {
 		return lk_err_set(err, LK_EIO, "cannot stat %s: %s", path, strerror(errno));
 	}
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return lk_err_set(err, LK_EIO, "socket: %s", strerror(errno));

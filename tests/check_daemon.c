@@ -472,6 +472,20 @@ START_TEST(test_refuses_unsafe)
 }
 END_TEST
 
+/* A second daemon on the same socket refuses to start and leaves the first
+ * one serving. */
+START_TEST(test_second_daemon_refused)
+{
+	allow_me();
+	start_daemon();
+	ck_assert_int_eq(start_expecting_failure(), 1);
+	auth("web", g.key);
+	ck_assert_int_eq(msg.type, LK_MSG_RESULT);
+	ck_assert_uint_eq(msg.pam_code, 0);
+	ck_assert_int_eq(stop_daemon(), 0);
+}
+END_TEST
+
 /* Asks for "web" as another uid (nobody, when running as root) or for a
  * service this uid has no auth_peer line for; checks the RESULT. */
 static void expect_peer(const char *service, bool want_denied)
@@ -615,6 +629,7 @@ static Suite *daemon_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_auth_ok);
+	tcase_add_test(tc, test_second_daemon_refused);
 	tcase_add_test(tc, test_wrong_env);
 	tcase_add_test(tc, test_prompt_answer);
 	tcase_add_test(tc, test_garbage_frame);
