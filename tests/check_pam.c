@@ -1,0 +1,489 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * pam_latchkey.so on a real libpam stack: pam_start_confdir with a
+ * generated service file in a temp dir, the built latchkeyd spawned on a
+ * state dir made by the built CLI (as in check_daemon.c), the key handed
+ * over through the PAM conversation.
+ */
+#include "config.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <security/pam_appl.h>
+#include <signal.h>
+#include <sodium.h>
+#include <spawn.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "apikey-private.h"
+#include "testutil.h"
+
+extern char **environ;
+
+static struct {
+	char base[PATH_MAX];
+	char dir[PATH_MAX + 16];
+	char conf[PATH_MAX + 48];
+	char master[PATH_MAX + 48];
+	char sock[PATH_MAX + 48];
+	char confdir[PATH_MAX + 48];
+	char key[LK_KEY_MAX_LEN + 1];
+	pid_t daemon;
+} g;
+
+static const char *bin(const char *var)
+{
+	const char *b = getenv(var);
+
+	ck_assert_msg(b != NULL && b[0] != '\0', "%s is not set (make check exports it)", var);
+	ck_assert_msg(access(b, X_OK) == 0, "%s=%s is not executable", var, b);
+	return b;
+}
+
+/* Spawns prog with args (NULL-terminated, without argv[0]); stdout goes to
+ * out (NUL-terminated, may be NULL), stderr is inherited. */
+static pid_t spawn(const char *prog, const char *const *args, int out_fd)
+{
+	char *argv[16];
+	posix_spawn_file_actions_t fa;
+	size_t n = 0;
+	pid_t pid;
+	int rc;
+
+	argv[n++] = (char *)prog;
+	while (args[n - 1] != NULL) {
+		ck_assert_uint_lt(n, 15);
+		argv[n] = (char *)args[n - 1];
+		n++;
+	}
+	argv[n] = NULL;
+	posix_spawn_file_actions_init(&fa);
+	if (out_fd >= 0)
+		posix_spawn_file_actions_adddup2(&fa, out_fd, STDOUT_FILENO);
+	else
+		posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+	rc = posix_spawn(&pid, prog, &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	ck_assert_msg(rc == 0, "posix_spawn %s: %s", prog, strerror(rc));
+	return pid;
+}
+
+static int wait_status(pid_t pid)
+{
+	int wst;
+
+	while (waitpid(pid, &wst, 0) < 0)
+		ck_assert_int_eq(errno, EINTR);
+	return WIFEXITED(wst) ? WEXITSTATUS(wst) : 128 + WTERMSIG(wst);
+}
+
+/* Runs the CLI; returns its exit status and the first line of stdout. */
+static int cli(const char *const *args, char *line, size_t linelen)
+{
+	int p[2], status;
+	ssize_t n;
+	size_t got = 0;
+	pid_t pid;
+	char buf[1024];
+
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	pid = spawn(bin("LATCHKEY_BIN"), args, p[1]);
+	close(p[1]);
+	while ((n = read(p[0], buf + got, sizeof(buf) - 1 - got)) > 0 || (n < 0 && errno == EINTR))
+		got += n > 0 ? (size_t)n : 0;
+	close(p[0]);
+	buf[got] = '\0';
+	status = wait_status(pid);
+	if (line != NULL)
+		snprintf(line, linelen, "%.*s", (int)strcspn(buf, "\n"), buf);
+	return status;
+}
+
+static void write_file(const char *path, const char *mode, const char *text)
+{
+	FILE *f = fopen(path, mode);
+
+	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+	fputs(text, f);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+static void write_policy(const char *service, const char *env)
+{
+	char path[PATH_MAX * 2], xml[1024];
+
+	snprintf(path, sizeof(path), "%s/policies/%s.xml", g.dir, service);
+	snprintf(xml, sizeof(xml),
+	         "<policy xmlns=\"urn:latchkey:policy:1\" service=\"%s\" environment=\"%s\">"
+	         "<stack><step plugin=\"apikey\" control=\"required\"/></stack>"
+	         "<scopes><scope>web:read</scope></scopes></policy>\n",
+	         service, env);
+	write_file(path, "w", xml);
+	ck_assert_int_eq(chmod(path, 0644), 0);
+}
+
+static void add_config(const char *line)
+{
+	write_file(g.conf, "a", line);
+}
+
+static int try_connect(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", g.sock);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void start_daemon(void)
+{
+	int fd, wst;
+
+	g.daemon = spawn(bin("LATCHKEYD_BIN"),
+	                 (const char *const[]){ "-c", g.conf, "--foreground", NULL }, -1);
+	/* Up to 5 s for the socket to accept; fail at once if the daemon died. */
+	for (int i = 0; i < 500; i++) {
+		if ((fd = try_connect()) >= 0) {
+			close(fd);
+			return;
+		}
+		pid_t r = waitpid(g.daemon, &wst, WNOHANG);
+		ck_assert_msg(r == 0, "latchkeyd exited early (status %d)",
+		              WIFEXITED(wst) ? WEXITSTATUS(wst) : 128 + WTERMSIG(wst));
+		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
+	}
+	ck_abort_msg("latchkeyd did not accept on %s", g.sock);
+}
+
+static int stop_daemon(void)
+{
+	int status;
+
+	ck_assert_int_gt(g.daemon, 0);
+	ck_assert_int_eq(kill(g.daemon, SIGTERM), 0);
+	status = wait_status(g.daemon);
+	g.daemon = 0;
+	return status;
+}
+
+/* Writes confdir/SERVICE: "auth CONTROL pam_latchkey.so socket=SOCK",
+ * then EXTRA lines. */
+static void pam_service(const char *service, const char *control, const char *extra)
+{
+	char path[PATH_MAX * 2], text[PATH_MAX * 3];
+
+	snprintf(path, sizeof(path), "%s/%s", g.confdir, service);
+	snprintf(text, sizeof(text), "auth %s %s socket=%s\n%saccount required pam_permit.so\n",
+	         control, getenv("LK_PAM_MODULE"), g.sock, extra);
+	write_file(path, "w", text);
+}
+
+static void setup(void)
+{
+	char line[256];
+
+	ck_assert_int_ge(sodium_init(), 0);
+	memset(&g, 0, sizeof(g));
+	(void)bin("LATCHKEY_BIN");
+	(void)bin("LATCHKEYD_BIN");
+	tk_mkdtemp(g.base, sizeof(g.base), "pam");
+	/* nobody must reach the socket in the peer test: search permission
+	 * only on the way there (the daemon refuses group/other *write*). */
+	ck_assert_int_eq(chmod(g.base, 0711), 0);
+	snprintf(g.dir, sizeof(g.dir), "%s/state", g.base);
+	snprintf(g.conf, sizeof(g.conf), "%s/latchkey.conf", g.dir);
+	snprintf(g.master, sizeof(g.master), "%s/master.key", g.dir);
+	snprintf(g.sock, sizeof(g.sock), "%s/run/auth.sock", g.dir);
+	snprintf(g.confdir, sizeof(g.confdir), "%s/pam.d", g.base);
+	ck_assert_int_eq(mkdir(g.confdir, 0755), 0);
+	ck_assert_int_eq(cli((const char *const[]){ "init", "--state-dir", g.dir, "--plugin-dir",
+	                                            bin("LK_APIKEY_PLUGIN_DIR"), NULL },
+	                     NULL, 0),
+	                 0);
+	snprintf(line, sizeof(line), "%s/run", g.dir);
+	ck_assert_int_eq(chmod(g.dir, 0711), 0);
+	ck_assert_int_eq(chmod(line, 0755), 0);
+	write_policy("web", "prod");
+	write_policy("devweb", "dev");
+	(void)bin("LK_PAM_MODULE");
+	pam_service("web", "required", "");
+	ck_assert_int_eq(
+	    cli((const char *const[]){ "-c", g.conf, "key", "issue", "--owner", "alice", "--env",
+	                               "prod", "--scope", "web:read", "--expires", "30d", NULL },
+	        g.key, sizeof(g.key)),
+	    0);
+	ck_assert_str_eq(strncmp(g.key, "lk_", 3) == 0 ? "lk_" : g.key, "lk_");
+}
+
+static void teardown(void)
+{
+	if (g.daemon > 0) {
+		kill(g.daemon, SIGKILL);
+		waitpid(g.daemon, NULL, 0);
+	}
+	if (g.base[0] != '\0')
+		tk_rmrf(g.base);
+	sodium_memzero(&g, sizeof(g));
+}
+
+/* Non-root test runs: this uid must be allowed to speak for the services. */
+static void allow_me(void)
+{
+	char line[64];
+
+	if (getuid() == 0)
+		return;
+	snprintf(line, sizeof(line), "auth_peer = %u web,devweb\n", (unsigned)getuid());
+	add_config(line);
+}
+
+/* ---- The PAM side ---- */
+
+struct conv_state {
+	const char *answer; /* NULL: the conversation fails */
+	int n_prompts;
+	int last_style;
+	char last_prompt[128];
+};
+
+static int conv(int n, const struct pam_message **msgs, struct pam_response **ret, void *data)
+{
+	struct conv_state *cs = data;
+	struct pam_response *resp = calloc((size_t)n, sizeof(*resp));
+
+	if (resp == NULL)
+		return PAM_BUF_ERR;
+	for (int i = 0; i < n; i++) {
+		if (msgs[i]->msg_style != PAM_PROMPT_ECHO_OFF &&
+		    msgs[i]->msg_style != PAM_PROMPT_ECHO_ON)
+			continue;
+		cs->n_prompts++;
+		cs->last_style = msgs[i]->msg_style;
+		snprintf(cs->last_prompt, sizeof(cs->last_prompt), "%s", msgs[i]->msg);
+		if (cs->answer == NULL) {
+			free(resp);
+			return PAM_CONV_ERR;
+		}
+		resp[i].resp = strdup(cs->answer);
+	}
+	*ret = resp;
+	return PAM_SUCCESS;
+}
+
+/* One pam_start_confdir / pam_authenticate / pam_end; the conversation
+ * answers every prompt with answer. */
+static int login(const char *service, const char *user, const char *answer, struct conv_state *cs)
+{
+	struct conv_state local;
+	pam_handle_t *pamh = NULL;
+	int r;
+
+	if (cs == NULL)
+		cs = &local;
+	memset(cs, 0, sizeof(*cs));
+	cs->answer = answer;
+	struct pam_conv pc = { conv, cs };
+	ck_assert_int_eq(pam_start_confdir(service, user, &pc, g.confdir, &pamh), PAM_SUCCESS);
+	ck_assert_int_eq(pam_set_item(pamh, PAM_RHOST, "192.0.2.7"), PAM_SUCCESS);
+	r = pam_authenticate(pamh, PAM_SILENT);
+	pam_end(pamh, r);
+	return r;
+}
+
+START_TEST(test_valid_key)
+{
+	struct conv_state cs;
+
+	allow_me();
+	start_daemon();
+	ck_assert_int_eq(login("web", "alice", g.key, &cs), PAM_SUCCESS);
+	/* No authtok yet: the module asks for it, echo off. */
+	ck_assert_int_eq(cs.n_prompts, 1);
+	ck_assert_str_eq(cs.last_prompt, "API key: ");
+	ck_assert_int_eq(cs.last_style, PAM_PROMPT_ECHO_OFF);
+	ck_assert_int_eq(login("web", "alice", g.key, NULL), PAM_SUCCESS);
+	ck_assert_int_eq(stop_daemon(), 0);
+}
+END_TEST
+
+START_TEST(test_wrong_key)
+{
+	char bad[LK_KEY_MAX_LEN + 1];
+
+	allow_me();
+	start_daemon();
+	snprintf(bad, sizeof(bad), "%s", g.key);
+	bad[strlen(bad) - 10] = bad[strlen(bad) - 10] == 'a' ? 'b' : 'a';
+	ck_assert_int_eq(login("web", "alice", bad, NULL), PAM_AUTH_ERR);
+	ck_assert_int_eq(login("web", "alice", "lk_prod_notakey", NULL), PAM_AUTH_ERR);
+	ck_assert_int_eq(login("web", "alice", "", NULL), PAM_AUTH_ERR);
+	/* The conversation fails: not success. */
+	ck_assert_int_ne(login("web", "alice", NULL, NULL), PAM_SUCCESS);
+}
+END_TEST
+
+START_TEST(test_revoked_next_attempt)
+{
+	char kid[16];
+
+	allow_me();
+	start_daemon();
+	ck_assert_int_eq(login("web", "alice", g.key, NULL), PAM_SUCCESS);
+	/* lk_prod_<kid>_... */
+	snprintf(kid, sizeof(kid), "%.12s", g.key + strlen("lk_prod_"));
+	ck_assert_int_eq(cli((const char *const[]){ "-c", g.conf, "key", "revoke", kid, "--reason",
+	                                            "pam test", NULL },
+	                     NULL, 0),
+	                 0);
+	ck_assert_int_eq(login("web", "alice", g.key, NULL), PAM_AUTH_ERR);
+}
+END_TEST
+
+START_TEST(test_other_user)
+{
+	allow_me();
+	start_daemon();
+	ck_assert_int_ne(login("web", "bob", g.key, NULL), PAM_SUCCESS);
+	ck_assert_int_eq(login("web", "alice", g.key, NULL), PAM_SUCCESS);
+}
+END_TEST
+
+START_TEST(test_daemon_stopped)
+{
+	allow_me();
+	start_daemon();
+	ck_assert_int_eq(stop_daemon(), 0);
+	ck_assert_int_eq(login("web", "alice", g.key, NULL), PAM_AUTHINFO_UNAVAIL);
+}
+END_TEST
+
+/* A socket file whose owner is not the uid the daemon runs as: refused
+ * before anything is sent (root only: needs chown). */
+START_TEST(test_socket_owner_mismatch)
+{
+	allow_me();
+	start_daemon();
+	if (getuid() != 0)
+		return;
+	ck_assert_int_eq(lchown(g.sock, 65534, 65534), 0);
+	ck_assert_int_eq(login("web", "alice", g.key, NULL), PAM_AUTHINFO_UNAVAIL);
+	ck_assert_int_eq(lchown(g.sock, 0, 0), 0);
+	ck_assert_int_eq(login("web", "alice", g.key, NULL), PAM_SUCCESS);
+}
+END_TEST
+
+START_TEST(test_bad_arguments)
+{
+	struct conv_state cs;
+	char path[PATH_MAX * 2], text[PATH_MAX * 3];
+
+	allow_me();
+	start_daemon();
+	snprintf(path, sizeof(path), "%s/web", g.confdir);
+	snprintf(text, sizeof(text), "auth required %s socket=%s bogus\n", getenv("LK_PAM_MODULE"),
+	         g.sock);
+	write_file(path, "w", text);
+	ck_assert_int_eq(login("web", "alice", g.key, NULL), PAM_SERVICE_ERR);
+	snprintf(text, sizeof(text), "auth required %s socket=%s timeout=0\n",
+	         getenv("LK_PAM_MODULE"), g.sock);
+	write_file(path, "w", text);
+	ck_assert_int_eq(login("web", "alice", g.key, NULL), PAM_SERVICE_ERR);
+	/* use_first_pass with no earlier authtok: no prompt, no success. */
+	snprintf(text, sizeof(text), "auth required %s socket=%s use_first_pass\n",
+	         getenv("LK_PAM_MODULE"), g.sock);
+	write_file(path, "w", text);
+	ck_assert_int_ne(login("web", "alice", g.key, &cs), PAM_SUCCESS);
+	ck_assert_int_eq(cs.n_prompts, 0);
+	/* config= reads auth_socket from the state dir's config. */
+	snprintf(text, sizeof(text), "auth required %s config=%s timeout=5 debug\n",
+	         getenv("LK_PAM_MODULE"), g.conf);
+	write_file(path, "w", text);
+	ck_assert_int_eq(login("web", "alice", g.key, NULL), PAM_SUCCESS);
+}
+END_TEST
+
+START_TEST(test_sufficient_then_deny)
+{
+	allow_me();
+	start_daemon();
+	pam_service("web", "sufficient", "auth required pam_deny.so\n");
+	ck_assert_int_eq(login("web", "alice", g.key, NULL), PAM_SUCCESS);
+	ck_assert_int_ne(login("web", "alice", "lk_prod_notakey", NULL), PAM_SUCCESS);
+	ck_assert_int_eq(stop_daemon(), 0);
+	ck_assert_int_ne(login("web", "alice", g.key, NULL), PAM_SUCCESS);
+}
+END_TEST
+
+START_TEST(test_exports)
+{
+	void *h = dlopen(getenv("LK_PAM_MODULE"), RTLD_NOW | RTLD_LOCAL);
+
+	ck_assert_msg(h != NULL, "dlopen: %s", dlerror());
+	ck_assert_ptr_nonnull(dlsym(h, "pam_sm_authenticate"));
+	ck_assert_ptr_nonnull(dlsym(h, "pam_sm_setcred"));
+	ck_assert_ptr_nonnull(dlsym(h, "pam_sm_acct_mgmt"));
+	ck_assert_ptr_null(dlsym(h, "lk_msg_encode"));
+	ck_assert_ptr_null(dlsym(h, "lk_config_load"));
+	ck_assert_ptr_null(dlsym(h, "lk_frame_read"));
+	dlclose(h);
+}
+END_TEST
+
+static Suite *pam_suite(void)
+{
+	Suite *s = suite_create("pam");
+	TCase *tc = tcase_create("stack");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_valid_key);
+	tcase_add_test(tc, test_wrong_key);
+	tcase_add_test(tc, test_revoked_next_attempt);
+	tcase_add_test(tc, test_other_user);
+	tcase_add_test(tc, test_daemon_stopped);
+	tcase_add_test(tc, test_socket_owner_mismatch);
+	tcase_add_test(tc, test_bad_arguments);
+	tcase_add_test(tc, test_sufficient_then_deny);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("module");
+	tcase_add_test(tc, test_exports);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	const char *tmp = getenv("TMPDIR");
+	char root[PATH_MAX];
+	int rc;
+
+	snprintf(root, sizeof(root), "%s/pam-XXXXXX", tmp != NULL && tmp[0] ? tmp : "/tmp");
+	if (mkdtemp(root) == NULL || chmod(root, 0711) != 0) {
+		perror(root);
+		return EXIT_FAILURE;
+	}
+	setenv("TMPDIR", root, 1);
+	signal(SIGPIPE, SIG_IGN);
+	rc = tk_run_suite(pam_suite());
+	tk_rmrf(root);
+	return rc;
+}
