@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The fixture tests/check_daemon and tests/check_pam share: a state dir made
+ * with the CLI, a policy, a key, and a latchkeyd spawned on it. */
+#ifndef LATCHKEY_DAEMON_FIXTURE_H
+#define LATCHKEY_DAEMON_FIXTURE_H
+
+#include <limits.h>
+#include <sys/types.h>
+
+#include "apikey-private.h"
+
+struct daemon_fixture {
+	char base[PATH_MAX];
+	char dir[PATH_MAX + 16];
+	char conf[PATH_MAX + 48];
+	char master[PATH_MAX + 48];
+	char sock[PATH_MAX + 48];
+	char confdir[PATH_MAX + 48]; /* PAM service files (check_pam) */
+	char key[LK_KEY_MAX_LEN + 1];
+	pid_t daemon;
+};
+
+extern struct daemon_fixture g;
+
+/* $var, which make check sets to a built binary; fails the test if not. */
+const char *bin(const char *var);
+/* Spawns prog with args (NULL-terminated, without argv[0]); stdout to out_fd
+ * (or /dev/null when < 0), stdin from /dev/null. */
+pid_t spawn(const char *prog, const char *const *args, int out_fd);
+/* Exit status, or 128 + signal. */
+int wait_status(pid_t pid);
+/* Runs the CLI; returns its exit status and the first line of stdout. */
+int cli(const char *const *args, char *line, size_t linelen);
+void write_file(const char *path, const char *mode, const char *text);
+/* g.dir/policies/SERVICE.xml: apikey required, scope web:read. */
+void write_policy(const char *service, const char *env);
+void add_config(const char *line);
+/* A connected fd to g.sock, or -1. */
+int try_connect(void);
+/* Spawns latchkeyd on g.conf and waits until its socket accepts. */
+void start_daemon(void);
+/* SIGTERM, then its exit status. */
+int stop_daemon(void);
+
+#endif
