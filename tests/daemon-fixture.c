@@ -16,7 +16,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "daemon-fixture.h"
+#include "testutil.h"
 
 extern char **environ;
 
@@ -165,4 +168,61 @@ int stop_daemon(void)
 	status = wait_status(g.daemon);
 	g.daemon = 0;
 	return status;
+}
+
+void fixture_setup(const char *prefix)
+{
+	char line[256];
+
+	ck_assert_int_ge(sodium_init(), 0);
+	memset(&g, 0, sizeof(g));
+	(void)bin("LATCHKEY_BIN");
+	(void)bin("LATCHKEYD_BIN");
+	tk_mkdtemp(g.base, sizeof(g.base), prefix);
+	/* nobody must reach the socket in the peer test: search permission
+	 * only on the way there (the daemon refuses group/other *write*). */
+	ck_assert_int_eq(chmod(g.base, 0711), 0);
+	snprintf(g.dir, sizeof(g.dir), "%s/state", g.base);
+	snprintf(g.conf, sizeof(g.conf), "%s/latchkey.conf", g.dir);
+	snprintf(g.master, sizeof(g.master), "%s/master.key", g.dir);
+	snprintf(g.sock, sizeof(g.sock), "%s/run/auth.sock", g.dir);
+	snprintf(g.confdir, sizeof(g.confdir), "%s/pam.d", g.base);
+	ck_assert_int_eq(mkdir(g.confdir, 0755), 0);
+	ck_assert_int_eq(cli((const char *const[]){ "init", "--state-dir", g.dir, "--plugin-dir",
+	                                            bin("LK_APIKEY_PLUGIN_DIR"), NULL },
+	                     NULL, 0),
+	                 0);
+	snprintf(line, sizeof(line), "%s/run", g.dir);
+	ck_assert_int_eq(chmod(g.dir, 0711), 0);
+	ck_assert_int_eq(chmod(line, 0755), 0);
+	write_policy("web", "prod");
+	write_policy("devweb", "dev");
+	ck_assert_int_eq(
+	    cli((const char *const[]){ "-c", g.conf, "key", "issue", "--owner", "alice", "--env",
+	                               "prod", "--scope", "web:read", "--expires", "30d", NULL },
+	        g.key, sizeof(g.key)),
+	    0);
+	ck_assert_str_eq(strncmp(g.key, "lk_", 3) == 0 ? "lk_" : g.key, "lk_");
+}
+
+void fixture_teardown(void)
+{
+	if (g.daemon > 0) {
+		kill(g.daemon, SIGKILL);
+		waitpid(g.daemon, NULL, 0);
+	}
+	if (g.base[0] != '\0')
+		tk_rmrf(g.base);
+	sodium_memzero(&g, sizeof(g));
+}
+
+/* Non-root test runs: this uid must be allowed to speak for the services. */
+void allow_me(void)
+{
+	char line[64];
+
+	if (getuid() == 0)
+		return;
+	snprintf(line, sizeof(line), "auth_peer = %u web,devweb\n", (unsigned)getuid());
+	add_config(line);
 }

@@ -41,5 +41,13 @@ int try_connect(void);
 void start_daemon(void);
 /* SIGTERM, then its exit status. */
 int stop_daemon(void);
+/* A state dir under a temp dir named after prefix (made with the CLI), an
+ * empty g.confdir for PAM service files, policies "web" (prod) and "devweb"
+ * (dev), and g.key issued to alice for prod with scope web:read. */
+void fixture_setup(const char *prefix);
+/* Kills a daemon left running, removes everything, wipes g. */
+void fixture_teardown(void);
+/* When not root: adds an auth_peer line for this uid (web, devweb). */
+void allow_me(void);
 
 #endif
