@@ -13,6 +13,8 @@
 #define LK_DEFAULT_MAX_LIFETIME   (90LL * 86400)
 #define LK_DEFAULT_ROTATION_GRACE (24LL * 3600)
 #define LK_DEFAULT_ROTATION_AGE   (60LL * 86400)
+#define LK_DEFAULT_GROUP_COMMIT_MAX 64
+#define LK_GROUP_COMMIT_LIMIT       1024
 
 /* One "auth_peer = UID SERVICE[,SERVICE...]" line: the PAM services a peer
  * uid on the auth socket may speak for (root may speak for every one). */
@@ -40,6 +42,15 @@ struct lk_config {
 	int64_t rotation_grace;          /* seconds */
 	int64_t rotation_age;            /* seconds after creation a key is due */
 	bool allow_never_expiring;       /* keys without expiry; off by default */
+	/* The daemon's audit durability: "fsync" (default; SQLite
+	 * synchronous=FULL, every committed batch is on disk before any reply)
+	 * or "normal" (synchronous=NORMAL: WAL frames are synced only at
+	 * checkpoints; a power cut can lose the last decisions, never corrupt
+	 * the chain). */
+	bool durability_normal;
+	/* Most decisions committed in one transaction (group commit); 1 commits
+	 * each decision alone. Default LK_DEFAULT_GROUP_COMMIT_MAX. */
+	unsigned group_commit_max;
 	struct lk_auth_peer *auth_peers; /* none by default */
 	size_t n_auth_peers;
 };

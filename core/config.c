@@ -266,6 +266,36 @@ static int set_field(struct lk_config *cfg, const char *dir, const char *name, c
 			                  value, name);
 		return LK_OK;
 	}
+	if (strcmp(name, "durability") == 0) {
+		if (mark_seen(seen, 17))
+			return lk_err_set(err, LK_EINVAL, "%s:%d: '%s' is set twice", path, line,
+			                  name);
+		if (strcmp(value, "fsync") == 0)
+			cfg->durability_normal = false;
+		else if (strcmp(value, "normal") == 0)
+			cfg->durability_normal = true;
+		else
+			return lk_err_set(err, LK_EINVAL,
+			                  "%s:%d: bad value '%s' for '%s' (fsync or normal)", path,
+			                  line, value, name);
+		return LK_OK;
+	}
+	if (strcmp(name, "group_commit_max") == 0) {
+		char *end;
+		unsigned long n;
+		if (mark_seen(seen, 18))
+			return lk_err_set(err, LK_EINVAL, "%s:%d: '%s' is set twice", path, line,
+			                  name);
+		errno = 0;
+		n = strtoul(value, &end, 10);
+		if (value[0] < '0' || value[0] > '9' || *end != '\0' || errno != 0 || n < 1 ||
+		    n > LK_GROUP_COMMIT_LIMIT)
+			return lk_err_set(err, LK_EINVAL,
+			                  "%s:%d: bad value '%s' for '%s' (1 to %d)", path, line,
+			                  value, name, LK_GROUP_COMMIT_LIMIT);
+		cfg->group_commit_max = (unsigned)n;
+		return LK_OK;
+	}
 	if (strcmp(name, "auth_peer") == 0)
 		return add_auth_peer(cfg, (char *)value, path, line, err);
 	return lk_err_set(err, LK_EINVAL, "%s:%d: unknown setting '%s'", path, line, name);
@@ -296,6 +326,7 @@ int lk_config_load(const char *path, struct lk_config **ret_cfg, struct lk_err *
 	cfg->key_max_lifetime = LK_DEFAULT_MAX_LIFETIME;
 	cfg->rotation_grace = LK_DEFAULT_ROTATION_GRACE;
 	cfg->rotation_age = LK_DEFAULT_ROTATION_AGE;
+	cfg->group_commit_max = LK_DEFAULT_GROUP_COMMIT_MAX;
 
 	/* strtok_r would merge empty lines and miscount line numbers. */
 	for (line = buf; line != NULL; line = save) {
@@ -368,6 +399,11 @@ int lk_config_write_default(const char *path, const char *plugin_dir, struct lk_
 	        "plugin_dir = %s\n"
 	        "auth_socket = run/auth.sock\n"
 	        "admin_socket = run/admin.sock\n"
+	        "\n"
+	        "# latchkeyd: a reply goes out only once its audit row is on disk\n"
+	        "# (fsync; or normal), decisions committed in batches of at most this many.\n"
+	        "durability = fsync\n"
+	        "group_commit_max = 64\n"
 	        "\n"
 	        "# Key rules: every key expires, at most key_max_lifetime after issue.\n"
 	        "key_max_lifetime = 90d\n"
