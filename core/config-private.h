@@ -10,9 +10,9 @@
 #define LK_DEFAULT_CONFIG "/etc/latchkey/latchkey.conf"
 #define LK_CONFIG_ENV     "LATCHKEY_CONFIG"
 
-#define LK_DEFAULT_MAX_LIFETIME   (90LL * 86400)
-#define LK_DEFAULT_ROTATION_GRACE (24LL * 3600)
-#define LK_DEFAULT_ROTATION_AGE   (60LL * 86400)
+#define LK_DEFAULT_MAX_LIFETIME     (90LL * 86400)
+#define LK_DEFAULT_ROTATION_GRACE   (24LL * 3600)
+#define LK_DEFAULT_ROTATION_AGE     (60LL * 86400)
 #define LK_DEFAULT_GROUP_COMMIT_MAX 64
 #define LK_GROUP_COMMIT_LIMIT       1024
 
@@ -38,10 +38,10 @@ struct lk_config {
 	char *plugin_dir;
 	char *auth_socket;
 	char *admin_socket;
-	int64_t key_max_lifetime;        /* seconds */
-	int64_t rotation_grace;          /* seconds */
-	int64_t rotation_age;            /* seconds after creation a key is due */
-	bool allow_never_expiring;       /* keys without expiry; off by default */
+	int64_t key_max_lifetime;  /* seconds */
+	int64_t rotation_grace;    /* seconds */
+	int64_t rotation_age;      /* seconds after creation a key is due */
+	bool allow_never_expiring; /* keys without expiry; off by default */
 	/* The daemon's audit durability: "fsync" (default; SQLite
 	 * synchronous=FULL, every committed batch is on disk before any reply)
 	 * or "normal" (synchronous=NORMAL: WAL frames are synced only at

@@ -16,12 +16,23 @@ struct lk_engine;
 
 /*
  * An engine over one store, taking policies from policy_dir and plugins
- * from plugin_dir. Policies are read on every request (no stale policy; the
- * daemon adds a reload-on-SIGHUP cache later).
+ * from plugin_dir. Until lk_engine_reload is called, policies and plugins
+ * are read on every request (the CLI's in-process "auth").
  */
 int lk_engine_new(struct lk_store *store, const char *policy_dir, const char *plugin_dir,
                   struct lk_engine **ret_engine, struct lk_err *err);
 void lk_engine_free(struct lk_engine *engine);
+
+/*
+ * Loads every policy in policy_dir and every plugin they name, once: from
+ * then on requests use these (the daemon calls it at start and on SIGHUP).
+ * A file or plugin that now fails where the previous load had a good one
+ * keeps the previous one (logged and audited: "policy.load refused"); a
+ * service without a good policy denies everything. New, changed, refused,
+ * invalid and removed policies and newly loaded plugin builds are audited
+ * (actor: the daemon's uid). On error the previous set stays in force.
+ */
+int lk_engine_reload(struct lk_engine *engine, int64_t actor, struct lk_err *err);
 
 /* Where the engine's log lines go (the daemon: syslog; the CLI: stderr).
  * Messages never hold secrets: plugin messages pass the key redactor. By

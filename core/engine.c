@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "audit-private.h"
+#include "engine-cache-private.h"
 #include "engine-private.h"
 #include "keys-private.h"
 #include "loader-private.h"
@@ -29,6 +30,9 @@ struct lk_engine {
 	char *plugin_dir;
 	lk_engine_log_fn *log;
 	void *log_ctx;
+	/* After lk_engine_reload: policies and plugins from here, not read
+	 * per request. */
+	struct lk_engine_cache *cache;
 };
 
 void lk_engine_set_log(struct lk_engine *engine, lk_engine_log_fn *fn, void *ctx)
@@ -90,6 +94,7 @@ void lk_engine_free(struct lk_engine *engine)
 {
 	if (engine == NULL)
 		return;
+	lk_engine_cache_free(engine->cache);
 	free(engine->policy_dir);
 	free(engine->plugin_dir);
 	free(engine);
@@ -326,9 +331,9 @@ static const char sql_evidence[] =
 
 /* Records a plugin build the first time it is loaded (one row per content
  * hash) and audits it, so reports can say which code made decisions. */
-static int record_plugin(struct run *run, const struct lk_loaded_plugin *p, struct lk_err *err)
+static int record_plugin(struct lk_store *store, const struct lk_loaded_plugin *p, int64_t now,
+                         int64_t actor, struct lk_err *err)
 {
-	struct lk_store *store = run->engine->store;
 	char detail[PATH_MAX + 200];
 	sqlite3_stmt *st;
 	int r, rc;
@@ -357,7 +362,7 @@ static int record_plugin(struct run *run, const struct lk_loaded_plugin *p, stru
 	sqlite3_bind_text(st, 2, p->name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, p->version, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 4, p->path, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 5, run->now);
+	sqlite3_bind_int64(st, 5, now);
 	r = lk_store_exec_stmt(store, st, "recording plugin evidence", err);
 	if (r < 0)
 		goto fail;
@@ -365,8 +370,8 @@ static int record_plugin(struct run *run, const struct lk_loaded_plugin *p, stru
 		snprintf(detail, sizeof(detail), "name=%s version=%s sha256=%s path=%s", p->name,
 		         p->version, p->sha256_hex, p->path);
 		r = lk_audit_append(store,
-		                    &(struct lk_audit_event){ .ts = run->now,
-		                                              .actor_uid = run->actor,
+		                    &(struct lk_audit_event){ .ts = now,
+		                                              .actor_uid = actor,
 		                                              .action = "plugin.load",
 		                                              .reason = "ok",
 		                                              .detail = detail },
@@ -402,7 +407,7 @@ static int run_step(struct run *run, const struct lk_plugin_host *host,
                     const struct lk_plugin_request *preq, struct step_run *s,
                     struct lk_plugin_result *res, struct lk_err *err)
 {
-	struct lk_loaded_plugin *p = NULL;
+	struct lk_loaded_plugin *p = NULL, *owned = NULL;
 	struct lk_err perr = { { 0 } };
 	void *state = NULL;
 	int r;
@@ -414,15 +419,29 @@ static int run_step(struct run *run, const struct lk_plugin_host *host,
 	/* Any failure to load or start a plugin fails its step; the control
 	 * flag then decides, as Linux-PAM does with a module it cannot load. */
 	s->pam_code = PAM_SYSTEM_ERR;
-	if (lk_plugin_load(run->engine->plugin_dir, s->plugin, &p, &perr) < 0) {
+	if (run->engine->cache != NULL) {
+		/* Loaded (and its evidence recorded) at start or reload. */
+		const struct lk_cached_plugin *cp =
+		    lk_engine_cache_plugin(run->engine->cache, s->plugin);
+		if (cp != NULL && cp->plugin != NULL)
+			p = cp->plugin;
+		else
+			lk_err_set(&perr, LK_ENOTFOUND, "%s",
+			           cp != NULL ? cp->error : "not loaded (reload the daemon)");
+	} else if (lk_plugin_load(run->engine->plugin_dir, s->plugin, &p, &perr) == LK_OK) {
+		owned = p;
+	}
+	if (p == NULL) {
 		engine_log(run->engine, LK_LOG_ERR, "%s: step %s fails: %s", preq->service,
 		           s->plugin, perr.msg);
 		snprintf(s->reason, sizeof(s->reason), "plugin-unavailable");
 		return audit_plugin_failure(run, s->plugin, perr.msg, err);
 	}
-	r = record_plugin(run, p, err);
-	if (r < 0)
-		goto out;
+	if (owned != NULL) {
+		r = record_plugin(run->engine->store, p, run->now, run->actor, err);
+		if (r < 0)
+			goto out;
+	}
 	if (p->vt->init(host, (const char *const *)s->args, s->n_args, &state) != 0) {
 		engine_log(run->engine, LK_LOG_ERR, "%s: step %s fails: plugin init failed",
 		           preq->service, s->plugin);
@@ -471,7 +490,7 @@ static int run_step(struct run *run, const struct lk_plugin_host *host,
 out:
 	if (state != NULL)
 		p->vt->fini(state);
-	lk_plugin_unload(p);
+	lk_plugin_unload(owned);
 	run->table_prefix[0] = '\0';
 	return r;
 }
@@ -606,7 +625,8 @@ int lk_engine_authenticate(struct lk_engine *engine, const struct lk_auth_reques
 	                     decider[LK_PLUGIN_REASON_MAX] = "",
 	                     who[LK_PLUGIN_PRINCIPAL_MAX + 1] = "";
 	struct lk_auth_result res;
-	struct lk_policy *policy = NULL;
+	const struct lk_policy *policy = NULL;
+	struct lk_policy *owned_policy = NULL;
 	struct lk_err perr = { { 0 } };
 	struct lk_stack stack;
 	size_t n_steps = 0, n_stack = 0, n_scopes = 0, n_stepups = 0;
@@ -625,7 +645,18 @@ int lk_engine_authenticate(struct lk_engine *engine, const struct lk_auth_reques
 
 	res.pam_code = PAM_AUTH_ERR;
 	snprintf(path, sizeof(path), "%s/%s.xml", engine->policy_dir, req->service);
-	r = lk_policy_load(path, &policy, &perr);
+	if (engine->cache != NULL) {
+		const struct lk_cached_policy *cp =
+		    lk_engine_cache_policy(engine->cache, req->service);
+		r = cp == NULL
+		        ? lk_err_set(&perr, LK_ENOTFOUND, "%s was not there at the last load", path)
+		    : cp->policy == NULL ? lk_err_set(&perr, LK_EINVAL, "%s", cp->error)
+		                         : LK_OK;
+		policy = cp != NULL ? cp->policy : NULL;
+	} else {
+		r = lk_policy_load(path, &owned_policy, &perr);
+		policy = owned_policy;
+	}
 	if (r < 0) {
 		engine_log(engine, LK_LOG_ERR, "service %s denies everything: %s", req->service,
 		           perr.msg);
@@ -757,6 +788,102 @@ incomplete:
 	*ret_result = res;
 	r = LK_OK;
 out:
-	lk_policy_free(policy);
+	lk_policy_free(owned_policy);
 	return r;
+}
+
+/* ---- loading once (the daemon) -------------------------------------- */
+
+static void text_or_mark(char *dst, size_t len, const char *src)
+{
+	snprintf(dst, len, "%s", lk_text_valid(src, len) ? src : "(unprintable)");
+}
+
+static int audit_load(struct lk_store *store, int64_t now, int64_t actor, const char *action,
+                      const char *reason, const char *detail, struct lk_err *err)
+{
+	return lk_audit_record(store,
+	                       &(struct lk_audit_event){ .ts = now,
+	                                                 .actor_uid = actor,
+	                                                 .action = action,
+	                                                 .reason = reason,
+	                                                 .detail = detail },
+	                       NULL, err);
+}
+
+/* What changed between two loads, in the audit chain: policies in force
+ * (by hash), refused or invalid files, removed services, plugin builds. */
+static int audit_reload(struct lk_engine *engine, const struct lk_engine_cache *prev,
+                        const struct lk_engine_cache *next, int64_t now, int64_t actor,
+                        struct lk_err *err)
+{
+	struct lk_store *store = engine->store;
+	char detail[1200], why[600];
+	int r = LK_OK;
+
+	for (size_t i = 0; i < next->n_plugins && r == LK_OK; i++) {
+		const struct lk_cached_plugin *e = &next->plugins[i];
+		if (e->plugin != NULL && !e->kept_previous) {
+			r = record_plugin(store, e->plugin, now, actor, err);
+			continue;
+		}
+		text_or_mark(why, sizeof(why), e->error);
+		snprintf(detail, sizeof(detail), "name=%s error=%s%s", e->name, why,
+		         e->kept_previous ? " kept=previous" : "");
+		engine_log(engine, LK_LOG_ERR, "plugin %s: %s%s", e->name, why,
+		           e->kept_previous ? "; keeping the build loaded before" : "");
+		r = audit_load(store, now, actor, "plugin.load", "failed", detail, err);
+	}
+	for (size_t i = 0; i < next->n_policies && r == LK_OK; i++) {
+		const struct lk_cached_policy *e = &next->policies[i];
+		text_or_mark(why, sizeof(why), e->error);
+		if (e->kept_previous) {
+			engine_log(engine, LK_LOG_ERR,
+			           "service %s: new policy refused (%s); the previous one stays",
+			           e->service, why);
+			snprintf(detail, sizeof(detail), "service=%s kept=%s error=%s", e->service,
+			         e->policy->hash_hex, why);
+			r = audit_load(store, now, actor, "policy.load", "refused", detail, err);
+		} else if (e->policy == NULL && e->changed) {
+			engine_log(engine, LK_LOG_ERR, "service %s denies everything: %s",
+			           e->service, why);
+			snprintf(detail, sizeof(detail), "service=%s error=%s", e->service, why);
+			r = audit_load(store, now, actor, "policy.load", "invalid", detail, err);
+		} else if (e->policy != NULL && e->changed) {
+			snprintf(detail, sizeof(detail), "service=%s policy=%s", e->service,
+			         e->policy->hash_hex);
+			r = audit_load(store, now, actor, "policy.load", "ok", detail, err);
+		}
+	}
+	for (size_t i = 0; prev != NULL && i < prev->n_policies && r == LK_OK; i++) {
+		if (lk_engine_cache_policy(next, prev->policies[i].service) != NULL)
+			continue;
+		snprintf(detail, sizeof(detail), "service=%s", prev->policies[i].service);
+		r = audit_load(store, now, actor, "policy.load", "removed", detail, err);
+	}
+	return r;
+}
+
+int lk_engine_reload(struct lk_engine *engine, int64_t actor, struct lk_err *err)
+{
+	struct lk_engine_cache *next = NULL;
+	int64_t now;
+	int r;
+
+	if ((r = lk_now(&now)) < 0)
+		return lk_err_set(err, r, "cannot read the system clock");
+	r = lk_engine_cache_build(engine->policy_dir, engine->plugin_dir, engine->cache, &next,
+	                          err);
+	if (r < 0)
+		return r;
+	/* Nothing goes into service unrecorded: if the audit rows cannot be
+	 * written, the set loaded before stays. */
+	r = audit_reload(engine, engine->cache, next, now, actor, err);
+	if (r < 0) {
+		lk_engine_cache_discard(next, engine->cache);
+		return r;
+	}
+	lk_engine_cache_free(engine->cache);
+	engine->cache = next;
+	return LK_OK;
 }

@@ -24,6 +24,11 @@ struct lk_store {
 		const char *sql;
 		sqlite3_stmt *stmt;
 	} cache[48];
+	/* Group commit (lk_store_batch_begin): an outer transaction is open and
+	 * lk_store_begin/commit/rollback work on savepoints inside it. */
+	bool batch;
+	bool batch_lost; /* SQLite rolled the whole batch back after an error */
+	int depth;       /* savepoints open inside the batch */
 };
 
 /* The schema version this build migrates to. */
@@ -51,6 +56,23 @@ int lk_store_begin(struct lk_store *store, struct lk_err *err);
 int lk_store_commit(struct lk_store *store, struct lk_err *err);
 /* Safe to call when no transaction is open. */
 void lk_store_rollback(struct lk_store *store);
+
+/*
+ * Group commit: one outer transaction (BEGIN IMMEDIATE) for many units of
+ * work. While it is open, lk_store_begin/commit/rollback become SAVEPOINT,
+ * RELEASE and ROLLBACK TO, so a unit that fails undoes only itself and
+ * callers need not know they run inside a batch. Nothing is durable until
+ * lk_store_batch_commit returns LK_OK; if it fails (or an error made SQLite
+ * roll the whole transaction back: "lost"), every unit in the batch is gone.
+ */
+int lk_store_batch_begin(struct lk_store *store, struct lk_err *err);
+int lk_store_batch_commit(struct lk_store *store, struct lk_err *err);
+bool lk_store_batch_open(const struct lk_store *store);
+bool lk_store_batch_lost(const struct lk_store *store);
+
+/* synchronous=FULL (every commit fsynced, the default) or NORMAL (WAL
+ * synced at checkpoints only). */
+int lk_store_set_durability(struct lk_store *store, bool full, struct lk_err *err);
 
 /* Turns an SQLite result code into an LK_ESTORE message naming the file:
  * read-only, locked, corrupt, or SQLite's own words. */

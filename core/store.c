@@ -326,10 +326,33 @@ sqlite3_stmt *lk_store_stmt(struct lk_store *store, const char *sql, struct lk_e
 	return store->cache[i].stmt;
 }
 
+/* Inside a batch, a failed statement can make SQLite roll back the whole
+ * transaction on its own (SQLITE_FULL, IOERR, NOMEM, BUSY): every unit
+ * before it is gone, so the batch must fail as a whole. */
+static bool check_lost(struct lk_store *store)
+{
+	if (store->batch && sqlite3_get_autocommit(store->db)) {
+		store->batch_lost = true;
+		store->depth = 0;
+	}
+	return store->batch_lost;
+}
+
 int lk_store_begin(struct lk_store *store, struct lk_err *err)
 {
-	int rc = sqlite3_exec(store->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	int rc;
 
+	if (store->batch) {
+		if (check_lost(store))
+			return lk_err_set(err, LK_ESTORE,
+			                  "%s: the batch transaction was rolled back", store->path);
+		rc = sqlite3_exec(store->db, "SAVEPOINT lk_unit", NULL, NULL, NULL);
+		if (rc != SQLITE_OK)
+			return lk_store_error(store, rc, "starting a unit of work", err);
+		store->depth++;
+		return LK_OK;
+	}
+	rc = sqlite3_exec(store->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
 	if (rc != SQLITE_OK)
 		return lk_store_error(store, rc, "starting a transaction", err);
 	return LK_OK;
@@ -337,8 +360,22 @@ int lk_store_begin(struct lk_store *store, struct lk_err *err)
 
 int lk_store_commit(struct lk_store *store, struct lk_err *err)
 {
-	int rc = sqlite3_exec(store->db, "COMMIT", NULL, NULL, NULL);
+	int rc;
 
+	if (store->batch) {
+		if (store->depth <= 0 || check_lost(store))
+			return lk_err_set(err, LK_ESTORE,
+			                  "%s: the batch transaction was rolled back", store->path);
+		rc = sqlite3_exec(store->db, "RELEASE lk_unit", NULL, NULL, NULL);
+		if (rc != SQLITE_OK) {
+			lk_store_error(store, rc, "finishing a unit of work", err);
+			lk_store_rollback(store);
+			return LK_ESTORE;
+		}
+		store->depth--;
+		return LK_OK;
+	}
+	rc = sqlite3_exec(store->db, "COMMIT", NULL, NULL, NULL);
 	if (rc != SQLITE_OK) {
 		lk_store_error(store, rc, "committing", err);
 		lk_store_rollback(store);
@@ -349,8 +386,77 @@ int lk_store_commit(struct lk_store *store, struct lk_err *err)
 
 void lk_store_rollback(struct lk_store *store)
 {
-	if (store != NULL && store->db != NULL && !sqlite3_get_autocommit(store->db))
+	if (store == NULL || store->db == NULL)
+		return;
+	if (store->batch) {
+		/* Only the innermost unit: the batch belongs to its other units. */
+		if (store->depth <= 0 || check_lost(store))
+			return;
+		sqlite3_exec(store->db, "ROLLBACK TO lk_unit; RELEASE lk_unit", NULL, NULL, NULL);
+		store->depth--;
+		check_lost(store);
+		return;
+	}
+	if (!sqlite3_get_autocommit(store->db))
 		sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int lk_store_batch_begin(struct lk_store *store, struct lk_err *err)
+{
+	int rc;
+
+	if (store->batch)
+		return lk_err_set(err, LK_EINVAL, "a batch is already open");
+	rc = sqlite3_exec(store->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		return lk_store_error(store, rc, "starting a batch", err);
+	store->batch = true;
+	store->batch_lost = false;
+	store->depth = 0;
+	return LK_OK;
+}
+
+int lk_store_batch_commit(struct lk_store *store, struct lk_err *err)
+{
+	int rc, r = LK_OK;
+
+	if (!store->batch)
+		return lk_err_set(err, LK_EINVAL, "no batch is open");
+	if (check_lost(store) || store->depth != 0) {
+		r = lk_err_set(err, LK_ESTORE, "%s: the batch transaction was rolled back",
+		               store->path);
+	} else {
+		rc = sqlite3_exec(store->db, "COMMIT", NULL, NULL, NULL);
+		if (rc != SQLITE_OK)
+			r = lk_store_error(store, rc, "committing a batch", err);
+	}
+	store->batch = false;
+	store->batch_lost = false;
+	store->depth = 0;
+	if (r < 0 && !sqlite3_get_autocommit(store->db))
+		sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
+	return r;
+}
+
+bool lk_store_batch_open(const struct lk_store *store)
+{
+	return store->batch;
+}
+
+bool lk_store_batch_lost(const struct lk_store *store)
+{
+	return store->batch && (store->batch_lost || sqlite3_get_autocommit(store->db));
+}
+
+int lk_store_set_durability(struct lk_store *store, bool full, struct lk_err *err)
+{
+	int rc = sqlite3_exec(store->db,
+	                      full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
+	                      NULL, NULL, NULL);
+
+	if (rc != SQLITE_OK)
+		return lk_store_error(store, rc, "setting durability", err);
+	return LK_OK;
 }
 
 int lk_store_exec_stmt(struct lk_store *store, sqlite3_stmt *st, const char *what,

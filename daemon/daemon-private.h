@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * latchkeyd's parts: main.c (start-up, signals, the accept loop),
+ * listen.c (sockets and peer credentials), batch.c (the engine lock and
+ * audit group commit), auth.c (the auth socket's protocol), admin.c (the
+ * admin socket).
+ */
+#ifndef LATCHKEYD_DAEMON_PRIVATE_H
+#define LATCHKEYD_DAEMON_PRIVATE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "config-private.h"
+#include "engine-private.h"
+#include "error-private.h"
+#include "masterkey-private.h"
+#include "store-private.h"
+
+#define LKD_MAX_CONNS     64
+#define LKD_IO_TIMEOUT_MS 10000
+
+struct lkd_waiter;
+
+struct daemon {
+	struct lk_config *cfg;
+	struct lk_master *master;
+	struct lk_store *store;
+	struct lk_engine *engine;
+	bool foreground;
+
+	/* The engine and the store: one thread at a time (the store is one
+	 * SQLite connection). Take it with lkd_lock, never directly. */
+	pthread_mutex_t lock;
+	/* Threads waiting for the lock: a batch member commits only when
+	 * nobody else is about to join (batch.c). Atomic. */
+	unsigned lock_waiting;
+	struct lkd_waiter *members; /* units in the open batch, waiting for its commit */
+	unsigned n_members;
+	pthread_cond_t batch_done;
+
+	pthread_mutex_t conn_lock;
+	pthread_cond_t conn_done;
+	unsigned n_conns;
+};
+
+/* A connected peer, as SO_PEERCRED tells it. */
+struct lkd_peer {
+	struct daemon *d;
+	int fd;
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+};
+
+void lkd_log(const struct daemon *d, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---- listen.c ---- */
+
+/* Refuses a path too long for sun_path and a directory not owned by this
+ * user or writable by group or others; what names the setting. */
+int lkd_check_socket_dir(const char *what, const char *sock, struct lk_err *err);
+
+/* Binds and listens on path with the given mode; a stale socket is
+ * replaced, a live one (another daemon answers) is an error. */
+int lkd_listen(const char *what, const char *path, mode_t mode, int *ret_fd, struct lk_err *err);
+
+/* Accepts one connection on listen_fd, reads its credentials and runs
+ * handler(peer) on a detached thread (at most LKD_MAX_CONNS at once). The
+ * handler owns the peer: it closes fd and calls lkd_peer_done(peer). */
+void lkd_accept(struct daemon *d, int listen_fd, void *(*handler)(void *));
+void lkd_peer_done(struct lkd_peer *peer);
+
+/* ---- batch.c ---- */
+
+void lkd_lock(struct daemon *d);
+/* Commits the open batch if nobody is waiting to join it, then unlocks. */
+void lkd_unlock(struct daemon *d);
+/* With the lock held: commits the open batch (if any) now and wakes its
+ * members with the result. */
+int lkd_batch_finish(struct daemon *d, struct lk_err *err);
+
+/*
+ * Runs unit(d, arg, err) with the lock held, inside the open batch (one is
+ * started if none is), then waits until the batch is committed. LK_OK only
+ * if the unit succeeded and its writes are durable (at the configured
+ * level); any error means: deny.
+ */
+int lkd_batch_run(struct daemon *d, int (*unit)(struct daemon *, void *, struct lk_err *),
+                  void *arg, struct lk_err *err);
+
+/* ---- auth.c ---- */
+
+/* Thread body for an auth socket connection (arg: struct lkd_peer *). */
+void *lkd_auth_conn(void *arg);
+
+#endif
