@@ -218,6 +218,76 @@ static void rehash_row(struct lk_store *s, int64_t seq, bool relink)
 
 /* ---- an intact chain -------------------------------------------------- */
 
+/* Group commit (the daemon's batches): units inside one transaction are
+ * savepoints; a unit rolled back leaves the others, the chain stays
+ * contiguous, and nothing is visible to another connection until the
+ * batch commits. */
+START_TEST(test_batch_units)
+{
+	struct lk_err err = { { 0 } };
+	struct lk_audit_report rep;
+	struct lk_store *ro = NULL;
+	int64_t seq = -1;
+
+	ck_assert_int_eq(lk_store_batch_commit(e.store, &err), LK_EINVAL); /* none open */
+	ck_assert_int_eq(lk_store_batch_begin(e.store, &err), LK_OK);
+	ck_assert(lk_store_batch_open(e.store));
+	ck_assert_int_eq(lk_store_batch_begin(e.store, &err), LK_EINVAL); /* no nesting */
+	append_one(e.store, 1, &seq);
+	ck_assert_int_eq(seq, 1);
+	/* A unit that fails undoes only itself, and its seq is reused. */
+	ck_assert_int_eq(lk_store_begin(e.store, &err), LK_OK);
+	ck_assert_int_eq(lk_audit_append(e.store,
+	                                 &(struct lk_audit_event){ .ts = TK_NOW,
+	                                                           .actor_uid = TK_ACTOR,
+	                                                           .action = "x.undone",
+	                                                           .reason = "r" },
+	                                 &seq, &err),
+	                 LK_OK);
+	ck_assert_int_eq(seq, 2);
+	lk_store_rollback(e.store);
+	/* A stray rollback with no unit open leaves the batch alone. */
+	lk_store_rollback(e.store);
+	ck_assert(lk_store_batch_open(e.store));
+	ck_assert(!lk_store_batch_lost(e.store));
+	append_one(e.store, 2, &seq);
+	ck_assert_int_eq(seq, 2);
+
+	/* Another connection sees nothing yet. */
+	ck_assert_int_eq(lk_store_open(e.db, LK_STORE_READONLY, NULL, &ro, &err), LK_OK);
+	ck_assert_int_eq(lk_store_count(ro, "audit"), 0);
+	ck_assert_int_eq(lk_store_batch_commit(e.store, &err), LK_OK);
+	ck_assert(!lk_store_batch_open(e.store));
+	ck_assert_int_eq(lk_store_count(ro, "audit"), 2);
+	lk_store_close(ro);
+	verify(e.store, &rep);
+	ck_assert_int_eq(rep.problem, LK_AUDIT_INTACT);
+	/* Outside a batch, begin/commit are plain transactions again. */
+	append_one(e.store, 3, &seq);
+	ck_assert_int_eq(seq, 3);
+}
+END_TEST
+
+/* SQLite can throw the whole transaction away after an error: then the
+ * batch is lost and its commit fails, so no member may report success. */
+START_TEST(test_batch_lost)
+{
+	struct lk_err err = { { 0 } };
+	int64_t seq = -1;
+
+	ck_assert_int_eq(lk_store_batch_begin(e.store, &err), LK_OK);
+	append_one(e.store, 1, &seq);
+	/* What SQLite does on SQLITE_FULL or an I/O error mid-transaction. */
+	ck_assert_int_eq(sqlite3_exec(e.store->db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+	ck_assert(lk_store_batch_lost(e.store));
+	ck_assert_int_eq(lk_store_begin(e.store, &err), LK_ESTORE);
+	ck_assert_ptr_nonnull(strstr(err.msg, "rolled back"));
+	ck_assert_int_eq(lk_store_batch_commit(e.store, &err), LK_ESTORE);
+	ck_assert(!lk_store_batch_open(e.store));
+	ck_assert_int_eq(lk_store_count(e.store, "audit"), 0);
+}
+END_TEST
+
 START_TEST(test_empty_log)
 {
 	struct lk_audit_report rep;
@@ -917,6 +987,8 @@ Suite *audit_suite(void)
 	tc = tcase_create("append");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_append_outside_transaction);
+	tcase_add_test(tc, test_batch_units);
+	tcase_add_test(tc, test_batch_lost);
 	tcase_add_test(tc, test_append_requires_action_and_reason);
 	tcase_add_test(tc, test_append_rolls_back);
 	tcase_add_test(tc, test_append_optional_fields);

@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sqlite3.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -72,6 +74,41 @@ static int recv_msg(int fd)
 	return r;
 }
 
+/* Child-process variants (no ck_assert: a child reports by exit code). */
+
+/* Connects and exchanges HELLOs; -1 if the daemon is not there or not
+ * speaking the protocol. */
+static int try_hello(void)
+{
+	int fd = try_connect();
+
+	if (fd < 0)
+		return -1;
+	lk_msg_wipe(&msg);
+	msg.type = LK_MSG_HELLO;
+	msg.min_version = msg.max_version = LK_PROTO_VERSION;
+	if (send_msg(fd, &msg) != LK_OK || recv_msg(fd) != LK_OK || msg.type != LK_MSG_HELLO) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* An AUTH for alice with the key as the "apikey" input into msg. */
+static void fill_auth(const char *service, const char *key)
+{
+	lk_msg_wipe(&msg);
+	msg.type = LK_MSG_AUTH;
+	snprintf(msg.service, sizeof(msg.service), "%s", service);
+	snprintf(msg.user, sizeof(msg.user), "alice");
+	if (key != NULL) {
+		snprintf(msg.inputs[0].name, sizeof(msg.inputs[0].name), "apikey");
+		msg.inputs[0].len = strlen(key);
+		memcpy(msg.inputs[0].value, key, msg.inputs[0].len);
+		msg.n_inputs = 1;
+	}
+}
+
 static int hello(void)
 {
 	int fd = try_connect();
@@ -89,16 +126,7 @@ static int hello(void)
 
 static void send_auth(int fd, const char *service, const char *key)
 {
-	lk_msg_wipe(&msg);
-	msg.type = LK_MSG_AUTH;
-	snprintf(msg.service, sizeof(msg.service), "%s", service);
-	snprintf(msg.user, sizeof(msg.user), "alice");
-	if (key != NULL) {
-		snprintf(msg.inputs[0].name, sizeof(msg.inputs[0].name), "apikey");
-		msg.inputs[0].len = strlen(key);
-		memcpy(msg.inputs[0].value, key, msg.inputs[0].len);
-		msg.n_inputs = 1;
-	}
+	fill_auth(service, key);
 	ck_assert_int_eq(send_msg(fd, &msg), LK_OK);
 	lk_msg_wipe(&msg);
 }
@@ -312,22 +340,9 @@ static void expect_peer(const char *service, bool want_denied)
 		int fd;
 		if (setgroups(0, NULL) != 0 || setgid(NOBODY) != 0 || setuid(NOBODY) != 0)
 			_exit(10);
-		fd = try_connect();
-		if (fd < 0)
+		if ((fd = try_hello()) < 0)
 			_exit(11);
-		lk_msg_wipe(&msg);
-		msg.type = LK_MSG_HELLO;
-		msg.min_version = msg.max_version = LK_PROTO_VERSION;
-		if (send_msg(fd, &msg) != LK_OK || recv_msg(fd) != LK_OK ||
-		    msg.type != LK_MSG_HELLO)
-			_exit(12);
-		lk_msg_wipe(&msg);
-		msg.type = LK_MSG_AUTH;
-		snprintf(msg.service, sizeof(msg.service), "%s", service);
-		snprintf(msg.inputs[0].name, sizeof(msg.inputs[0].name), "apikey");
-		msg.inputs[0].len = strlen(g.key);
-		memcpy(msg.inputs[0].value, g.key, msg.inputs[0].len);
-		msg.n_inputs = 1;
+		fill_auth(service, g.key);
 		if (send_msg(fd, &msg) != LK_OK || recv_msg(fd) != LK_OK ||
 		    msg.type != LK_MSG_RESULT)
 			_exit(13);
@@ -365,6 +380,301 @@ START_TEST(test_peer_not_allowed)
 	start_daemon();
 	expect_peer(getuid() == 0 ? "web" : "other", getuid() != 0);
 	ck_assert_int_eq(stop_daemon(), 0);
+}
+END_TEST
+
+/* ---- Group commit and durability ---- */
+
+/* Rows in the daemon's audit log with this action (and reason, if not
+ * NULL), read straight from the database (WAL: readers never block it). */
+static long audit_rows(const char *action, const char *reason)
+{
+	char path[PATH_MAX + 32];
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	long n = -1;
+
+	snprintf(path, sizeof(path), "%s/latchkey.db", g.dir);
+	ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	sqlite3_busy_timeout(db, 10000);
+	ck_assert_int_eq(sqlite3_prepare_v2(db,
+	                                    "SELECT count(*) FROM audit WHERE action = ?1"
+	                                    " AND (?2 IS NULL OR reason = ?2)",
+	                                    -1, &st, NULL),
+	                 SQLITE_OK);
+	sqlite3_bind_text(st, 1, action, -1, SQLITE_STATIC);
+	if (reason != NULL)
+		sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return n;
+}
+
+/* True if the database holds seq as a successful decision. */
+static bool decision_row(sqlite3 *db, uint64_t seq)
+{
+	sqlite3_stmt *st = NULL;
+	bool found;
+
+	ck_assert_int_eq(sqlite3_prepare_v2(db,
+	                                    "SELECT 1 FROM audit WHERE seq = ?1 AND"
+	                                    " action = 'auth.decision' AND reason = 'ok'",
+	                                    -1, &st, NULL),
+	                 SQLITE_OK);
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
+	found = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return found;
+}
+
+/* A client process: authenticates until the daemon stops answering (or
+ * n times), writing each success's audit seq to out; exits 0 unless the
+ * daemon said success without a row or something other than a RESULT or
+ * an ERROR came back. */
+static void client_loop(int out, long n)
+{
+	for (long i = 0; n < 0 || i < n; i++) {
+		int fd = try_hello();
+		uint64_t seq;
+		if (fd < 0)
+			_exit(0); /* the daemon went away: the end of this client */
+		fill_auth("web", g.key);
+		if (send_msg(fd, &msg) != LK_OK || recv_msg(fd) != LK_OK)
+			_exit(0);
+		close(fd);
+		if (msg.type == LK_MSG_ERROR)
+			continue; /* not recorded, not a success: as it must be */
+		if (msg.type != LK_MSG_RESULT)
+			_exit(20);
+		if (msg.pam_code != 0)
+			_exit(21); /* a valid key denied */
+		if (msg.audit_seq == 0)
+			_exit(22);
+		seq = msg.audit_seq;
+		if (write(out, &seq, sizeof(seq)) != (ssize_t)sizeof(seq))
+			_exit(23);
+	}
+	_exit(0);
+}
+
+#define N_CLIENTS 8
+
+/* Starts N_CLIENTS client processes writing to one pipe; returns its read end. */
+static int start_clients(pid_t *pids, long n_each)
+{
+	int p[2];
+
+	ck_assert_int_eq(pipe(p), 0);
+	for (int i = 0; i < N_CLIENTS; i++) {
+		pids[i] = fork();
+		ck_assert_int_ge(pids[i], 0);
+		if (pids[i] == 0) {
+			close(p[0]);
+			client_loop(p[1], n_each);
+		}
+	}
+	close(p[1]);
+	return p[0];
+}
+
+/* Reads up to max seqs (or until every client is done). */
+static size_t read_seqs(int fd, uint64_t *seqs, size_t max)
+{
+	size_t n = 0;
+	ssize_t r;
+
+	while (n < max && (r = read(fd, &seqs[n], sizeof(seqs[n]))) != 0) {
+		if (r < 0 && errno == EINTR)
+			continue;
+		ck_assert_int_eq(r, (ssize_t)sizeof(seqs[n]));
+		n++;
+	}
+	return n;
+}
+
+static void expect_durable(const uint64_t *seqs, size_t n)
+{
+	char path[PATH_MAX + 32];
+	sqlite3 *db = NULL;
+
+	snprintf(path, sizeof(path), "%s/latchkey.db", g.dir);
+	ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	sqlite3_busy_timeout(db, 10000);
+	for (size_t i = 0; i < n; i++)
+		ck_assert_msg(decision_row(db, seqs[i]),
+		              "success reply %zu (seq %llu) has no row after the crash", i,
+		              (unsigned long long)seqs[i]);
+	sqlite3_close(db);
+}
+
+/* Eight clients at once: every decision answered, every one in the chain. */
+START_TEST(test_group_commit_concurrent)
+{
+	static uint64_t seqs[N_CLIENTS * 40];
+	pid_t pids[N_CLIENTS];
+	long before;
+	size_t n;
+	int fd;
+
+	allow_me();
+	start_daemon();
+	before = audit_rows("auth.decision", "ok");
+	fd = start_clients(pids, 40);
+	n = read_seqs(fd, seqs, N_CLIENTS * 40);
+	close(fd);
+	for (int i = 0; i < N_CLIENTS; i++)
+		ck_assert_int_eq(wait_status(pids[i]), 0);
+	ck_assert_uint_eq(n, N_CLIENTS * 40);
+	/* Distinct rows: no two replies share a seq. */
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = i + 1; k < n; k++)
+			ck_assert_uint_ne(seqs[i], seqs[k]);
+	ck_assert_int_eq(audit_rows("auth.decision", "ok"), before + N_CLIENTS * 40);
+	expect_durable(seqs, n);
+	ck_assert_int_eq(stop_daemon(), 0);
+	ck_assert_int_eq(
+	    cli((const char *const[]){ "-c", g.conf, "audit", "verify", NULL }, NULL, 0), 0);
+}
+END_TEST
+
+/* The daemon killed (SIGKILL) in the middle of a load: every success that
+ * reached a client is in the database afterwards, and the chain verifies. */
+START_TEST(test_killed_mid_load)
+{
+	static uint64_t seqs[100000];
+	pid_t pids[N_CLIENTS];
+	size_t n;
+	int fd;
+
+	allow_me();
+	start_daemon();
+	fd = start_clients(pids, -1);
+	n = read_seqs(fd, seqs, 200); /* well into the load */
+	ck_assert_int_eq(kill(g.daemon, SIGKILL), 0);
+	ck_assert_int_eq(wait_status(g.daemon), 128 + SIGKILL);
+	g.daemon = 0;
+	n += read_seqs(fd, seqs + n, sizeof(seqs) / sizeof(seqs[0]) - n);
+	close(fd);
+	for (int i = 0; i < N_CLIENTS; i++)
+		ck_assert_int_eq(wait_status(pids[i]), 0);
+	ck_assert_uint_ge(n, 200);
+	expect_durable(seqs, n);
+	ck_assert_int_eq(
+	    cli((const char *const[]){ "-c", g.conf, "audit", "verify", NULL }, NULL, 0), 0);
+}
+END_TEST
+
+/* Commits that fail (the write-ahead log may not grow: RLIMIT_FSIZE, as a
+ * full disk would do) deny: clients get ERRORs, never a success whose row
+ * is missing. */
+START_TEST(test_commit_failure_denies)
+{
+	static uint64_t seqs[100000];
+	char wal[PATH_MAX + 32];
+	pid_t pids[N_CLIENTS];
+	struct stat st;
+	size_t n;
+	long decisions_before;
+	int fd;
+
+	allow_me();
+	/* Whatever the WAL holds now, a little more is allowed. */
+	snprintf(wal, sizeof(wal), "%s/latchkey.db-wal", g.dir);
+	g.daemon = fork();
+	ck_assert_int_ge(g.daemon, 0);
+	if (g.daemon == 0) {
+		struct rlimit lim;
+		off_t have = stat(wal, &st) == 0 ? st.st_size : 0;
+		lim.rlim_cur = lim.rlim_max = (rlim_t)have + 96 * 1024;
+		signal(SIGXFSZ, SIG_IGN); /* EFBIG instead of a kill */
+		if (setrlimit(RLIMIT_FSIZE, &lim) != 0)
+			_exit(90);
+		execl(bin("LATCHKEYD_BIN"), bin("LATCHKEYD_BIN"), "-c", g.conf, "--foreground",
+		      (char *)NULL);
+		_exit(91);
+	}
+	for (int i = 0; i < 3000 && (fd = try_connect()) < 0; i++)
+		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	decisions_before = audit_rows("auth.decision", NULL);
+	/* Each client stops after 300 tries; the limit is hit long before. */
+	fd = start_clients(pids, 300);
+	n = read_seqs(fd, seqs, sizeof(seqs) / sizeof(seqs[0]));
+	close(fd);
+	for (int i = 0; i < N_CLIENTS; i++)
+		ck_assert_int_eq(wait_status(pids[i]), 0);
+	/* Some were refused: fewer successes than tries, and all of those
+	 * that were answered are on disk. */
+	ck_assert_uint_lt(n, N_CLIENTS * 300);
+	ck_assert_int_ge(audit_rows("auth.decision", NULL), decisions_before + (long)n);
+	expect_durable(seqs, n);
+	kill(g.daemon, SIGKILL);
+	wait_status(g.daemon);
+	g.daemon = 0;
+}
+END_TEST
+
+/* ---- SIGHUP ---- */
+
+/* Sends SIGHUP and waits for the policy.load row with this reason to be
+ * one more than before. */
+static void reload_and_wait(const char *reason)
+{
+	long before = audit_rows("policy.load", reason);
+
+	ck_assert_int_eq(kill(g.daemon, SIGHUP), 0);
+	for (int i = 0; i < 3000 && audit_rows("policy.load", reason) == before; i++)
+		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
+	ck_assert_int_gt(audit_rows("policy.load", reason), before);
+}
+
+START_TEST(test_sighup_reload)
+{
+	char path[PATH_MAX + 64];
+
+	allow_me();
+	start_daemon();
+	/* Loaded at start, audited with their hashes. */
+	ck_assert_int_eq(audit_rows("policy.load", "ok"), 2);
+	auth("web", g.key);
+	ck_assert_uint_eq(msg.pam_code, 0);
+
+	/* A broken edit: refused, the previous policy stays in force. */
+	snprintf(path, sizeof(path), "%s/policies/web.xml", g.dir);
+	write_file(path, "w", "<policy xmlns='broken'>");
+	reload_and_wait("refused");
+	auth("web", g.key);
+	ck_assert_uint_eq(msg.pam_code, 0);
+
+	/* Policies are read at start and on SIGHUP, not per request: a new
+	 * service waits for the reload. */
+	write_policy("api", "prod");
+	auth("api", g.key);
+	ck_assert_uint_ne(msg.pam_code, 0);
+	ck_assert_str_eq(msg.reason, "no-policy");
+	reload_and_wait("ok");
+	auth("api", g.key);
+	ck_assert_uint_eq(msg.pam_code, 0);
+
+	/* A good edit takes effect: web is now a dev service. */
+	write_policy("web", "dev");
+	reload_and_wait("ok");
+	auth("web", g.key);
+	ck_assert_uint_ne(msg.pam_code, 0);
+	ck_assert_str_eq(msg.reason, "wrong-environment");
+
+	/* A removed file: the service denies everything after the reload. */
+	snprintf(path, sizeof(path), "%s/policies/api.xml", g.dir);
+	ck_assert_int_eq(unlink(path), 0);
+	reload_and_wait("removed");
+	auth("api", g.key);
+	ck_assert_uint_ne(msg.pam_code, 0);
+	ck_assert_int_eq(stop_daemon(), 0);
+	ck_assert_int_eq(
+	    cli((const char *const[]){ "-c", g.conf, "audit", "verify", NULL }, NULL, 0), 0);
 }
 END_TEST
 
@@ -440,6 +750,14 @@ static Suite *daemon_suite(void)
 	tcase_add_test(tc, test_sigterm);
 	tcase_add_test(tc, test_refuses_unsafe);
 	tcase_add_test(tc, test_peer_not_allowed);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("batch");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_group_commit_concurrent);
+	tcase_add_test(tc, test_killed_mid_load);
+	tcase_add_test(tc, test_commit_failure_denies);
+	tcase_add_test(tc, test_sighup_reload);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("config");

@@ -1068,6 +1068,8 @@ START_TEST(test_config_defaults_and_values)
 	ck_assert_int_eq(cfg->rotation_grace, 24LL * 3600);
 	ck_assert_int_eq(cfg->rotation_age, 60LL * 86400);
 	ck_assert(!cfg->allow_never_expiring);
+	ck_assert(!cfg->durability_normal); /* fsync unless told otherwise */
+	ck_assert_uint_eq(cfg->group_commit_max, LK_DEFAULT_GROUP_COMMIT_MAX);
 	ck_assert_ptr_null(cfg->signing_key);
 	ck_assert_ptr_null(cfg->plugin_dir);
 	lk_config_free(cfg);
@@ -1077,8 +1079,11 @@ START_TEST(test_config_defaults_and_values)
 	write_conf(path, sizeof(path),
 	           "# a comment\r\n\r\n  database=a.db\r\n\tmaster_key =\tm.key \r\n"
 	           "policy_dir = p\nkey_max_lifetime = 30d\nrotation_grace = 2h\n"
-	           "rotation_age = 3w\nallow_never_expiring = yes\n   # trailing comment");
+	           "rotation_age = 3w\nallow_never_expiring = yes\ndurability = normal\n"
+	           "group_commit_max = 1\n   # trailing comment");
 	ck_assert_msg(lk_config_load(path, &cfg, &err) == LK_OK, "%s", err.msg);
+	ck_assert(cfg->durability_normal);
+	ck_assert_uint_eq(cfg->group_commit_max, 1);
 	ck_assert_int_eq(cfg->key_max_lifetime, 30LL * 86400);
 	ck_assert_int_eq(cfg->rotation_grace, 2LL * 3600);
 	ck_assert_int_eq(cfg->rotation_age, 21LL * 86400);
@@ -1139,6 +1144,16 @@ START_TEST(test_config_errors)
 	expect_config_error(text, 6, "name = value", NULL);
 	snprintf(text, sizeof(text), "%sallow_never_expiring = maybe\n", base_conf);
 	expect_config_error(text, 4, "'maybe'", "allow_never_expiring");
+	snprintf(text, sizeof(text), "%sdurability = sometimes\n", base_conf);
+	expect_config_error(text, 4, "'sometimes'", "fsync or normal");
+	snprintf(text, sizeof(text), "%sgroup_commit_max = 0\n", base_conf);
+	expect_config_error(text, 4, "'0'", "group_commit_max");
+	snprintf(text, sizeof(text), "%sgroup_commit_max = 1025\n", base_conf);
+	expect_config_error(text, 4, "'1025'", "1 to 1024");
+	snprintf(text, sizeof(text), "%sgroup_commit_max = -3\n", base_conf);
+	expect_config_error(text, 4, "'-3'", NULL);
+	snprintf(text, sizeof(text), "%sgroup_commit_max = 8x\n", base_conf);
+	expect_config_error(text, 4, "'8x'", NULL);
 	expect_config_error("database =\nmaster_key = m\npolicy_dir = p\n", 1, "'database'", NULL);
 	/* Missing required settings name the setting (no line to point at). */
 	expect_config_error("master_key = m.key\npolicy_dir = p\n", 0, "'database'", "missing");
