@@ -59,6 +59,7 @@ struct lk_auth_result {
 	int prompt_echo;
 	char reason[LK_PLUGIN_REASON_MAX];           /* the deciding reason code */
 	char principal[LK_PLUGIN_PRINCIPAL_MAX + 1]; /* on success */
+	char credential[LK_PLUGIN_REASON_MAX];       /* on success: the key id that proved it */
 	uint32_t factors;
 	char policy_hash[2 * LK_POLICY_HASH_LEN + 1]; /* "" if no valid policy */
 	int64_t audit_seq;                            /* the decision's audit row */

@@ -771,6 +771,8 @@ int lk_engine_authenticate(struct lk_engine *engine, const struct lk_auth_reques
 	if (res.pam_code != PAM_SUCCESS) {
 		res.principal[0] = '\0';
 		res.factors = 0;
+	} else {
+		snprintf(res.credential, sizeof(res.credential), "%s", credential);
 	}
 decided:
 	r = audit_decision(&run, req, policy, steps, n_steps, credential, who, &res, err);

@@ -12,8 +12,14 @@
  *   client AUTH{service, user?, rhost?, scope*, (input_name, input_value)*}
  *   daemon PROMPT{input_name, prompt_text, echo}  (zero or more rounds)
  *   client ANSWER{input_name, input_value}
- *   daemon RESULT{pam_code, reason, principal?, audit_seq}
+ *   daemon RESULT{pam_code, reason, principal?, credential?, audit_seq}
  *   either side may send ERROR{error} and close.
+ *
+ * Account and session (pam_sm_acct_mgmt, pam_sm_open/close_session), after
+ * HELLO, with the credential id the RESULT named:
+ *   client ACCOUNT{service, user, credential}
+ *   client SESSION{service, user, rhost?, credential?, event}
+ *   daemon RESULT{pam_code, reason, audit_seq}
  *
  * Every field is bounded and checked on decode: unknown types or tags, a
  * repeated single-valued field, a string with a NUL or control characters,
@@ -39,6 +45,8 @@ enum lk_msg_type {
 	LK_MSG_ANSWER = 4,
 	LK_MSG_RESULT = 5,
 	LK_MSG_ERROR = 6,
+	LK_MSG_ACCOUNT = 7,
+	LK_MSG_SESSION = 8,
 };
 
 enum lk_msg_tag {
@@ -58,6 +66,13 @@ enum lk_msg_tag {
 	LK_TAG_PROMPT_TEXT = 14, /* text, 0..127 */
 	LK_TAG_ECHO = 15,        /* u8, 0 or 1 */
 	LK_TAG_ERROR = 16,       /* text, 1..255 */
+	LK_TAG_CREDENTIAL = 17,  /* text, [A-Za-z0-9_-]{1,31}: a key id, never a secret */
+	LK_TAG_EVENT = 18,       /* u8: LK_SESSION_OPEN or LK_SESSION_CLOSE */
+};
+
+enum lk_session_event {
+	LK_SESSION_OPEN = 1,
+	LK_SESSION_CLOSE = 2,
 };
 
 #define LK_MSG_MAX_SCOPES 32
@@ -89,6 +104,8 @@ struct lk_msg {
 	char prompt_text[128];
 	uint8_t echo;
 	char error[256];
+	char credential[32];
+	uint8_t event;
 };
 
 /* Encodes m (fields required by its type must be set) as a whole frame,

@@ -34,8 +34,8 @@
 #define HEADER_LEN       2 /* version, type */
 #define FIELD_HEADER_LEN 4 /* tag, length */
 #define PREFIX_LEN       4 /* the frame's length */
-#define TAG_LAST         LK_TAG_ERROR
-#define TYPE_LAST        LK_MSG_ERROR
+#define TAG_LAST         LK_TAG_EVENT
+#define TYPE_LAST        LK_MSG_SESSION
 #define BIT(tag)         (UINT32_C(1) << (tag))
 
 enum kind { KIND_U8, KIND_U32, KIND_U64, KIND_TEXT, KIND_BYTES };
@@ -63,6 +63,8 @@ static const struct tag_spec tags[TAG_LAST + 1] = {
 	[LK_TAG_PROMPT_TEXT] = { "prompt_text", KIND_TEXT, 0, 127 },
 	[LK_TAG_ECHO] = { "echo", KIND_U8, 1, 1 },
 	[LK_TAG_ERROR] = { "error", KIND_TEXT, 1, 255 },
+	[LK_TAG_CREDENTIAL] = { "credential", KIND_TEXT, 1, 31 },
+	[LK_TAG_EVENT] = { "event", KIND_U8, 1, 1 },
 };
 
 struct type_spec {
@@ -87,9 +89,16 @@ static const struct type_spec types[TYPE_LAST + 1] = {
 	                    BIT(LK_TAG_INPUT_NAME) | BIT(LK_TAG_INPUT_VALUE) },
 	[LK_MSG_RESULT] = { "RESULT",
 	                    BIT(LK_TAG_PAM_CODE) | BIT(LK_TAG_REASON) | BIT(LK_TAG_PRINCIPAL) |
-	                        BIT(LK_TAG_AUDIT_SEQ),
+	                        BIT(LK_TAG_CREDENTIAL) | BIT(LK_TAG_AUDIT_SEQ),
 	                    BIT(LK_TAG_PAM_CODE) | BIT(LK_TAG_REASON) | BIT(LK_TAG_AUDIT_SEQ) },
 	[LK_MSG_ERROR] = { "ERROR", BIT(LK_TAG_ERROR), BIT(LK_TAG_ERROR) },
+	[LK_MSG_ACCOUNT] = { "ACCOUNT",
+	                     BIT(LK_TAG_SERVICE) | BIT(LK_TAG_USER) | BIT(LK_TAG_CREDENTIAL),
+	                     BIT(LK_TAG_SERVICE) | BIT(LK_TAG_USER) | BIT(LK_TAG_CREDENTIAL) },
+	[LK_MSG_SESSION] = { "SESSION",
+	                     BIT(LK_TAG_SERVICE) | BIT(LK_TAG_USER) | BIT(LK_TAG_RHOST) |
+	                         BIT(LK_TAG_CREDENTIAL) | BIT(LK_TAG_EVENT),
+	                     BIT(LK_TAG_SERVICE) | BIT(LK_TAG_USER) | BIT(LK_TAG_EVENT) },
 };
 
 static uint16_t get_u16(const unsigned char *p)
@@ -184,6 +193,11 @@ static int check_text(const unsigned char *v, size_t len, unsigned type, unsigne
 			return field_error(err, type, tag, off,
 			                   "not an input name ([a-z0-9_-]{1,31})");
 		break;
+	case LK_TAG_CREDENTIAL:
+		if (!lk_token_valid(out, t->max, "_-"))
+			return field_error(err, type, tag, off,
+			                   "not a credential id ([A-Za-z0-9_-]{1,31})");
+		break;
 	default:
 		break;
 	}
@@ -220,6 +234,8 @@ static char *text_dest(struct lk_msg *m, unsigned tag, size_t n_scopes, size_t n
 		return m->principal;
 	case LK_TAG_PROMPT_TEXT:
 		return m->prompt_text;
+	case LK_TAG_CREDENTIAL:
+		return m->credential;
 	default:
 		return m->error;
 	}
@@ -274,6 +290,13 @@ static int parse_field(struct parse_state *s, unsigned type, unsigned tag, size_
 			                   (unsigned)num);
 		if (m != NULL)
 			m->echo = (uint8_t)num;
+		break;
+	case LK_TAG_EVENT:
+		if (num != LK_SESSION_OPEN && num != LK_SESSION_CLOSE)
+			return field_error(err, type, tag, off,
+			                   "must be 1 (open) or 2 (close), not %u", (unsigned)num);
+		if (m != NULL)
+			m->event = (uint8_t)num;
 		break;
 	case LK_TAG_PAM_CODE:
 		if (m != NULL)
@@ -569,6 +592,9 @@ int lk_msg_encode(const struct lk_msg *m, unsigned char *buf, size_t cap, size_t
 	if (m->echo != 0 || type == LK_MSG_PROMPT)
 		put_num(&w, LK_TAG_ECHO, m->echo, 1);
 	put_text(&w, LK_TAG_ERROR, m->error, sizeof(m->error), false);
+	put_text(&w, LK_TAG_CREDENTIAL, m->credential, sizeof(m->credential), false);
+	if (m->event != 0)
+		put_num(&w, LK_TAG_EVENT, m->event, 1);
 
 	if (w.bad_text) {
 		r = lk_err_set(err, LK_EINVAL, "type %u (%s): tag %u (%s) is not NUL-terminated",

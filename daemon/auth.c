@@ -88,18 +88,21 @@ static int read_msg(struct conn *c, struct lk_msg *m, uint8_t want, struct lk_er
 	if (r == LK_OK)
 		r = lk_msg_decode(c->buf, len, m, err);
 	sodium_memzero(c->buf, sizeof(c->buf));
-	if (r == LK_OK && m->type != want) {
+	if (r == LK_OK && want != 0 && m->type != want) {
 		lk_msg_wipe(m);
 		r = lk_err_set(err, LK_EINVAL, "unexpected message type %u", m->type);
 	}
 	return r;
 }
 
+/* credential: the key id behind a success (not a secret), or NULL. */
 static int send_result(struct conn *c, int pam_code, const char *reason, const char *principal,
-                       int64_t audit_seq, struct lk_err *err)
+                       const char *credential, int64_t audit_seq, struct lk_err *err)
 {
 	lk_msg_wipe(&c->out);
 	c->out.type = LK_MSG_RESULT;
+	if (credential != NULL && lk_token_valid(credential, sizeof(c->out.credential) - 1, "_-"))
+		snprintf(c->out.credential, sizeof(c->out.credential), "%s", credential);
 	c->out.pam_code = (uint32_t)pam_code;
 	snprintf(c->out.reason, sizeof(c->out.reason), "%s", reason[0] ? reason : "unknown");
 	if (principal != NULL)
@@ -145,7 +148,7 @@ static int deny_audited(struct conn *c, int pam_code, const char *action, const 
 		return r;
 	lkd_log(c->d, LOG_NOTICE, "uid %u denied for service %s: %s", (unsigned)c->uid,
 	        c->auth.service, reason);
-	return send_result(c, pam_code, reason, NULL, x.seq, err);
+	return send_result(c, pam_code, reason, NULL, NULL, x.seq, err);
 }
 
 /* One decision by the engine, as a unit of the open batch. */
@@ -203,6 +206,34 @@ static int prompt(struct conn *c, const struct lk_auth_result *res, struct lk_er
 	return LK_OK;
 }
 
+static int serve_account(struct conn *c, struct lk_err *err)
+{
+	struct lkd_account a = { .peer_uid = c->uid,
+		                 .service = c->auth.service,
+		                 .user = c->auth.user,
+		                 .credential = c->auth.credential };
+	int r = lkd_account(c->d, &a, err);
+
+	if (r < 0)
+		return r;
+	return send_result(c, a.pam_code, a.reason, NULL, NULL, a.audit_seq, err);
+}
+
+static int serve_session(struct conn *c, struct lk_err *err)
+{
+	struct lkd_session s = { .peer_uid = c->uid,
+		                 .service = c->auth.service,
+		                 .user = c->auth.user,
+		                 .rhost = c->auth.rhost,
+		                 .credential = c->auth.credential,
+		                 .open = c->auth.event == LK_SESSION_OPEN };
+	int r = lkd_session(c->d, &s, err);
+
+	if (r < 0)
+		return r;
+	return send_result(c, PAM_SUCCESS, "ok", NULL, NULL, s.audit_seq, err);
+}
+
 static int serve(struct conn *c, struct lk_err *err)
 {
 	struct daemon *d = c->d;
@@ -226,12 +257,22 @@ static int serve(struct conn *c, struct lk_err *err)
 	if ((r = send_msg(c, err)) < 0)
 		return r;
 
-	/* AUTH */
-	if ((r = read_msg(c, &c->auth, LK_MSG_AUTH, err)) < 0)
+	/* AUTH, ACCOUNT or SESSION: a peer speaks only for its services. */
+	if ((r = read_msg(c, &c->auth, 0, err)) < 0)
 		return r;
+	if (c->auth.type != LK_MSG_AUTH && c->auth.type != LK_MSG_ACCOUNT &&
+	    c->auth.type != LK_MSG_SESSION) {
+		r = lk_err_set(err, LK_EINVAL, "unexpected message type %u", c->auth.type);
+		lk_msg_wipe(&c->auth);
+		return r;
+	}
 	if (!peer_allowed(d->cfg, c->uid, c->auth.service))
 		return deny_audited(c, PAM_PERM_DENIED, "auth.peer-denied", "peer-not-allowed",
 		                    err);
+	if (c->auth.type == LK_MSG_ACCOUNT)
+		return serve_account(c, err);
+	if (c->auth.type == LK_MSG_SESSION)
+		return serve_session(c, err);
 	for (size_t i = 0; i < c->auth.n_scopes; i++)
 		scopes[i] = c->auth.scopes[i];
 
@@ -274,9 +315,10 @@ static int serve(struct conn *c, struct lk_err *err)
 			return r;
 	}
 	lk_msg_wipe(&c->auth);
-	/* Only a decision the engine made says success; never a fallback. */
+	/* Only a decision the engine made says success; never a fallback.
+	 * The key id goes back so account management can ask about it. */
 	return send_result(c, res.pam_code, res.reason, res.principal[0] ? res.principal : NULL,
-	                   res.audit_seq, err);
+	                   res.pam_code == PAM_SUCCESS ? res.credential : NULL, res.audit_seq, err);
 }
 
 void *lkd_auth_conn(void *arg)

@@ -91,6 +91,29 @@ int lkd_batch_finish(struct daemon *d, struct lk_err *err);
 int lkd_batch_run(struct daemon *d, int (*unit)(struct daemon *, void *, struct lk_err *),
                   void *arg, struct lk_err *err);
 
+/* ---- account.c ---- */
+
+struct lkd_account {
+	uid_t peer_uid;
+	const char *service, *user, *credential;
+	int pam_code;      /* out */
+	char reason[32];   /* out: ok, rotated, expired, suspended, revoked, ... */
+	int64_t audit_seq; /* out: the row of a refusal, 0 for ok */
+};
+
+/* The credential's state now, for pam_acct_mgmt; refusals are audited. */
+int lkd_account(struct daemon *d, struct lkd_account *a, struct lk_err *err);
+
+struct lkd_session {
+	uid_t peer_uid;
+	const char *service, *user, *rhost, *credential; /* rhost, credential: "" if none */
+	bool open;
+	int64_t audit_seq; /* out */
+};
+
+/* Records session.open / session.close (durable before the reply). */
+int lkd_session(struct daemon *d, struct lkd_session *s, struct lk_err *err);
+
 /* ---- auth.c ---- */
 
 /* Thread body for an auth socket connection (arg: struct lkd_peer *). */

@@ -13,6 +13,13 @@
  *   debug          LOG_DEBUG lines (never a secret)
  *   use_first_pass only the authtok an earlier module got; never prompt
  *   try_first_pass that authtok if there is one, else prompt (the default)
+ *   single_prompt  for clients that answer every prompt with the same
+ *                  password (nginx auth_pam, Apache mod_authnz_pam): the
+ *                  authtok is "KEY CODE", the key and the answer to the
+ *                  policy's one extra prompt, separated by one space
+ *   rotated=newauthtok  account management returns PAM_NEW_AUTHTOK_REQD for
+ *                  a key in its rotation grace period (default: success
+ *                  with a PAM_TEXT_INFO warning)
  * An unknown or bad argument is a module configuration error:
  * PAM_SERVICE_ERR, never success.
  *
@@ -20,10 +27,12 @@
  * socket whose peer is not its owner give PAM_AUTHINFO_UNAVAIL.
  *
  * pam_sm_setcred returns PAM_SUCCESS: the module has no credentials to set
- * (the decision is pam_sm_authenticate's). pam_sm_acct_mgmt returns
- * PAM_IGNORE for now, so it never grants anything by itself; the key
- * lifecycle states (expired, suspended, rotation grace) come in a later
- * slice.
+ * (the decision is pam_sm_authenticate's). pam_sm_acct_mgmt asks the daemon
+ * about the key that authenticated (PAM_IGNORE if this module did not
+ * authenticate the user): expired -> PAM_ACCT_EXPIRED; suspended, revoked,
+ * another user's -> PAM_PERM_DENIED; rotated -> see rotated=.
+ * pam_sm_open_session / pam_sm_close_session record session.open and
+ * session.close in the audit log (PAM_SESSION_ERR if that fails).
  */
 #include "config.h"
 
@@ -42,6 +51,7 @@
 
 #define PAM_SM_AUTH
 #define PAM_SM_ACCOUNT
+#define PAM_SM_SESSION
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
 
@@ -55,12 +65,16 @@
 #define LKPAM_MAX_ROUNDS      8
 #define LKPAM_SCOPE_ENV       "LATCHKEY_SCOPE"
 #define LKPAM_KEY_PROMPT      "API key: "
+/* pam_set_data name: the key id that authenticated (not a secret). */
+#define LKPAM_DATA_CREDENTIAL "latchkey.credential"
 
 struct args {
 	const char *config;
 	const char *socket;
 	int timeout_ms;
 	bool debug;
+	bool single_prompt;
+	bool rotated_newauthtok;
 };
 
 /* Everything big or secret in one heap block, wiped before it is freed. */
@@ -68,6 +82,10 @@ struct session {
 	struct lk_msg auth; /* the AUTH, kept until the handshake is done */
 	struct lk_msg msg;  /* every other message, in and out */
 	unsigned char frame[LK_FRAME_MAX + 4];
+	/* single_prompt: what followed the space in the authtok, for the
+	 * policy's one extra prompt (secret) */
+	char extra[LK_MSG_INPUT_MAX + 1];
+	bool extra_used;
 	char sock[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
 
@@ -97,6 +115,12 @@ static int parse_args(pam_handle_t *pamh, int argc, const char **argv, struct ar
 			a->timeout_ms = (int)v * 1000;
 		} else if (strcmp(arg, "debug") == 0) {
 			a->debug = true;
+		} else if (strcmp(arg, "single_prompt") == 0) {
+			a->single_prompt = true;
+		} else if (strcmp(arg, "rotated=newauthtok") == 0) {
+			a->rotated_newauthtok = true;
+		} else if (strcmp(arg, "rotated=warn") == 0) {
+			a->rotated_newauthtok = false;
 		} else if (strcmp(arg, "use_first_pass") == 0 ||
 		           strcmp(arg, "try_first_pass") == 0) {
 			/* pam_get_authtok reads these from the module's arguments. */
@@ -234,7 +258,8 @@ static bool set_input(struct lk_msg *m, const char *name, const char *value)
 }
 
 /* Fills the AUTH message from the PAM items; a PAM code on bad input. */
-static int build_auth(pam_handle_t *pamh, const struct args *a, struct lk_msg *m)
+static int build_auth(pam_handle_t *pamh, const struct args *a, struct lk_msg *m, char *extra,
+                      size_t extra_len)
 {
 	const char *service = NULL, *user = NULL, *rhost = NULL, *tok = NULL, *scopes;
 	int r;
@@ -290,8 +315,24 @@ static int build_auth(pam_handle_t *pamh, const struct args *a, struct lk_msg *m
 	r = pam_get_authtok(pamh, PAM_AUTHTOK, &tok, LKPAM_KEY_PROMPT);
 	if (r != PAM_SUCCESS)
 		return r;
-	if (tok == NULL || !set_input(m, "apikey", tok)) {
-		pam_syslog(pamh, LOG_NOTICE, "the API key is missing or too long");
+	if (tok == NULL) {
+		pam_syslog(pamh, LOG_NOTICE, "the API key is missing");
+		return PAM_AUTH_ERR;
+	}
+	if (a->single_prompt && strchr(tok, ' ') != NULL) {
+		/* "KEY CODE": keys never hold a space, so the first one splits. */
+		size_t klen = strcspn(tok, " ");
+		int n = snprintf(extra, extra_len, "%s", tok + klen + 1);
+		if (n < 0 || (size_t)n >= extra_len || klen > sizeof(m->inputs[0].value)) {
+			pam_syslog(pamh, LOG_NOTICE, "the authtok is too long");
+			return PAM_AUTH_ERR;
+		}
+		snprintf(m->inputs[0].name, sizeof(m->inputs[0].name), "apikey");
+		memcpy(m->inputs[0].value, tok, klen);
+		m->inputs[0].len = klen;
+		m->n_inputs = 1;
+	} else if (!set_input(m, "apikey", tok)) {
+		pam_syslog(pamh, LOG_NOTICE, "the API key is too long");
 		return PAM_AUTH_ERR;
 	}
 	if (a->debug)
@@ -301,7 +342,8 @@ static int build_auth(pam_handle_t *pamh, const struct args *a, struct lk_msg *m
 }
 
 /* Asks the user what the daemon's PROMPT wants; fills m with the ANSWER. */
-static int answer_prompt(pam_handle_t *pamh, const struct args *a, struct lk_msg *m)
+static int answer_prompt(pam_handle_t *pamh, const struct args *a, struct session *s,
+                         struct lk_msg *m)
 {
 	char name[sizeof(m->inputs[0].name)], text[sizeof(m->prompt_text) + 40];
 	char *resp = NULL;
@@ -317,6 +359,22 @@ static int answer_prompt(pam_handle_t *pamh, const struct args *a, struct lk_msg
 		snprintf(text, sizeof(text), "%s", m->prompt_text);
 	else
 		snprintf(text, sizeof(text), "%s: ", name);
+	if (a->single_prompt) {
+		/* The client cannot answer a second prompt: only what came after
+		 * the space, once. */
+		lk_msg_wipe(m);
+		if (s->extra_used || s->extra[0] == '\0') {
+			pam_syslog(pamh, LOG_NOTICE,
+			           "single_prompt: the policy asks for '%s' but the authtok had %s",
+			           name, s->extra_used ? "only one extra answer" : "none");
+			return PAM_AUTH_ERR;
+		}
+		s->extra_used = true;
+		m->type = LK_MSG_ANSWER;
+		ok = set_input(m, name, s->extra);
+		sodium_memzero(s->extra, sizeof(s->extra));
+		return ok ? PAM_SUCCESS : PAM_AUTH_ERR;
+	}
 	if (a->debug)
 		pam_syslog(pamh, LOG_DEBUG, "prompting for '%s' (echo %s)", name,
 		           m->echo ? "on" : "off");
@@ -354,12 +412,17 @@ static int map_result(uint32_t code)
 	}
 }
 
-/* The conversation with the daemon: HELLO, AUTH, PROMPT/ANSWER rounds,
- * RESULT. Anything but a RESULT ends in PAM_AUTHINFO_UNAVAIL. */
-static int converse(pam_handle_t *pamh, const struct args *a, struct session *s, int fd)
+static void free_data(pam_handle_t *pamh, void *data, int error_status)
+{
+	(void)pamh;
+	(void)error_status;
+	free(data);
+}
+
+/* HELLO both ways; PAM_AUTHINFO_UNAVAIL (logged) on anything else. */
+static int handshake(pam_handle_t *pamh, const struct args *a, struct session *s, int fd)
 {
 	struct lk_msg *m = &s->msg;
-	int r;
 
 	lk_msg_wipe(m);
 	m->type = LK_MSG_HELLO;
@@ -376,7 +439,18 @@ static int converse(pam_handle_t *pamh, const struct args *a, struct session *s,
 			           (unsigned)m->type, (unsigned)m->version);
 		return PAM_AUTHINFO_UNAVAIL;
 	}
-	if (send_msg(pamh, fd, &s->auth, s, a->timeout_ms) != LK_OK)
+	return PAM_SUCCESS;
+}
+
+/* The conversation with the daemon: HELLO, AUTH, PROMPT/ANSWER rounds,
+ * RESULT. Anything but a RESULT ends in PAM_AUTHINFO_UNAVAIL. */
+static int converse(pam_handle_t *pamh, const struct args *a, struct session *s, int fd)
+{
+	struct lk_msg *m = &s->msg;
+	int r;
+
+	if (handshake(pamh, a, s, fd) != PAM_SUCCESS ||
+	    send_msg(pamh, fd, &s->auth, s, a->timeout_ms) != LK_OK)
 		return PAM_AUTHINFO_UNAVAIL;
 	for (int round = 0;; round++) {
 		if (recv_msg(pamh, fd, s, a->timeout_ms) != LK_OK)
@@ -384,6 +458,13 @@ static int converse(pam_handle_t *pamh, const struct args *a, struct session *s,
 		switch (m->type) {
 		case LK_MSG_RESULT:
 			r = map_result(m->pam_code);
+			/* Which key authenticated, for account management; a
+			 * failure forgets an earlier success's. */
+			if (pam_set_data(
+			        pamh, LKPAM_DATA_CREDENTIAL,
+			        r == PAM_SUCCESS && m->credential[0] ? strdup(m->credential) : NULL,
+			        free_data) != PAM_SUCCESS)
+				r = r == PAM_SUCCESS ? PAM_BUF_ERR : r;
 			if (r == PAM_SUCCESS) {
 				if (a->debug)
 					pam_syslog(pamh, LOG_DEBUG, "granted to '%s' (audit #%llu)",
@@ -401,7 +482,7 @@ static int converse(pam_handle_t *pamh, const struct args *a, struct session *s,
 				           LKPAM_MAX_ROUNDS);
 				return PAM_AUTHINFO_UNAVAIL;
 			}
-			if ((r = answer_prompt(pamh, a, m)) != PAM_SUCCESS)
+			if ((r = answer_prompt(pamh, a, s, m)) != PAM_SUCCESS)
 				return r;
 			if (send_msg(pamh, fd, m, s, a->timeout_ms) != LK_OK)
 				return PAM_AUTHINFO_UNAVAIL;
@@ -417,6 +498,21 @@ static int converse(pam_handle_t *pamh, const struct args *a, struct session *s,
 	}
 }
 
+static struct session *session_new(void)
+{
+	if (sodium_init() < 0)
+		return NULL;
+	return calloc(1, sizeof(struct session));
+}
+
+static void session_free(struct session *s)
+{
+	lk_msg_wipe(&s->auth);
+	lk_msg_wipe(&s->msg);
+	sodium_memzero(s, sizeof(*s));
+	free(s);
+}
+
 PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
 	struct args a;
@@ -425,26 +521,18 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
 
 	if ((r = parse_args(pamh, argc, argv, &a)) != PAM_SUCCESS)
 		return r;
-	if (sodium_init() < 0) {
-		pam_syslog(pamh, LOG_ERR, "libsodium failed to initialise");
-		return PAM_SYSTEM_ERR;
-	}
-	s = calloc(1, sizeof(*s));
-	if (s == NULL)
+	if ((s = session_new()) == NULL)
 		return PAM_BUF_ERR;
 	r = resolve_socket(pamh, &a, s);
 	if (r == PAM_SUCCESS)
-		r = build_auth(pamh, &a, &s->auth);
+		r = build_auth(pamh, &a, &s->auth, s->extra, sizeof(s->extra));
 	if (r == PAM_SUCCESS) {
 		fd = connect_daemon(pamh, &a, s->sock);
 		r = fd < 0 ? PAM_AUTHINFO_UNAVAIL : converse(pamh, &a, s, fd);
 	}
 	if (fd >= 0)
 		close(fd);
-	lk_msg_wipe(&s->auth);
-	lk_msg_wipe(&s->msg);
-	sodium_memzero(s, sizeof(*s));
-	free(s);
+	session_free(s);
 	return r;
 }
 
@@ -453,7 +541,143 @@ PAM_EXTERN int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const cha
 	return PAM_SUCCESS;
 }
 
+/* One request that is not an authentication (ACCOUNT, SESSION) already in
+ * s->auth; its RESULT ends up in s->msg. PAM_AUTHINFO_UNAVAIL if the
+ * daemon cannot be asked or answers anything else. */
+static int ask(pam_handle_t *pamh, const struct args *a, struct session *s)
+{
+	int fd, r;
+
+	if ((r = resolve_socket(pamh, a, s)) != PAM_SUCCESS)
+		return r;
+	if ((fd = connect_daemon(pamh, a, s->sock)) < 0)
+		return PAM_AUTHINFO_UNAVAIL;
+	r = handshake(pamh, a, s, fd);
+	if (r == PAM_SUCCESS && (send_msg(pamh, fd, &s->auth, s, a->timeout_ms) != LK_OK ||
+	                         recv_msg(pamh, fd, s, a->timeout_ms) != LK_OK))
+		r = PAM_AUTHINFO_UNAVAIL;
+	close(fd);
+	if (r == PAM_SUCCESS && s->msg.type != LK_MSG_RESULT) {
+		pam_syslog(pamh, LOG_ERR, "latchkeyd: %s",
+		           s->msg.type == LK_MSG_ERROR ? s->msg.error : "unexpected answer");
+		r = PAM_AUTHINFO_UNAVAIL;
+	}
+	return r;
+}
+
+/* Service and user into s->auth (ACCOUNT or SESSION). */
+static int request_items(pam_handle_t *pamh, struct lk_msg *m, uint8_t type)
+{
+	const char *service = NULL, *user = NULL, *rhost = NULL;
+
+	lk_msg_wipe(m);
+	m->type = type;
+	if (pam_get_item(pamh, PAM_SERVICE, (const void **)&service) != PAM_SUCCESS ||
+	    !lk_service_name_valid(service)) {
+		pam_syslog(pamh, LOG_ERR,
+		           "PAM service name is missing or not a latchkey service name");
+		return PAM_SERVICE_ERR;
+	}
+	if (pam_get_item(pamh, PAM_USER, (const void **)&user) != PAM_SUCCESS || user == NULL ||
+	    user[0] == '\0' || !lk_text_valid(user, sizeof(m->user) - 1))
+		return PAM_USER_UNKNOWN;
+	snprintf(m->service, sizeof(m->service), "%s", service);
+	snprintf(m->user, sizeof(m->user), "%s", user);
+	if (type == LK_MSG_SESSION &&
+	    pam_get_item(pamh, PAM_RHOST, (const void **)&rhost) == PAM_SUCCESS && rhost != NULL &&
+	    lk_text_valid(rhost, sizeof(m->rhost) - 1))
+		snprintf(m->rhost, sizeof(m->rhost), "%s", rhost);
+	return PAM_SUCCESS;
+}
+
+static const char *credential_of(pam_handle_t *pamh)
+{
+	const void *data = NULL;
+
+	if (pam_get_data(pamh, LKPAM_DATA_CREDENTIAL, &data) != PAM_SUCCESS)
+		return NULL;
+	return data;
+}
+
 PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
-	return PAM_IGNORE;
+	const char *credential = credential_of(pamh);
+	struct args a;
+	struct session *s;
+	int r;
+
+	if ((r = parse_args(pamh, argc, argv, &a)) != PAM_SUCCESS)
+		return r;
+	/* Not authenticated by this module: nothing of ours to judge. */
+	if (credential == NULL)
+		return PAM_IGNORE;
+	if ((s = session_new()) == NULL)
+		return PAM_BUF_ERR;
+	r = request_items(pamh, &s->auth, LK_MSG_ACCOUNT);
+	if (r == PAM_SUCCESS) {
+		snprintf(s->auth.credential, sizeof(s->auth.credential), "%s", credential);
+		r = ask(pamh, &a, s);
+	}
+	if (r == PAM_SUCCESS) {
+		switch (s->msg.pam_code) {
+		case PAM_SUCCESS:
+			if (strcmp(s->msg.reason, "rotated") != 0)
+				break;
+			if (a.rotated_newauthtok) {
+				r = PAM_NEW_AUTHTOK_REQD;
+				break;
+			}
+			/* Best effort: a client without a conversation still gets in. */
+			pam_info(pamh, "This API key has been rotated; switch to its replacement "
+			               "before the grace period ends.");
+			break;
+		case PAM_ACCT_EXPIRED:
+		case PAM_PERM_DENIED:
+		case PAM_USER_UNKNOWN:
+			r = (int)s->msg.pam_code;
+			break;
+		default:
+			r = PAM_PERM_DENIED;
+		}
+		if (r != PAM_SUCCESS)
+			pam_syslog(pamh, LOG_NOTICE, "account refused: %s (audit #%llu)",
+			           s->msg.reason, (unsigned long long)s->msg.audit_seq);
+	}
+	session_free(s);
+	return r;
+}
+
+static int session_event(pam_handle_t *pamh, int argc, const char **argv, uint8_t event)
+{
+	const char *credential = credential_of(pamh);
+	struct args a;
+	struct session *s;
+	int r;
+
+	if ((r = parse_args(pamh, argc, argv, &a)) != PAM_SUCCESS)
+		return r;
+	if ((s = session_new()) == NULL)
+		return PAM_BUF_ERR;
+	r = request_items(pamh, &s->auth, LK_MSG_SESSION);
+	if (r == PAM_SUCCESS) {
+		s->auth.event = event;
+		if (credential != NULL)
+			snprintf(s->auth.credential, sizeof(s->auth.credential), "%s", credential);
+		r = ask(pamh, &a, s);
+	}
+	if (r == PAM_SUCCESS && s->msg.pam_code != PAM_SUCCESS)
+		r = PAM_SESSION_ERR;
+	session_free(s);
+	/* An unrecorded session is not opened. */
+	return r == PAM_SUCCESS ? PAM_SUCCESS : PAM_SESSION_ERR;
+}
+
+PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	return session_event(pamh, argc, argv, LK_SESSION_OPEN);
+}
+
+PAM_EXTERN int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	return session_event(pamh, argc, argv, LK_SESSION_CLOSE);
 }

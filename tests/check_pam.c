@@ -61,6 +61,7 @@ static void teardown(void)
 struct conv_state {
 	const char *answer; /* NULL: the conversation fails */
 	int n_prompts;
+	int n_info; /* PAM_TEXT_INFO messages */
 	int last_style;
 	char last_prompt[128];
 };
@@ -73,6 +74,8 @@ static int conv(int n, const struct pam_message **msgs, struct pam_response **re
 	if (resp == NULL)
 		return PAM_BUF_ERR;
 	for (int i = 0; i < n; i++) {
+		if (msgs[i]->msg_style == PAM_TEXT_INFO)
+			cs->n_info++;
 		if (msgs[i]->msg_style != PAM_PROMPT_ECHO_OFF &&
 		    msgs[i]->msg_style != PAM_PROMPT_ECHO_ON)
 			continue;
@@ -233,6 +236,321 @@ START_TEST(test_sufficient_then_deny)
 }
 END_TEST
 
+/* ---- Account management, sessions, single-prompt mode ---- */
+
+static void write_service(const char *service, const char *text)
+{
+	char path[PATH_MAX * 2];
+
+	snprintf(path, sizeof(path), "%s/%s", g.confdir, service);
+	write_file(path, "w", text);
+}
+
+/* "auth required MODULE socket=SOCK ARGS" plus account and session lines
+ * for the module (with the same ARGS). */
+static void full_service(const char *service, const char *args)
+{
+	char text[PATH_MAX * 4];
+	const char *mod = getenv("LK_PAM_MODULE");
+
+	snprintf(text, sizeof(text),
+	         "auth required %s socket=%s %s\naccount required %s socket=%s %s\n"
+	         "session required %s socket=%s\n",
+	         mod, g.sock, args, mod, g.sock, args, mod, g.sock);
+	write_service(service, text);
+}
+
+/* pam_authenticate, then between() (may be NULL), then pam_acct_mgmt;
+ * returns the account code, the authentication's in *auth_rc. */
+static int login_account(const char *service, const char *key, void (*between)(void), int *auth_rc,
+                         struct conv_state *cs)
+{
+	pam_handle_t *pamh = NULL;
+	int r;
+
+	memset(cs, 0, sizeof(*cs));
+	cs->answer = key;
+	struct pam_conv pc = { conv, cs };
+	ck_assert_int_eq(pam_start_confdir(service, "alice", &pc, g.confdir, &pamh), PAM_SUCCESS);
+	*auth_rc = pam_authenticate(pamh, PAM_SILENT);
+	if (between != NULL)
+		between();
+	r = pam_acct_mgmt(pamh, 0);
+	pam_end(pamh, r);
+	return r;
+}
+
+static char kid[16];
+
+static void key_cmd(const char *verb)
+{
+	ck_assert_int_eq(
+	    cli((const char *const[]){ "-c", g.conf, "key", verb, kid, "--reason", "pam", NULL },
+	        NULL, 0),
+	    0);
+}
+
+static void suspend_key(void)
+{
+	key_cmd("suspend");
+}
+
+static void revoke_key(void)
+{
+	key_cmd("revoke");
+}
+
+static time_t expires_at;
+
+/* Not a timing assertion: waits until the key is past its expiry. */
+static void wait_until_expired(void)
+{
+	while (time(NULL) <= expires_at)
+		nanosleep(&(struct timespec){ 0, 100 * 1000 * 1000 }, NULL);
+}
+
+static void stop_it(void)
+{
+	ck_assert_int_eq(stop_daemon(), 0);
+}
+
+/* True if the audit log has a row of this action. */
+static bool audited(const char *action)
+{
+	char line[512] = "";
+
+	ck_assert_int_eq(
+	    cli((const char *const[]){ "-c", g.conf, "audit", "log", "--type", action, NULL }, line,
+	        sizeof(line)),
+	    0);
+	return strstr(line, action) != NULL;
+}
+
+/* Non-root runs speak for the services these tests use. */
+static void allow_services(void)
+{
+	char line[128];
+
+	if (getuid() == 0)
+		return;
+	snprintf(line, sizeof(line), "auth_peer = %u web,strict,other,mfa\n", (unsigned)getuid());
+	add_config(line);
+}
+
+START_TEST(test_acct_mgmt)
+{
+	struct conv_state cs;
+	int auth_rc;
+
+	allow_services();
+	full_service("web", "");
+	start_daemon();
+	snprintf(kid, sizeof(kid), "%.12s", g.key + strlen("lk_prod_"));
+	ck_assert_int_eq(login_account("web", g.key, NULL, &auth_rc, &cs), PAM_SUCCESS);
+	ck_assert_int_eq(auth_rc, PAM_SUCCESS);
+	/* Suspended between authentication and account management: refused
+	 * now, not at the next login. */
+	ck_assert_int_eq(login_account("web", g.key, suspend_key, &auth_rc, &cs), PAM_PERM_DENIED);
+	ck_assert_int_eq(auth_rc, PAM_SUCCESS);
+	ck_assert(audited("account.check"));
+	key_cmd("resume");
+	ck_assert_int_eq(login_account("web", g.key, revoke_key, &auth_rc, &cs), PAM_PERM_DENIED);
+	ck_assert_int_eq(auth_rc, PAM_SUCCESS);
+	/* A failed authentication leaves nothing for account management to
+	 * vouch for. */
+	ck_assert_int_ne(login_account("web", g.key, NULL, &auth_rc, &cs), PAM_SUCCESS);
+	ck_assert_int_eq(auth_rc, PAM_AUTH_ERR);
+}
+END_TEST
+
+START_TEST(test_acct_rotated_and_expired)
+{
+	char key2[LK_KEY_MAX_LEN + 1];
+	struct conv_state cs;
+	time_t t0;
+	int auth_rc;
+
+	allow_services();
+	full_service("web", "");
+	full_service("strict", "rotated=newauthtok");
+	write_policy("strict", "prod");
+	start_daemon();
+	snprintf(kid, sizeof(kid), "%.12s", g.key + strlen("lk_prod_"));
+	ck_assert_int_eq(cli((const char *const[]){ "-c", g.conf, "key", "rotate", kid, NULL },
+	                     key2, sizeof(key2)),
+	                 0);
+	/* The old key in its grace period: in, with a warning; or, where so
+	 * configured, told to change it. */
+	ck_assert_int_eq(login_account("web", g.key, NULL, &auth_rc, &cs), PAM_SUCCESS);
+	ck_assert_int_eq(auth_rc, PAM_SUCCESS);
+	ck_assert_int_eq(cs.n_info, 1);
+	ck_assert_int_eq(login_account("strict", g.key, NULL, &auth_rc, &cs), PAM_NEW_AUTHTOK_REQD);
+	ck_assert_int_eq(login_account("strict", key2, NULL, &auth_rc, &cs), PAM_SUCCESS);
+
+	/* A key that expires between the two calls. */
+	t0 = time(NULL);
+	ck_assert_int_eq(
+	    cli((const char *const[]){ "-c", g.conf, "key", "issue", "--owner", "alice", "--env",
+	                               "prod", "--scope", "web:read", "--expires", "2s", NULL },
+	        key2, sizeof(key2)),
+	    0);
+	expires_at = t0 + 2;
+	ck_assert_int_eq(login_account("web", key2, wait_until_expired, &auth_rc, &cs),
+	                 PAM_ACCT_EXPIRED);
+	ck_assert_int_eq(auth_rc, PAM_SUCCESS);
+	ck_assert_int_ne(login_account("web", key2, NULL, &auth_rc, &cs), PAM_SUCCESS);
+	ck_assert_int_eq(auth_rc, PAM_AUTH_ERR);
+}
+END_TEST
+
+START_TEST(test_acct_not_ours_and_daemon_gone)
+{
+	struct conv_state cs;
+	char text[PATH_MAX * 2];
+	int auth_rc;
+
+	allow_services();
+	/* Authenticated by another module: account management ignores it. */
+	snprintf(text, sizeof(text),
+	         "auth required pam_permit.so\naccount required %s socket=%s\n"
+	         "account required pam_permit.so\n",
+	         getenv("LK_PAM_MODULE"), g.sock);
+	write_service("other", text);
+	start_daemon();
+	ck_assert_int_eq(login_account("other", "x", NULL, &auth_rc, &cs), PAM_SUCCESS);
+	/* The daemon gone between the two calls: never success. */
+	full_service("web", "");
+	ck_assert_int_eq(login_account("web", g.key, stop_it, &auth_rc, &cs), PAM_AUTHINFO_UNAVAIL);
+	ck_assert_int_eq(auth_rc, PAM_SUCCESS);
+}
+END_TEST
+
+START_TEST(test_sessions)
+{
+	struct conv_state cs = { .answer = g.key };
+	pam_handle_t *pamh = NULL;
+	struct pam_conv pc = { conv, &cs };
+
+	allow_services();
+	full_service("web", "");
+	start_daemon();
+	ck_assert_int_eq(pam_start_confdir("web", "alice", &pc, g.confdir, &pamh), PAM_SUCCESS);
+	ck_assert_int_eq(pam_authenticate(pamh, 0), PAM_SUCCESS);
+	ck_assert_int_eq(pam_open_session(pamh, 0), PAM_SUCCESS);
+	ck_assert_int_eq(pam_close_session(pamh, 0), PAM_SUCCESS);
+	ck_assert(audited("session.open"));
+	ck_assert(audited("session.close"));
+	/* An unrecorded session is not opened. */
+	ck_assert_int_eq(stop_daemon(), 0);
+	ck_assert_int_eq(pam_open_session(pamh, 0), PAM_SESSION_ERR);
+	pam_end(pamh, PAM_SUCCESS);
+}
+END_TEST
+
+static void copy_file(const char *src, const char *dst)
+{
+	char buf[65536];
+	int in = open(src, O_RDONLY | O_CLOEXEC), out;
+	ssize_t n;
+
+	ck_assert_msg(in >= 0, "open %s: %s", src, strerror(errno));
+	out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	ck_assert_msg(out >= 0, "create %s: %s", dst, strerror(errno));
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		ck_assert_int_eq(write(out, buf, (size_t)n), n);
+	ck_assert_int_eq(n, 0);
+	close(in);
+	ck_assert_int_eq(close(out), 0);
+}
+
+/* Rewrites g.conf with its plugin_dir line replaced. */
+static void set_plugin_dir(const char *dir)
+{
+	char text[8192], out[8192 + PATH_MAX], *line, *save = NULL;
+	size_t len = 0;
+	int fd = open(g.conf, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	ck_assert_int_ge(fd, 0);
+	n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	ck_assert_int_gt(n, 0);
+	text[n] = '\0';
+	out[0] = '\0';
+	for (line = strtok_r(text, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save))
+		len += (size_t)snprintf(out + len, sizeof(out) - len, "%s\n",
+		                        strncmp(line, "plugin_dir", 10) == 0 ? "" : line);
+	snprintf(out + len, sizeof(out) - len, "plugin_dir = %s\n", dir);
+	write_file(g.conf, "w", out);
+}
+
+/* A plugin dir with apikey and lktest_ok, and a policy "mfa": the key,
+ * then an "otp" input that must be 123456. */
+static void mfa_policy(void)
+{
+	char dir[PATH_MAX + 16], path[PATH_MAX * 2];
+	static const char *const files[][2] = { { "LK_APIKEY_PLUGIN_DIR", "apikey.so" },
+		                                { "LK_TEST_PLUGIN_DIR", "lktest_ok.so" } };
+
+	snprintf(dir, sizeof(dir), "%s/plugins", g.base);
+	ck_assert_int_eq(mkdir(dir, 0755), 0);
+	for (size_t i = 0; i < 2; i++) {
+		char src[PATH_MAX * 2], dst[PATH_MAX * 2];
+		snprintf(src, sizeof(src), "%s/%s", bin(files[i][0]), files[i][1]);
+		snprintf(dst, sizeof(dst), "%s/%s", dir, files[i][1]);
+		copy_file(src, dst);
+	}
+	set_plugin_dir(dir);
+	snprintf(path, sizeof(path), "%s/policies/mfa.xml", g.dir);
+	write_file(path, "w",
+	           "<policy xmlns=\"urn:latchkey:policy:1\" service=\"mfa\" environment=\"prod\">"
+	           "<stack><step plugin=\"apikey\" control=\"required\"/>"
+	           "<step plugin=\"lktest_ok\" control=\"required\"><arg>need=otp</arg>"
+	           "<arg>expect=123456</arg></step></stack>"
+	           "<scopes><scope>web:read</scope></scopes></policy>\n");
+	ck_assert_int_eq(chmod(path, 0644), 0);
+}
+
+/* nginx auth_pam answers every prompt with the one password it has: the
+ * key and the code in one answer, split by the module. */
+START_TEST(test_single_prompt)
+{
+	char answer[LK_KEY_MAX_LEN + 16], text[PATH_MAX * 2];
+	struct conv_state cs;
+
+	allow_services();
+	mfa_policy();
+	snprintf(text, sizeof(text), "auth required %s socket=%s single_prompt\n",
+	         getenv("LK_PAM_MODULE"), g.sock);
+	write_service("mfa", text);
+	start_daemon();
+	snprintf(answer, sizeof(answer), "%s 123456", g.key);
+	ck_assert_int_eq(login("mfa", "alice", answer, &cs), PAM_SUCCESS);
+	ck_assert_int_eq(cs.n_prompts, 1);
+	snprintf(answer, sizeof(answer), "%s 654321", g.key);
+	ck_assert_int_eq(login("mfa", "alice", answer, &cs), PAM_AUTH_ERR);
+	/* No code at all: the module cannot ask, so no. */
+	ck_assert_int_eq(login("mfa", "alice", g.key, &cs), PAM_AUTH_ERR);
+	ck_assert_int_eq(cs.n_prompts, 1);
+	/* A wrong key with the right code. */
+	ck_assert_int_eq(login("mfa", "alice", "lk_prod_notakey 123456", &cs), PAM_AUTH_ERR);
+
+	/* Without single_prompt the module asks twice; a client that sends
+	 * the same answer both times fails, which is why the mode exists. */
+	snprintf(text, sizeof(text), "auth required %s socket=%s\n", getenv("LK_PAM_MODULE"),
+	         g.sock);
+	write_service("mfa", text);
+	snprintf(answer, sizeof(answer), "%s 123456", g.key);
+	/* The whole answer is no key; the stack still asks for the code (a
+	 * required step runs on, as in Linux-PAM, revealing nothing). */
+	ck_assert_int_eq(login("mfa", "alice", answer, &cs), PAM_AUTH_ERR);
+	ck_assert_int_eq(cs.n_prompts, 2);
+	ck_assert_int_eq(login("mfa", "alice", g.key, &cs), PAM_AUTH_ERR);
+	ck_assert_int_eq(cs.n_prompts, 2);
+	ck_assert_str_eq(cs.last_prompt, "lktest otp: ");
+}
+END_TEST
+
 START_TEST(test_exports)
 {
 	void *h = dlopen(getenv("LK_PAM_MODULE"), RTLD_NOW | RTLD_LOCAL);
@@ -241,6 +559,8 @@ START_TEST(test_exports)
 	ck_assert_ptr_nonnull(dlsym(h, "pam_sm_authenticate"));
 	ck_assert_ptr_nonnull(dlsym(h, "pam_sm_setcred"));
 	ck_assert_ptr_nonnull(dlsym(h, "pam_sm_acct_mgmt"));
+	ck_assert_ptr_nonnull(dlsym(h, "pam_sm_open_session"));
+	ck_assert_ptr_nonnull(dlsym(h, "pam_sm_close_session"));
 	ck_assert_ptr_null(dlsym(h, "lk_msg_encode"));
 	ck_assert_ptr_null(dlsym(h, "lk_config_load"));
 	ck_assert_ptr_null(dlsym(h, "lk_frame_read"));
@@ -262,6 +582,11 @@ static Suite *pam_suite(void)
 	tcase_add_test(tc, test_socket_owner_mismatch);
 	tcase_add_test(tc, test_bad_arguments);
 	tcase_add_test(tc, test_sufficient_then_deny);
+	tcase_add_test(tc, test_acct_mgmt);
+	tcase_add_test(tc, test_acct_rotated_and_expired);
+	tcase_add_test(tc, test_acct_not_ours_and_daemon_gone);
+	tcase_add_test(tc, test_sessions);
+	tcase_add_test(tc, test_single_prompt);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("module");

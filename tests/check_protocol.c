@@ -49,6 +49,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define T_PTEXT  LK_TAG_PROMPT_TEXT
 #define T_ECHO   LK_TAG_ECHO
 #define T_ERROR  LK_TAG_ERROR
+#define T_CRED   LK_TAG_CREDENTIAL
+#define T_EVENT  LK_TAG_EVENT
 
 /* Big enough for any frame; static because a message is ~35 KB. */
 static unsigned char frame[LK_FRAME_MAX + 4], frame2[LK_FRAME_MAX + 4];
@@ -196,6 +198,7 @@ static void result_full(struct lk_msg *m)
 	m->pam_code = 7;
 	set(m->reason, sizeof(m->reason), "key_revoked");
 	set(m->principal, sizeof(m->principal), "alice@example.org");
+	set(m->credential, sizeof(m->credential), "R5eXtmZ1dIJ3");
 	m->audit_seq = UINT64_C(1234567890123);
 }
 
@@ -213,6 +216,41 @@ static void result_max(struct lk_msg *m)
 	fill(m->reason, 31, 'r');
 	fill(m->principal, 128, 'P');
 	m->audit_seq = UINT64_MAX;
+}
+
+static void account_msg(struct lk_msg *m)
+{
+	m->type = LK_MSG_ACCOUNT;
+	set(m->service, sizeof(m->service), "sshd");
+	set(m->user, sizeof(m->user), "alice");
+	set(m->credential, sizeof(m->credential), "R5eXtmZ1dIJ3");
+}
+
+static void account_max(struct lk_msg *m)
+{
+	m->type = LK_MSG_ACCOUNT;
+	fill(m->service, 64, 's');
+	fill(m->user, 256, 'u');
+	fill(m->credential, 31, 'C');
+}
+
+static void session_open(struct lk_msg *m)
+{
+	m->type = LK_MSG_SESSION;
+	set(m->service, sizeof(m->service), "sshd");
+	set(m->user, sizeof(m->user), "alice");
+	set(m->rhost, sizeof(m->rhost), "192.0.2.7");
+	set(m->credential, sizeof(m->credential), "R5eXtmZ1dIJ3");
+	m->event = LK_SESSION_OPEN;
+}
+
+/* A session a credential of another module opened: no credential. */
+static void session_close_minimal(struct lk_msg *m)
+{
+	m->type = LK_MSG_SESSION;
+	set(m->service, sizeof(m->service), "sshd");
+	set(m->user, sizeof(m->user), "alice");
+	m->event = LK_SESSION_CLOSE;
 }
 
 static void error_msg(struct lk_msg *m)
@@ -248,6 +286,10 @@ static const struct {
 	{ "RESULT at its bounds", result_max },
 	{ "ERROR", error_msg },
 	{ "ERROR at its bound", error_max },
+	{ "ACCOUNT", account_msg },
+	{ "ACCOUNT at its bounds", account_max },
+	{ "SESSION open with every field", session_open },
+	{ "SESSION close with the required fields", session_close_minimal },
 };
 #define N_VALID (int)(sizeof(valid) / sizeof(valid[0]))
 
@@ -387,14 +429,16 @@ struct bad {
 #define NONE
 
 /* Valid field sets each message type is then spoilt from. */
-#define AUTH_OK   F(T_SVC, "sshd") F(T_NAME, "authtok") F(T_VAL, SECRET)
-#define HELLO_OK  F(T_MINV, "\1") F(T_MAXV, "\1")
-#define PROMPT_OK F(T_NAME, "otp")
-#define ANSWER_OK F(T_NAME, "otp") F(T_VAL, SECRET)
-#define CODE_OK   F(T_CODE, "\0\0\0\7")
-#define REASON_OK F(T_REASON, "bad_key")
-#define SEQ_OK    F(T_SEQ, "\0\0\0\0\0\0\0\1")
-#define RESULT_OK CODE_OK REASON_OK SEQ_OK
+#define AUTH_OK    F(T_SVC, "sshd") F(T_NAME, "authtok") F(T_VAL, SECRET)
+#define HELLO_OK   F(T_MINV, "\1") F(T_MAXV, "\1")
+#define PROMPT_OK  F(T_NAME, "otp")
+#define ANSWER_OK  F(T_NAME, "otp") F(T_VAL, SECRET)
+#define CODE_OK    F(T_CODE, "\0\0\0\7")
+#define REASON_OK  F(T_REASON, "bad_key")
+#define SEQ_OK     F(T_SEQ, "\0\0\0\0\0\0\0\1")
+#define RESULT_OK  CODE_OK REASON_OK SEQ_OK
+#define ACCOUNT_OK F(T_SVC, "sshd") F(T_USER, "alice") F(T_CRED, "kid1")
+#define SESSION_OK F(T_SVC, "sshd") F(T_USER, "alice") F(T_EVENT, "\1")
 
 static const struct bad bad[] = {
 	/* header */
@@ -404,11 +448,13 @@ static const struct bad bad[] = {
 	VROW("version byte 0", 0, LK_MSG_AUTH, AUTH_OK, "version byte 0, expected 1"),
 	VROW("version byte 255 in a HELLO", 255, LK_MSG_HELLO, HELLO_OK, "version byte 255"),
 	ROW("type 0", 0, AUTH_OK, "unknown message type 0"),
-	ROW("type 7", 7, AUTH_OK, "unknown message type 7"),
+	ROW("type 9", 9, AUTH_OK, "unknown message type 9"),
 	ROW("type 255", 255, AUTH_OK, "unknown message type 255"),
 	/* tags and framing of fields */
 	ROW("tag 0", LK_MSG_AUTH, AUTH_OK F(0, "x"), "tag 0 (unknown) at offset 49: unknown tag"),
-	ROW("tag 17", LK_MSG_AUTH, AUTH_OK F(17, ""), "tag 17 (unknown)"),
+	ROW("tag 19", LK_MSG_AUTH, AUTH_OK F(19, ""), "tag 19 (unknown)"),
+	ROW("credential in an AUTH", LK_MSG_AUTH, AUTH_OK F(T_CRED, "abc"),
+	    "tag 17 (credential) at offset 49: not allowed"),
 	ROW("tag 65535", LK_MSG_ERROR, F(0xffff, "x") F(T_ERROR, "e"), "tag 65535 (unknown)"),
 	RAW("truncated field header", "\1\2\0\4\0", "trailing 3 byte(s) at offset 2"),
 	RAW("truncated field value", "\1\2\0\4\0\5ssh", "truncated: says 5 bytes, 3 left"),
@@ -432,6 +478,27 @@ static const struct bad bad[] = {
 	ROW("echo of 2 bytes", LK_MSG_PROMPT, PROMPT_OK F(T_ECHO, "\0\1"),
 	    "tag 15 (echo) at offset 9: 2 bytes, expected exactly 1"),
 	ROW("echo 2", LK_MSG_PROMPT, PROMPT_OK F(T_ECHO, "\2"), "must be 0 or 1, not 2"),
+	/* account and session */
+	ROW("ACCOUNT without a credential", LK_MSG_ACCOUNT, F(T_SVC, "sshd") F(T_USER, "alice"),
+	    "required tag 17 (credential) is missing"),
+	ROW("ACCOUNT without a user", LK_MSG_ACCOUNT, F(T_SVC, "sshd") F(T_CRED, "kid1"),
+	    "required tag 5 (user) is missing"),
+	ROW("credential with a dot", LK_MSG_ACCOUNT, F(T_SVC, "s") F(T_USER, "a") F(T_CRED, "k.1"),
+	    "not a credential id"),
+	ROW("credential of 32 bytes", LK_MSG_ACCOUNT,
+	    F(T_SVC, "s") F(T_USER, "a") F(T_CRED, "0123456789abcdef0123456789abcdef"),
+	    "32 bytes, at most 31"),
+	ROW("ACCOUNT with an input", LK_MSG_ACCOUNT, ACCOUNT_OK F(T_NAME, "apikey") F(T_VAL, "x"),
+	    "tag 8 (input_name)"),
+	ROW("SESSION without an event", LK_MSG_SESSION, F(T_SVC, "sshd") F(T_USER, "alice"),
+	    "required tag 18 (event) is missing"),
+	ROW("SESSION event 0", LK_MSG_SESSION, F(T_SVC, "s") F(T_USER, "a") F(T_EVENT, "\0"),
+	    "must be 1 (open) or 2 (close), not 0"),
+	ROW("SESSION event 3", LK_MSG_SESSION, F(T_SVC, "s") F(T_USER, "a") F(T_EVENT, "\3"),
+	    "not 3"),
+	ROW("SESSION event twice", LK_MSG_SESSION, SESSION_OK F(T_EVENT, "\2"), "repeated"),
+	ROW("SESSION event of 2 bytes", LK_MSG_SESSION,
+	    F(T_SVC, "s") F(T_USER, "a") F(T_EVENT, "\0\1"), "2 bytes, expected exactly 1"),
 	ROW("version 0", LK_MSG_HELLO, F(T_VER, "\0"), "version 0 does not exist"),
 	ROW("min_version 0", LK_MSG_HELLO, F(T_MINV, "\0") F(T_MAXV, "\1"),
 	    "version 0 does not exist"),
@@ -778,9 +845,9 @@ static void unknown_type_0(struct lk_msg *m)
 {
 	m->type = 0;
 }
-static void unknown_type_7(struct lk_msg *m)
+static void unknown_type_9(struct lk_msg *m)
 {
-	m->type = 7;
+	m->type = 9;
 }
 static void hello_mixed(struct lk_msg *m)
 {
@@ -855,7 +922,7 @@ static const struct {
 	{ "pam_code in AUTH", auth_full, pam_code_in_auth,
 	  "tag 10 (pam_code) at offset 118: not allowed" },
 	{ "type 0", auth_full, unknown_type_0, "cannot encode unknown message type 0" },
-	{ "type 7", auth_full, unknown_type_7, "cannot encode unknown message type 7" },
+	{ "type 9", auth_full, unknown_type_9, "cannot encode unknown message type 9" },
 	{ "HELLO with both forms", hello_client, hello_mixed, "has both version and" },
 	{ "HELLO with min_version only", hello_client, hello_min_only,
 	  "needs min_version and max_version" },

@@ -14,6 +14,8 @@
  *   factors=N       LK_FACTOR_* bits reported on success (decimal)
  *   need=INPUT      answer LK_PLUGIN_NEED_INPUT until the request carries
  *                   an input of that name
+ *   expect=VALUE    with need=: deny ("wrong-input") unless that input's
+ *                   value is exactly VALUE
  *   fail_init=1     init fails
  *   fail_auth=1     authenticate returns an error
  *   store=probe     use host->store_exec: count this call in an own table,
@@ -42,6 +44,7 @@ struct lktest_state {
 	char principal[LK_PLUGIN_PRINCIPAL_MAX + 1];
 	unsigned long factors;
 	char need[LK_PLUGIN_REASON_MAX];
+	char expect[64];
 	int fail_init;
 	int fail_auth;
 	int store_probe;
@@ -106,6 +109,8 @@ int lktest_parse_arg(struct lktest_state *st, const char *arg)
 		return copy_value(st->principal, sizeof(st->principal), v);
 	if (KEY_IS("need"))
 		return copy_value(st->need, sizeof(st->need), v);
+	if (KEY_IS("expect"))
+		return copy_value(st->expect, sizeof(st->expect), v);
 	if (KEY_IS("factors")) {
 		st->factors = strtoul(v, &end, 10);
 		return (*v == '\0' || *end != '\0' || st->factors > 0xffffffffUL) ? -1 : 0;
@@ -156,12 +161,13 @@ fail:
 	return -1;
 }
 
-static int has_input(const struct lk_plugin_request *req, const char *name)
+static const struct lk_plugin_input *find_input(const struct lk_plugin_request *req,
+                                                const char *name)
 {
 	for (size_t i = 0; i < req->n_inputs; i++)
 		if (req->inputs[i].name != NULL && strcmp(req->inputs[i].name, name) == 0)
-			return 1;
-	return 0;
+			return &req->inputs[i];
+	return NULL;
 }
 
 static int take_count(void *ctx, int n_cols, const char *const *cols)
@@ -218,6 +224,7 @@ __attribute__((unused)) static int
 lktest_authenticate(void *state, const struct lk_plugin_request *req, struct lk_plugin_result *res)
 {
 	const struct lktest_state *st = state;
+	const struct lk_plugin_input *in = NULL;
 	const char *who;
 
 	if (st == NULL || req == NULL || res == NULL || req->struct_size < sizeof(*req) ||
@@ -226,12 +233,18 @@ lktest_authenticate(void *state, const struct lk_plugin_request *req, struct lk_
 	if (st->fail_auth)
 		return -1;
 	snprintf(res->credential, sizeof(res->credential), "lktest");
-	if (st->need[0] != '\0' && !has_input(req, st->need)) {
+	if (st->need[0] != '\0' && (in = find_input(req, st->need)) == NULL) {
 		res->decision = LK_PLUGIN_NEED_INPUT;
 		snprintf(res->reason, sizeof(res->reason), "need-input");
 		snprintf(res->prompt_input, sizeof(res->prompt_input), "%s", st->need);
 		snprintf(res->prompt_text, sizeof(res->prompt_text), "lktest %s: ", st->need);
 		res->prompt_echo = 0;
+		return 0;
+	}
+	if (in != NULL && st->expect[0] != '\0' &&
+	    (in->len != strlen(st->expect) || memcmp(in->value, st->expect, in->len) != 0)) {
+		res->decision = LK_PLUGIN_DENY;
+		snprintf(res->reason, sizeof(res->reason), "wrong-input");
 		return 0;
 	}
 	res->decision = (enum lk_plugin_decision)st->decision;

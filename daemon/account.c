@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * ACCOUNT and SESSION (pam_sm_acct_mgmt, pam_sm_open/close_session): the
+ * state of the key that authenticated, checked now (a key revoked between
+ * authentication and account management is refused), and session events
+ * in the audit chain.
+ */
+#include "config.h"
+
+#include <security/pam_appl.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "audit-private.h"
+#include "daemon-private.h"
+#include "keys-private.h"
+#include "subject-private.h"
+#include "util-private.h"
+
+/* Key state -> what pam_acct_mgmt should say. "rotated" is a success the
+ * module may turn into PAM_NEW_AUTHTOK_REQD (its rotated= argument). */
+static int state_code(const char *state)
+{
+	if (strcmp(state, "active") == 0 || strcmp(state, "rotated") == 0)
+		return PAM_SUCCESS;
+	if (strcmp(state, "expired") == 0)
+		return PAM_ACCT_EXPIRED;
+	return PAM_PERM_DENIED; /* suspended, revoked, anything unknown */
+}
+
+static int account_unit(struct daemon *d, void *arg, struct lk_err *err)
+{
+	struct lkd_account *a = arg;
+	struct lk_key_info k;
+	char detail[160];
+	int64_t now;
+	int r;
+
+	if ((r = lk_now(&now)) < 0)
+		return lk_err_set(err, r, "cannot read the clock");
+	r = lk_key_get(d->store, a->credential, &k, err);
+	if (r == LK_ENOTFOUND) {
+		a->pam_code = PAM_PERM_DENIED;
+		snprintf(a->reason, sizeof(a->reason), "unknown-credential");
+	} else if (r < 0) {
+		return r;
+	} else if (strcmp(k.owner, a->user) != 0) {
+		a->pam_code = PAM_PERM_DENIED;
+		snprintf(a->reason, sizeof(a->reason), "user-mismatch");
+	} else {
+		const char *state = lk_key_effective_status(&k, now);
+		a->pam_code = state_code(state);
+		snprintf(a->reason, sizeof(a->reason), "%s",
+		         strcmp(state, "active") == 0 ? "ok" : state);
+	}
+	if (strcmp(a->reason, "ok") == 0)
+		return LK_OK; /* the authentication is on record already */
+	snprintf(detail, sizeof(detail), "service=%s pam=%d", a->service, a->pam_code);
+	return lk_audit_record(
+	    d->store,
+	    &(struct lk_audit_event){ .ts = now,
+	                              .actor_uid = (int64_t)a->peer_uid,
+	                              .subject_ref = r == LK_OK ? k.owner_ref : NULL,
+	                              .kid = a->credential,
+	                              .action = "account.check",
+	                              .reason = a->reason,
+	                              .detail = detail },
+	    &a->audit_seq, err);
+}
+
+int lkd_account(struct daemon *d, struct lkd_account *a, struct lk_err *err)
+{
+	return lkd_batch_run(d, account_unit, a, err);
+}
+
+static int session_unit(struct daemon *d, void *arg, struct lk_err *err)
+{
+	struct lkd_session *s = arg;
+	char detail[400], ref[LK_SUBJECT_REF_LEN + 1] = "";
+	int64_t now;
+	int r;
+
+	if ((r = lk_now(&now)) < 0)
+		return lk_err_set(err, r, "cannot read the clock");
+	/* The user by pseudonym when Latchkey knows them; names never go into
+	 * the chain (they can be erased from the subject table). */
+	r = lk_subject_ref(d->store, "owner", s->user, false, now, ref, err);
+	if (r == LK_ENOTFOUND)
+		ref[0] = '\0';
+	else if (r < 0)
+		return r;
+	snprintf(detail, sizeof(detail), "service=%s rhost=%s%s", s->service,
+	         s->rhost[0] ? s->rhost : "-", ref[0] ? "" : " user=unknown");
+	return lk_audit_record(
+	    d->store,
+	    &(struct lk_audit_event){ .ts = now,
+	                              .actor_uid = (int64_t)s->peer_uid,
+	                              .subject_ref = ref[0] ? ref : NULL,
+	                              .kid = s->credential[0] ? s->credential : NULL,
+	                              .action = s->open ? "session.open" : "session.close",
+	                              .reason = "ok",
+	                              .detail = detail },
+	    &s->audit_seq, err);
+}
+
+int lkd_session(struct daemon *d, struct lkd_session *s, struct lk_err *err)
+{
+	return lkd_batch_run(d, session_unit, s, err);
+}
