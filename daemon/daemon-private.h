@@ -10,6 +10,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "config-private.h"
@@ -22,6 +23,7 @@
 #define LKD_IO_TIMEOUT_MS 10000
 
 struct lkd_waiter;
+struct pool;
 
 struct daemon {
 	struct lk_config *cfg;
@@ -38,11 +40,22 @@ struct daemon {
 	unsigned lock_waiting;
 	struct lkd_waiter *members; /* units in the open batch, waiting for its commit */
 	unsigned n_members;
+	unsigned long long n_batches, n_units; /* committed, for the log at exit */
+	/* Syncing the write-ahead log outside the lock (batch.c). */
+	int wal_fd;
+	uint64_t commit_gen, synced_gen; /* commits made; covered by a finished sync */
+	bool syncing;                    /* an fdatasync is in flight */
+	bool sync_failed;                /* one failed: everything is denied */
 	pthread_cond_t batch_done;
 
 	pthread_mutex_t conn_lock;
 	pthread_cond_t conn_done;
 	unsigned n_conns;
+	/* Worker threads per socket (listen.c): started as needed, up to
+	 * LKD_MAX_CONNS, then kept (a thread per connection cost more than the
+	 * decision). */
+	struct pool *pools;
+	bool stopping;
 };
 
 /* A connected peer, as SO_PEERCRED tells it. */
@@ -67,17 +80,29 @@ int lkd_check_socket_dir(const char *what, const char *sock, struct lk_err *err)
  * replaced, a live one (another daemon answers) is an error. */
 int lkd_listen(const char *what, const char *path, mode_t mode, int *ret_fd, struct lk_err *err);
 
-/* Accepts one connection on listen_fd, reads its credentials and runs
- * handler(peer) on a detached thread (at most LKD_MAX_CONNS at once). The
- * handler owns the peer: it closes fd and calls lkd_peer_done(peer). */
-void lkd_accept(struct daemon *d, int listen_fd, void *(*handler)(void *));
+/* Serves listen_fd: worker threads accept connections, read the peer's
+ * credentials and run handler(peer) (at most LKD_MAX_CONNS at once; more
+ * wait in the backlog). The handler owns the peer: it closes fd and calls
+ * lkd_peer_done(peer). */
+int lkd_serve(struct daemon *d, int listen_fd, void *(*handler)(void *), struct lk_err *err);
+/* Stops every socket's workers and waits for connections in progress. */
+void lkd_stop_serving(struct daemon *d);
 void lkd_peer_done(struct lkd_peer *peer);
 
 /* ---- batch.c ---- */
 
 void lkd_lock(struct daemon *d);
-/* Commits the open batch if nobody is waiting to join it, then unlocks. */
+/* Commits the open batch if nobody is waiting to join it, makes everything
+ * committed so far durable (at the configured level), then unlocks. */
 void lkd_unlock(struct daemon *d);
+/* False once a sync of the audit log failed: answer nothing but denials. */
+bool lkd_healthy(struct daemon *d);
+
+/* True when the write-ahead log is synced by batch.c (durability = fsync
+ * with group commit), so SQLite itself runs synchronous=NORMAL. */
+bool lkd_external_sync(const struct daemon *d);
+/* Opens the write-ahead log for syncing (after the store is open). */
+int lkd_sync_open(struct daemon *d, struct lk_err *err);
 /* With the lock held: commits the open batch (if any) now and wakes its
  * members with the result. */
 int lkd_batch_finish(struct daemon *d, struct lk_err *err);

@@ -109,58 +109,137 @@ void lkd_peer_done(struct lkd_peer *peer)
 	pthread_mutex_unlock(&d->conn_lock);
 }
 
-void lkd_accept(struct daemon *d, int listen_fd, void *(*handler)(void *))
-{
-	struct ucred cred;
-	socklen_t cred_len = sizeof(cred);
-	pthread_attr_t attr;
-	pthread_t tid;
-	struct lkd_peer *peer;
+/* Workers accept for themselves: the kernel hands each connection to one
+ * thread blocked in accept(), with no hand-over between threads (each
+ * wake-up is dear on a virtual machine). A worker that takes a connection
+ * when no other is left waiting starts one more, up to LKD_MAX_CONNS per
+ * socket; further connections wait in the listen backlog. */
+struct pool {
+	struct pool *next;
+	struct daemon *d;
 	int fd;
+	void *(*handler)(void *);
+	unsigned n_workers, n_idle; /* under d->conn_lock */
+};
 
-	fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
-	if (fd < 0) {
-		if (errno != EINTR && errno != EAGAIN && errno != ECONNABORTED)
-			lkd_log(d, LOG_WARNING, "accept: %s", strerror(errno));
-		return;
-	}
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cred_len) != 0 ||
-	    cred_len != sizeof(cred)) {
-		lkd_log(d, LOG_WARNING, "cannot read the peer's credentials: %s", strerror(errno));
-		close(fd);
-		return;
-	}
-	pthread_mutex_lock(&d->conn_lock);
-	if (d->n_conns >= LKD_MAX_CONNS) {
+static bool start_worker(struct pool *p);
+
+static void *worker_main(void *arg)
+{
+	struct pool *p = arg;
+	struct daemon *d = p->d;
+
+	for (;;) {
+		struct ucred cred;
+		socklen_t cred_len = sizeof(cred);
+		struct lkd_peer *peer;
+		int fd, e;
+
+		pthread_mutex_lock(&d->conn_lock);
+		p->n_idle++;
 		pthread_mutex_unlock(&d->conn_lock);
-		lkd_log(d, LOG_WARNING, "too many connections: refusing uid %u",
-		        (unsigned)cred.uid);
-		close(fd);
-		return;
-	}
-	d->n_conns++;
-	pthread_mutex_unlock(&d->conn_lock);
-
-	peer = calloc(1, sizeof(*peer));
-	if (peer != NULL) {
+		fd = accept4(p->fd, NULL, NULL, SOCK_CLOEXEC);
+		e = errno;
+		pthread_mutex_lock(&d->conn_lock);
+		p->n_idle--;
+		if (fd < 0 && d->stopping) {
+			p->n_workers--;
+			pthread_cond_broadcast(&d->conn_done);
+			pthread_mutex_unlock(&d->conn_lock);
+			return NULL;
+		}
+		if (fd >= 0) {
+			d->n_conns++;
+			if (p->n_idle == 0 && p->n_workers < LKD_MAX_CONNS)
+				(void)start_worker(p);
+		}
+		pthread_mutex_unlock(&d->conn_lock);
+		if (fd < 0) {
+			if (e != EINTR && e != EAGAIN && e != ECONNABORTED)
+				lkd_log(d, LOG_WARNING, "accept: %s", strerror(e));
+			continue;
+		}
+		peer = calloc(1, sizeof(*peer));
+		if (peer == NULL ||
+		    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cred_len) != 0 ||
+		    cred_len != sizeof(cred)) {
+			lkd_log(d, LOG_WARNING, "cannot take a connection: %s",
+			        peer == NULL ? "out of memory" : strerror(errno));
+			close(fd);
+			if (peer == NULL) {
+				pthread_mutex_lock(&d->conn_lock);
+				d->n_conns--;
+				pthread_cond_broadcast(&d->conn_done);
+				pthread_mutex_unlock(&d->conn_lock);
+			} else {
+				lkd_peer_done(peer);
+			}
+			continue;
+		}
 		*peer = (struct lkd_peer){
 			.d = d, .fd = fd, .uid = cred.uid, .gid = cred.gid, .pid = cred.pid
 		};
-		pthread_attr_init(&attr);
-		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-		if (pthread_create(&tid, &attr, handler, peer) == 0) {
-			pthread_attr_destroy(&attr);
-			return;
-		}
-		pthread_attr_destroy(&attr);
+		p->handler(peer);
 	}
-	lkd_log(d, LOG_ERR, "cannot start a connection thread");
-	close(fd);
-	if (peer != NULL)
-		lkd_peer_done(peer);
-	else {
-		pthread_mutex_lock(&d->conn_lock);
-		d->n_conns--;
-		pthread_mutex_unlock(&d->conn_lock);
+}
+
+/* With conn_lock held (or before any worker runs). */
+static bool start_worker(struct pool *p)
+{
+	pthread_attr_t attr;
+	pthread_t tid;
+	bool ok;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	ok = pthread_create(&tid, &attr, worker_main, p) == 0;
+	pthread_attr_destroy(&attr);
+	if (ok)
+		p->n_workers++;
+	return ok;
+}
+
+int lkd_serve(struct daemon *d, int listen_fd, void *(*handler)(void *), struct lk_err *err)
+{
+	struct pool *p = calloc(1, sizeof(*p));
+	bool ok;
+
+	if (p == NULL)
+		return lk_err_set(err, LK_ENOMEM, "out of memory");
+	*p = (struct pool){ .d = d, .fd = listen_fd, .handler = handler };
+	pthread_mutex_lock(&d->conn_lock);
+	ok = start_worker(p);
+	if (ok) {
+		p->next = d->pools;
+		d->pools = p;
 	}
+	pthread_mutex_unlock(&d->conn_lock);
+	if (!ok) {
+		free(p);
+		return lk_err_set(err, LK_ENOMEM, "cannot start a worker thread");
+	}
+	return LK_OK;
+}
+
+void lkd_stop_serving(struct daemon *d)
+{
+	pthread_mutex_lock(&d->conn_lock);
+	d->stopping = true;
+	/* Wakes the workers blocked in accept(); each then leaves. */
+	for (struct pool *p = d->pools; p != NULL; p = p->next)
+		shutdown(p->fd, SHUT_RDWR);
+	for (;;) {
+		unsigned workers = 0;
+		for (struct pool *p = d->pools; p != NULL; p = p->next)
+			workers += p->n_workers;
+		if (workers == 0 && d->n_conns == 0)
+			break;
+		pthread_cond_wait(&d->conn_done, &d->conn_lock);
+	}
+	while (d->pools != NULL) {
+		struct pool *p = d->pools;
+		d->pools = p->next;
+		free(p);
+	}
+	pthread_mutex_unlock(&d->conn_lock);
 }

@@ -86,34 +86,33 @@ static void reload(struct daemon *d)
 
 static int run(struct daemon *d, struct listener *ls, size_t n_ls, int sfd)
 {
-	struct pollfd pfd[4];
+	struct lk_err err = { { 0 } };
+	struct pollfd pfd = { .fd = sfd, .events = POLLIN };
 
-	pfd[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
 	for (size_t i = 0; i < n_ls; i++) {
-		pfd[1 + i] = (struct pollfd){ .fd = ls[i].fd, .events = POLLIN };
+		if (lkd_serve(d, ls[i].fd, ls[i].handler, &err) < 0) {
+			lkd_log(d, LOG_ERR, "%s", err.msg);
+			return 1;
+		}
 		lkd_log(d, LOG_INFO, "listening on %s", ls[i].path);
 	}
 	for (;;) {
-		if (poll(pfd, 1 + n_ls, -1) < 0) {
+		struct signalfd_siginfo si;
+
+		if (poll(&pfd, 1, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			lkd_log(d, LOG_ERR, "poll: %s", strerror(errno));
 			return 1;
 		}
-		if (pfd[0].revents) {
-			struct signalfd_siginfo si;
-			if (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-				if (si.ssi_signo == SIGHUP) {
-					reload(d);
-				} else {
-					lkd_log(d, LOG_INFO, "signal %u: stopping", si.ssi_signo);
-					return 0;
-				}
-			}
+		if (read(sfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+			continue;
+		if (si.ssi_signo == SIGHUP) {
+			reload(d);
+			continue;
 		}
-		for (size_t i = 0; i < n_ls; i++)
-			if (pfd[1 + i].revents)
-				lkd_accept(d, ls[i].fd, ls[i].handler);
+		lkd_log(d, LOG_INFO, "signal %u: stopping", si.ssi_signo);
+		return 0;
 	}
 }
 
@@ -147,7 +146,12 @@ static int start(struct daemon *d, const char *config, struct listener *ls, size
 		return r;
 	if ((r = lk_store_open(d->cfg->database, 0, d->master, &d->store, err)) < 0)
 		return r;
-	if ((r = lk_store_set_durability(d->store, !d->cfg->durability_normal, err)) < 0)
+	/* SQLite syncs each commit itself only when each decision is committed
+	 * alone; with group commit batch.c syncs the log outside the lock. */
+	if ((r = lk_store_set_durability(
+	         d->store, !d->cfg->durability_normal && !lkd_external_sync(d), err)) < 0)
+		return r;
+	if ((r = lkd_sync_open(d, err)) < 0)
 		return r;
 	if ((r = lk_engine_new(d->store, d->cfg->policy_dir, d->cfg->plugin_dir, &d->engine, err)) <
 	    0)
@@ -170,7 +174,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct daemon d = { 0 };
+	struct daemon d = { .wal_fd = -1 };
 	struct listener ls[3];
 	struct lk_err err = { { 0 } };
 	const char *config = NULL;
@@ -234,24 +238,28 @@ int main(int argc, char **argv)
 	}
 
 	/* Stop accepting, let requests in flight finish and commit, then go. */
+	lkd_stop_serving(&d);
 	for (size_t i = 0; i < n_ls; i++) {
 		if (ls[i].fd < 0)
 			continue;
 		close(ls[i].fd);
 		unlink(ls[i].path);
 	}
-	pthread_mutex_lock(&d.conn_lock);
-	while (d.n_conns > 0)
-		pthread_cond_wait(&d.conn_done, &d.conn_lock);
-	pthread_mutex_unlock(&d.conn_lock);
 	if (d.store != NULL) {
 		lkd_lock(&d);
 		if (lkd_batch_finish(&d, &err) < 0)
 			status = 1;
-		pthread_mutex_unlock(&d.lock);
+		lkd_unlock(&d);
+		if (!lkd_healthy(&d))
+			status = 1;
+		if (d.n_batches > 0)
+			lkd_log(&d, LOG_INFO, "%llu decisions and events committed in %llu batches",
+			        d.n_units, d.n_batches);
 	}
 	lk_engine_free(d.engine);
 	lk_store_close(d.store);
+	if (d.wal_fd >= 0)
+		close(d.wal_fd);
 	lk_master_free(d.master);
 	lk_config_free(d.cfg);
 	close(sfd);

@@ -419,7 +419,10 @@ static void free_data(pam_handle_t *pamh, void *data, int error_status)
 	free(data);
 }
 
-/* HELLO both ways; PAM_AUTHINFO_UNAVAIL (logged) on anything else. */
+/* HELLO both ways, with the request (s->auth) sent right behind ours
+ * rather than after the daemon's answer: one round trip less per login.
+ * A daemon that refuses the version answers ERROR and reads no further.
+ * PAM_AUTHINFO_UNAVAIL (logged) on anything but a matching HELLO. */
 static int handshake(pam_handle_t *pamh, const struct args *a, struct session *s, int fd)
 {
 	struct lk_msg *m = &s->msg;
@@ -428,6 +431,7 @@ static int handshake(pam_handle_t *pamh, const struct args *a, struct session *s
 	m->type = LK_MSG_HELLO;
 	m->min_version = m->max_version = LK_PROTO_VERSION;
 	if (send_msg(pamh, fd, m, s, a->timeout_ms) != LK_OK ||
+	    send_msg(pamh, fd, &s->auth, s, a->timeout_ms) != LK_OK ||
 	    recv_msg(pamh, fd, s, a->timeout_ms) != LK_OK)
 		return PAM_AUTHINFO_UNAVAIL;
 	if (m->type != LK_MSG_HELLO || m->version != LK_PROTO_VERSION) {
@@ -449,8 +453,7 @@ static int converse(pam_handle_t *pamh, const struct args *a, struct session *s,
 	struct lk_msg *m = &s->msg;
 	int r;
 
-	if (handshake(pamh, a, s, fd) != PAM_SUCCESS ||
-	    send_msg(pamh, fd, &s->auth, s, a->timeout_ms) != LK_OK)
+	if (handshake(pamh, a, s, fd) != PAM_SUCCESS)
 		return PAM_AUTHINFO_UNAVAIL;
 	for (int round = 0;; round++) {
 		if (recv_msg(pamh, fd, s, a->timeout_ms) != LK_OK)
@@ -553,8 +556,7 @@ static int ask(pam_handle_t *pamh, const struct args *a, struct session *s)
 	if ((fd = connect_daemon(pamh, a, s->sock)) < 0)
 		return PAM_AUTHINFO_UNAVAIL;
 	r = handshake(pamh, a, s, fd);
-	if (r == PAM_SUCCESS && (send_msg(pamh, fd, &s->auth, s, a->timeout_ms) != LK_OK ||
-	                         recv_msg(pamh, fd, s, a->timeout_ms) != LK_OK))
+	if (r == PAM_SUCCESS && recv_msg(pamh, fd, s, a->timeout_ms) != LK_OK)
 		r = PAM_AUTHINFO_UNAVAIL;
 	close(fd);
 	if (r == PAM_SUCCESS && s->msg.type != LK_MSG_RESULT) {
