@@ -131,7 +131,8 @@ int lk_frame_read(int fd, unsigned char *buf, size_t cap, size_t *ret_len, int t
 int lk_frame_write(int fd, const unsigned char *frame, size_t len, int timeout_ms,
                    struct lk_err *err);
 
-/* Clears every field, secrets included (sodium_memzero). Accepts NULL. */
+/* Clears every field, secrets included (sodium_memzero): input values up
+ * to their len, which every writer must set with the bytes. Accepts NULL. */
 void lk_msg_wipe(struct lk_msg *m);
 
 #endif

@@ -385,6 +385,20 @@ START_TEST(test_wipe)
 	auth_full(&built);
 	lk_msg_wipe(&built);
 	ck_assert(memcmp(&built, &zero, sizeof(built)) == 0);
+	/* Every byte set, each value as far as its len says: all gone. */
+	memset(&built, 0xa5, sizeof(built));
+	for (size_t i = 0; i < LK_MSG_MAX_INPUTS; i++) {
+		built.inputs[i].len = i * 500;
+		memset(built.inputs[i].value + i * 500, 0, LK_MSG_INPUT_MAX - i * 500);
+	}
+	lk_msg_wipe(&built);
+	ck_assert(memcmp(&built, &zero, sizeof(built)) == 0);
+	/* A len out of bounds wipes the whole value. */
+	memset(&built, 0x5a, sizeof(built));
+	for (size_t i = 0; i < LK_MSG_MAX_INPUTS; i++)
+		built.inputs[i].len = i % 2 ? SIZE_MAX : LK_MSG_INPUT_MAX;
+	lk_msg_wipe(&built);
+	ck_assert(memcmp(&built, &zero, sizeof(built)) == 0);
 	lk_msg_wipe(NULL);
 }
 END_TEST
