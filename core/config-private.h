@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "error-private.h"
 
@@ -22,6 +23,30 @@ struct lk_auth_peer {
 	uint32_t uid;
 	char **services;
 	size_t n_services;
+};
+
+/* Who may do what through the admin socket. Each role includes the ones
+ * below it: an operator may do all an auditor may. */
+enum lk_role {
+	LK_ROLE_NONE = 0,
+	LK_ROLE_AUDITOR = 1,  /* read: keys, policies, the audit log */
+	LK_ROLE_OPERATOR = 2, /* the key lifecycle */
+	LK_ROLE_ADMIN = 3,    /* everything: revoke-all, policy changes, auth */
+};
+
+enum lk_member_kind {
+	LK_MEMBER_UID,
+	LK_MEMBER_GID,
+	LK_MEMBER_USER,  /* a user name, looked up when a peer is checked */
+	LK_MEMBER_GROUP, /* a group name, likewise */
+};
+
+/* One member of one "role = ROLE MEMBER[,MEMBER...]" line. */
+struct lk_role_member {
+	enum lk_role role;
+	enum lk_member_kind kind;
+	uint32_t id; /* LK_MEMBER_UID, LK_MEMBER_GID */
+	char *name;  /* LK_MEMBER_USER, LK_MEMBER_GROUP */
 };
 
 /*
@@ -53,6 +78,8 @@ struct lk_config {
 	unsigned group_commit_max;
 	struct lk_auth_peer *auth_peers; /* none by default */
 	size_t n_auth_peers;
+	struct lk_role_member *role_members; /* none by default: only root and the daemon's user */
+	size_t n_role_members;
 };
 
 /* -c FILE if given, else $LATCHKEY_CONFIG, else /etc/latchkey/latchkey.conf. */
@@ -66,6 +93,23 @@ int lk_config_load(const char *path, struct lk_config **ret_cfg, struct lk_err *
 
 /* Accepts NULL. */
 void lk_config_free(struct lk_config *cfg);
+
+/* "admin", "operator", "auditor" or "none". */
+const char *lk_role_str(enum lk_role role);
+
+/*
+ * The role of a peer on the admin socket: admin for uid 0 and for self (the
+ * daemon's own euid); otherwise the highest role with a member matching
+ * uid, one of gids (the peer's primary group and the rest of its groups),
+ * the user name of uid or the name of one of gids. Names are looked up now
+ * (getpwnam_r/getgrnam_r); one that does not resolve matches nobody.
+ */
+enum lk_role lk_config_role(const struct lk_config *cfg, uid_t uid, const gid_t *gids,
+                            size_t n_gids, uid_t self);
+
+/* gid plus the supplementary groups of uid's user (getgrouplist), or just
+ * gid if uid has no passwd entry. The caller frees *ret_gids. */
+int lk_peer_groups(uid_t uid, gid_t gid, gid_t **ret_gids, size_t *ret_n, struct lk_err *err);
 
 /* Writes the config that "latchkey init" creates (relative paths). */
 int lk_config_write_default(const char *path, const char *plugin_dir, struct lk_err *err);

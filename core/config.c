@@ -3,7 +3,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +47,9 @@ void lk_config_free(struct lk_config *cfg)
 		free(cfg->auth_peers[i].services);
 	}
 	free(cfg->auth_peers);
+	for (size_t i = 0; i < cfg->n_role_members; i++)
+		free(cfg->role_members[i].name);
+	free(cfg->role_members);
 	free(cfg);
 }
 
@@ -220,6 +225,269 @@ static int add_auth_peer(struct lk_config *cfg, char *value, const char *path, i
 	return LK_OK;
 }
 
+static const char *const role_names[] = {
+	[LK_ROLE_NONE] = "none",
+	[LK_ROLE_AUDITOR] = "auditor",
+	[LK_ROLE_OPERATOR] = "operator",
+	[LK_ROLE_ADMIN] = "admin",
+};
+
+const char *lk_role_str(enum lk_role role)
+{
+	return role <= LK_ROLE_ADMIN ? role_names[role] : "none";
+}
+
+/* A user or group name as useradd/groupadd accept it. */
+static bool account_name_valid(const char *s)
+{
+	return s[0] != '-' && lk_token_valid(s, 32, "._-");
+}
+
+static bool parse_id(const char *s, uint32_t *ret)
+{
+	unsigned long long n;
+	char *end;
+
+	errno = 0;
+	n = strtoull(s, &end, 10);
+	/* (uid_t)-1 means "no id" to the kernel: never a member. */
+	if (s[0] < '0' || s[0] > '9' || *end != '\0' || errno != 0 || n >= UINT32_MAX)
+		return false;
+	*ret = (uint32_t)n;
+	return true;
+}
+
+/* One "uid:N", "gid:N", "user:NAME" or "group:NAME". */
+static bool parse_member(char *s, struct lk_role_member *m)
+{
+	static const struct {
+		const char *prefix;
+		enum lk_member_kind kind;
+	} kinds[] = {
+		{ "uid:", LK_MEMBER_UID },
+		{ "gid:", LK_MEMBER_GID },
+		{ "user:", LK_MEMBER_USER },
+		{ "group:", LK_MEMBER_GROUP },
+	};
+
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		size_t n = strlen(kinds[i].prefix);
+		if (strncmp(s, kinds[i].prefix, n) != 0)
+			continue;
+		m->kind = kinds[i].kind;
+		if (m->kind == LK_MEMBER_UID || m->kind == LK_MEMBER_GID)
+			return parse_id(s + n, &m->id);
+		if (!account_name_valid(s + n))
+			return false;
+		m->name = strdup(s + n);
+		return m->name != NULL;
+	}
+	return false;
+}
+
+/* "ROLE MEMBER[,MEMBER...]": repeatable; a member may appear under several
+ * roles (the highest wins). */
+static int add_role(struct lk_config *cfg, char *value, const char *path, int line,
+                    struct lk_err *err)
+{
+	char *list, *item, *save = NULL;
+	enum lk_role role = LK_ROLE_NONE;
+
+	list = value + strcspn(value, " \t");
+	if (*list != '\0')
+		*list++ = '\0';
+	while (*list == ' ' || *list == '\t')
+		list++;
+	for (int i = LK_ROLE_AUDITOR; i <= LK_ROLE_ADMIN; i++)
+		if (strcmp(value, role_names[i]) == 0)
+			role = (enum lk_role)i;
+	if (role == LK_ROLE_NONE)
+		return lk_err_set(err, LK_EINVAL,
+		                  "%s:%d: bad role '%.40s' for 'role' (admin, operator or auditor)",
+		                  path, line, value);
+	if (*list == '\0')
+		return lk_err_set(err, LK_EINVAL,
+		                  "%s:%d: 'role' needs a role and members (ROLE MEMBER[,...])",
+		                  path, line);
+	if (list[0] == ',' || list[strlen(list) - 1] == ',' || strstr(list, ",,") != NULL)
+		return lk_err_set(err, LK_EINVAL, "%s:%d: empty member in 'role'", path, line);
+	for (item = strtok_r(list, ",", &save); item != NULL; item = strtok_r(NULL, ",", &save)) {
+		struct lk_role_member *members, m = { .role = role };
+
+		item = trim(item);
+		if (!parse_member(item, &m)) {
+			free(m.name);
+			return lk_err_set(err, LK_EINVAL,
+			                  "%s:%d: bad member '%.60s' for 'role' (uid:N, gid:N, "
+			                  "user:NAME or group:NAME)",
+			                  path, line, item);
+		}
+		members = realloc(cfg->role_members, (cfg->n_role_members + 1) * sizeof(*members));
+		if (members == NULL) {
+			free(m.name);
+			return lk_err_set(err, LK_ENOMEM, "out of memory");
+		}
+		cfg->role_members = members;
+		members[cfg->n_role_members++] = m;
+	}
+	return LK_OK;
+}
+
+/* getpwnam_r, getpwuid_r and getgrnam_r want a buffer of unknown size: it
+ * grows on ERANGE, up to a bound no real entry reaches. */
+#define NSS_BUF_MAX (1024 * 1024)
+
+struct nss_query {
+	bool group;       /* a group by name, else a user */
+	const char *name; /* a user by name, else by uid */
+	uid_t uid;
+	struct passwd pw;
+	struct group gr;
+};
+
+static int nss_try(struct nss_query *q, char *buf, size_t len, bool *found)
+{
+	struct passwd *pw = NULL;
+	struct group *gr = NULL;
+	int r;
+
+	if (q->group)
+		r = getgrnam_r(q->name, &q->gr, buf, len, &gr);
+	else if (q->name != NULL)
+		r = getpwnam_r(q->name, &q->pw, buf, len, &pw);
+	else
+		r = getpwuid_r(q->uid, &q->pw, buf, len, &pw);
+	*found = pw != NULL || gr != NULL;
+	return r;
+}
+
+/* The entry (q->pw or q->gr) points into the returned buffer, which the
+ * caller frees; NULL when there is no such entry or the lookup failed. */
+static char *nss_lookup(struct nss_query *q)
+{
+	size_t len = 4096;
+	char *buf = NULL;
+	bool found = false;
+	int r = ERANGE;
+
+	while (r == ERANGE && len <= NSS_BUF_MAX) {
+		char *p = realloc(buf, len);
+		if (p == NULL)
+			break;
+		buf = p;
+		r = nss_try(q, buf, len, &found);
+		len *= 2;
+	}
+	if (r != 0 || !found) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+static bool user_uid(const char *name, uid_t *ret_uid)
+{
+	struct nss_query q = { .name = name };
+	char *buf = nss_lookup(&q);
+
+	if (buf == NULL)
+		return false;
+	*ret_uid = q.pw.pw_uid;
+	free(buf);
+	return true;
+}
+
+static bool group_gid(const char *name, gid_t *ret_gid)
+{
+	struct nss_query q = { .group = true, .name = name };
+	char *buf = nss_lookup(&q);
+
+	if (buf == NULL)
+		return false;
+	*ret_gid = q.gr.gr_gid;
+	free(buf);
+	return true;
+}
+
+static bool has_gid(const gid_t *gids, size_t n_gids, gid_t gid)
+{
+	for (size_t i = 0; i < n_gids; i++)
+		if (gids[i] == gid)
+			return true;
+	return false;
+}
+
+static bool member_matches(const struct lk_role_member *m, uid_t uid, const gid_t *gids,
+                           size_t n_gids)
+{
+	uid_t u;
+	gid_t g;
+
+	switch (m->kind) {
+	case LK_MEMBER_UID:
+		return m->id == uid;
+	case LK_MEMBER_GID:
+		return has_gid(gids, n_gids, m->id);
+	case LK_MEMBER_USER:
+		return user_uid(m->name, &u) && u == uid;
+	case LK_MEMBER_GROUP:
+		return group_gid(m->name, &g) && has_gid(gids, n_gids, g);
+	}
+	return false;
+}
+
+enum lk_role lk_config_role(const struct lk_config *cfg, uid_t uid, const gid_t *gids,
+                            size_t n_gids, uid_t self)
+{
+	enum lk_role best = LK_ROLE_NONE;
+
+	/* Root could open the database anyway; the daemon's own user owns it. */
+	if (uid == 0 || uid == self)
+		return LK_ROLE_ADMIN;
+	for (size_t i = 0; i < cfg->n_role_members; i++) {
+		const struct lk_role_member *m = &cfg->role_members[i];
+		if (m->role > best && member_matches(m, uid, gids, n_gids))
+			best = m->role;
+	}
+	return best;
+}
+
+int lk_peer_groups(uid_t uid, gid_t gid, gid_t **ret_gids, size_t *ret_n, struct lk_err *err)
+{
+	struct nss_query q = { .uid = uid };
+	char *buf = nss_lookup(&q);
+	gid_t *gids = NULL;
+	int n = 0;
+
+	/* getgrouplist says how many there are when the array is short. */
+	for (int cap = 32; buf != NULL && cap <= 65536; cap *= 2) {
+		gid_t *p = realloc(gids, (size_t)cap * sizeof(*gids));
+		if (p == NULL)
+			break;
+		gids = p;
+		n = cap;
+		if (getgrouplist(q.pw.pw_name, gid, gids, &n) >= 0)
+			break;
+		n = 0;
+	}
+	free(buf);
+	if (n == 0) {
+		/* No passwd entry (or no memory for the list): the primary
+		 * group alone, so a gid member still matches. */
+		gid_t *p = realloc(gids, sizeof(*gids));
+		if (p == NULL) {
+			free(gids);
+			return lk_err_set(err, LK_ENOMEM, "out of memory");
+		}
+		gids = p;
+		gids[0] = gid;
+		n = 1;
+	}
+	*ret_gids = gids;
+	*ret_n = (size_t)n;
+	return LK_OK;
+}
+
 static int set_field(struct lk_config *cfg, const char *dir, const char *name, const char *value,
                      unsigned *seen, const char *path, int line, struct lk_err *err)
 {
@@ -298,6 +566,8 @@ static int set_field(struct lk_config *cfg, const char *dir, const char *name, c
 	}
 	if (strcmp(name, "auth_peer") == 0)
 		return add_auth_peer(cfg, (char *)value, path, line, err);
+	if (strcmp(name, "role") == 0)
+		return add_role(cfg, (char *)value, path, line, err);
 	return lk_err_set(err, LK_EINVAL, "%s:%d: unknown setting '%s'", path, line, name);
 }
 
