@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "apikey-private.h"
 #include "config-private.h"
 #include "error-private.h"
 #include "masterkey-private.h"
@@ -20,26 +21,94 @@ enum {
 	EXIT_SYSTEM = 4,   /* config, database, master key or file-system trouble */
 };
 
+/* For cli_fail: the caller may not do this (exit EXIT_DENIED). */
+#define CLI_EDENIED (-100)
+
+/* The reason recorded for a new key nobody received. */
+#define CLI_UNDELIVERED "undelivered: the new key could not be written out"
+
+/*
+ * One run of a verb: in the latchkey process (--offline, or a verb that
+ * always runs there), or inside latchkeyd for a peer on the admin socket
+ * (in_daemon). Commands write only through out and err, read a secret only
+ * through cli_read_secret, and open the store only through cli_open, so
+ * the same code serves both.
+ */
 struct cli {
 	const char *config_path; /* -c, else $LATCHKEY_CONFIG, else /etc/... */
 	bool json;
+	bool offline; /* --offline: on the database directly (cli_open checks it may) */
 	struct lk_config *cfg;
 	struct lk_master *master;
 	struct lk_store *store;
 	int64_t now;
-	int64_t actor; /* the caller's uid, recorded in every audit row */
+	int64_t actor;     /* the caller's uid, recorded in every audit row */
+	enum lk_role role; /* the caller's; LK_ROLE_ADMIN in process */
+	FILE *out, *err;   /* stdout and stderr, or latchkeyd's captures */
+
+	/* Set by latchkeyd: cfg, master and store are its own (cli_open takes
+	 * them as they are, cli_close leaves them), stdin is the request's. */
+	bool in_daemon;
+	const unsigned char *in;
+	size_t in_len, in_off;
+	/* in_daemon: new keys in out. Each one is revoked unless the client
+	 * acknowledges that its stdout took them. */
+	char (*new_kids)[LK_KID_LEN + 1];
+	size_t n_new_kids;
+	bool denied;         /* a role check refused the verb (audited) */
+	bool policy_changed; /* a policy file was rewritten: latchkeyd reloads */
 };
 
-/* Prints "latchkey: <message>" on stderr (and, with --json, an error object
- * on stdout) and returns the exit status for rc. */
+/* Prints "latchkey: <message>" on err (and, with --json, an error object
+ * on out) and returns the exit status for rc. */
 int cli_fail(struct cli *c, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int cli_fail_err(struct cli *c, int rc, const struct lk_err *err);
 int cli_exit_for(int rc);
 
 /* Loads the config, then opens the store; with master, loads the master key
- * too (only what the verb needs: listing never touches the master key). */
+ * too (only what the verb needs: listing never touches the master key).
+ * With --offline, first refuses unless the caller owns the database and no
+ * latchkeyd answers on its sockets. In latchkeyd: nothing to open. */
 int cli_open(struct cli *c, bool need_master, bool readonly);
+/* Closes what cli_open opened (never latchkeyd's); frees new_kids. */
 void cli_close(struct cli *c);
+
+/* A verb and who may run it through latchkeyd. */
+enum {
+	CLI_VERB_LOCAL = 1, /* runs in the caller's process only, never remotely */
+	CLI_VERB_STDIN = 2, /* reads a secret line from stdin */
+};
+struct cli_verb {
+	const char *command, *verb; /* verb NULL: the command alone; "*": any other */
+	const char *name;           /* for messages and audit rows: never the arguments */
+	enum lk_role role;
+	unsigned flags;
+	int (*fn)(struct cli *c, int argc, char **argv);
+};
+
+/* The verb argv names (argv[0] the command), or NULL for an unknown
+ * command. An unknown word after a known command finds its "*" entry, so
+ * the command itself says what is wrong. */
+const struct cli_verb *cli_verb_find(int argc, char *const *argv);
+bool cli_verb_reads_stdin(const struct cli_verb *v);
+
+/* Runs argv (argv[0] the command) with c: the role check, then the
+ * command. The exit status. */
+int cli_run(struct cli *c, int argc, char **argv);
+
+/* EXIT_OK if c->role is at least need; else audits an admin.denied row
+ * (naming what, never arguments) and fails with EXIT_DENIED. */
+int cli_require(struct cli *c, enum lk_role need, const char *what);
+
+/* The verb run by latchkeyd on the admin socket (cli/remote.c). */
+int cli_remote(struct cli *c, int argc, char **argv);
+
+/* A connected stream socket to path, or -1 with errno set. */
+int cli_connect(const char *path);
+
+/* A new key could not be shown: revokes it as undelivered and says so on
+ * err. Returns the exit status (EXIT_SYSTEM). */
+int cli_revoke_undelivered(struct cli *c, const char *kid);
 
 /* Parses a time bound: a duration back from now ("24h"), a date
  * ("2026-11-01") or an ISO 8601 UTC time ("2026-11-01T12:00:00Z"). */
@@ -62,10 +131,11 @@ void json_time(struct json *j, const char *key, int64_t t); /* 0 -> null */
 void json_words(struct json *j, const char *key, const char *space_joined);
 void json_value_open(struct json *j, const char *key, char bracket);
 
-/* Reads one line (a secret) from stdin, without echo on a terminal; a line
- * longer than the buffer comes back as buflen bytes (and so is malformed).
- * Never argv: ps and shell history would show it. */
-int cli_read_secret(const char *prompt, char *buf, size_t buflen, size_t *ret_len);
+/* Reads one line (a secret) from stdin, without echo on a terminal, or in
+ * latchkeyd from the request's stdin; a line longer than the buffer comes
+ * back as buflen bytes (and so is malformed). Never argv: ps and shell
+ * history would show it. */
+int cli_read_secret(struct cli *c, const char *prompt, char *buf, size_t buflen, size_t *ret_len);
 
 int cmd_init(struct cli *c, int argc, char **argv);
 int cmd_key(struct cli *c, int argc, char **argv);

@@ -44,7 +44,7 @@ static int audit_verify(struct cli *c, int argc, char **argv)
 	hex(rep.head, LK_CHAIN_LEN, head);
 	if (c->json) {
 		struct json j;
-		json_open(&j, stdout, '{');
+		json_open(&j, c->out, '{');
 		json_bool(&j, "intact", rep.problem == LK_AUDIT_INTACT);
 		json_int(&j, "rows_checked", rep.rows);
 		json_int(&j, "head_seq", rep.head_seq);
@@ -56,14 +56,15 @@ static int audit_verify(struct cli *c, int argc, char **argv)
 		}
 		json_close(&j, '{');
 	} else if (rep.problem == LK_AUDIT_INTACT) {
-		printf("audit chain intact: %lld rows, head seq %lld, chain %s\n",
-		       (long long)rep.rows, (long long)rep.head_seq, head);
+		fprintf(c->out, "audit chain intact: %lld rows, head seq %lld, chain %s\n",
+		        (long long)rep.rows, (long long)rep.head_seq, head);
 	} else if (rep.problem == LK_AUDIT_SCHEMA) {
-		printf("audit log TAMPERED (%s): %s\n", lk_audit_problem_str(rep.problem), rep.why);
+		fprintf(c->out, "audit log TAMPERED (%s): %s\n", lk_audit_problem_str(rep.problem),
+		        rep.why);
 	} else {
-		printf("audit chain BROKEN at seq %lld (%s): %s\n", (long long)rep.bad_seq,
-		       lk_audit_problem_str(rep.problem), rep.why);
-		printf("last good seq %lld, chain %s\n", (long long)rep.head_seq, head);
+		fprintf(c->out, "audit chain BROKEN at seq %lld (%s): %s\n", (long long)rep.bad_seq,
+		        lk_audit_problem_str(rep.problem), rep.why);
+		fprintf(c->out, "last good seq %lld, chain %s\n", (long long)rep.head_seq, head);
 	}
 	return rep.problem == LK_AUDIT_INTACT ? EXIT_OK : EXIT_DENIED;
 }
@@ -92,10 +93,10 @@ static int log_one(const struct lk_audit_row *row, void *ctx)
 		json_close(&l->j, '{');
 		return 0;
 	}
-	printf("%6lld  %s  uid=%-5lld %-16s %-12s %-20s %s%s%s\n", (long long)row->seq, ts,
-	       (long long)row->actor_uid, row->action, row->kid ? row->kid : "-",
-	       row->subject_ref ? row->subject_ref : "-", row->reason,
-	       row->detail && row->detail[0] ? "  " : "", row->detail ? row->detail : "");
+	fprintf(l->c->out, "%6lld  %s  uid=%-5lld %-16s %-12s %-20s %s%s%s\n", (long long)row->seq,
+	        ts, (long long)row->actor_uid, row->action, row->kid ? row->kid : "-",
+	        row->subject_ref ? row->subject_ref : "-", row->reason,
+	        row->detail && row->detail[0] ? "  " : "", row->detail ? row->detail : "");
 	return 0;
 }
 
@@ -180,7 +181,7 @@ static int audit_log(struct cli *c, int argc, char **argv)
 		f.subject_ref = ref;
 	}
 	if (c->json)
-		json_open(&l.j, stdout, '[');
+		json_open(&l.j, c->out, '[');
 	r = lk_audit_query(c->store, &f, log_one, &l, &err);
 	if (c->json)
 		json_close(&l.j, '[');

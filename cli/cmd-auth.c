@@ -24,9 +24,10 @@
  * to stderr, after the decision they explain is recorded. */
 static void log_stderr(void *ctx, int level, const char *msg)
 {
-	(void)ctx;
+	struct cli *c = ctx;
+
 	if (level <= LK_LOG_WARNING)
-		fprintf(stderr, "latchkey: %s\n", msg);
+		fprintf(c->err, "latchkey: %s\n", msg);
 }
 
 int cmd_auth(struct cli *c, int argc, char **argv)
@@ -94,8 +95,8 @@ int cmd_auth(struct cli *c, int argc, char **argv)
 	r = lk_engine_new(c->store, c->cfg->policy_dir, c->cfg->plugin_dir, &engine, &err);
 	if (r < 0)
 		return cli_fail_err(c, r, &err);
-	lk_engine_set_log(engine, log_stderr, NULL);
-	if (cli_read_secret("API key: ", key, sizeof(key), &input.len) < 0) {
+	lk_engine_set_log(engine, log_stderr, c);
+	if (cli_read_secret(c, "API key: ", key, sizeof(key), &input.len) < 0) {
 		sodium_memzero(key, sizeof(key));
 		lk_engine_free(engine);
 		return cli_fail(c, LK_EIO, "cannot read the key from stdin");
@@ -116,7 +117,7 @@ int cmd_auth(struct cli *c, int argc, char **argv)
 		return cli_fail_err(c, r, &err);
 	if (c->json) {
 		struct json j;
-		json_open(&j, stdout, '{');
+		json_open(&j, c->out, '{');
 		json_bool(&j, "success", res.pam_code == 0 && !res.need_input);
 		json_int(&j, "pam_code", res.pam_code);
 		json_str(&j, "reason", res.need_input ? "need-input" : res.reason);
@@ -126,13 +127,13 @@ int cmd_auth(struct cli *c, int argc, char **argv)
 		json_int(&j, "audit_seq", res.audit_seq);
 		json_close(&j, '{');
 	} else if (res.need_input) {
-		printf("incomplete: the policy also needs input '%s'\n", res.prompt_input);
+		fprintf(c->out, "incomplete: the policy also needs input '%s'\n", res.prompt_input);
 	} else {
-		printf("%s: %s%s%s (policy %.16s%s, audit seq %lld)\n",
-		       res.pam_code == 0 ? "accepted" : "denied", res.reason,
-		       res.principal[0] ? ", principal " : "", res.principal,
-		       res.policy_hash[0] ? res.policy_hash : "none", res.policy_hash[0] ? "…" : "",
-		       (long long)res.audit_seq);
+		fprintf(c->out, "%s: %s%s%s (policy %.16s%s, audit seq %lld)\n",
+		        res.pam_code == 0 ? "accepted" : "denied", res.reason,
+		        res.principal[0] ? ", principal " : "", res.principal,
+		        res.policy_hash[0] ? res.policy_hash : "none",
+		        res.policy_hash[0] ? "…" : "", (long long)res.audit_seq);
 	}
 	return res.pam_code == 0 && !res.need_input ? EXIT_OK : EXIT_DENIED;
 }

@@ -179,12 +179,12 @@ int cmd_init(struct cli *c, int argc, char **argv)
 
 	if (c->json) {
 		struct json j;
-		json_open(&j, stdout, '{');
+		json_open(&j, c->out, '{');
 		json_str(&j, "config", conf);
 		json_str(&j, "state_dir", dir);
 		json_close(&j, '{');
 	} else {
-		printf("%s\n", conf);
+		fprintf(c->out, "%s\n", conf);
 	}
 	return EXIT_OK;
 fail:

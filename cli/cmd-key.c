@@ -202,24 +202,18 @@ static void key_text(FILE *f, const struct lk_key_info *k, int64_t now)
 
 /* Verbs that print a new key keep stdout unbuffered, so no copy of the key
  * lingers in a stdio buffer after it has been written. Must run before any
- * output on stdout. */
-static void unbuffer_stdout(void)
+ * output on stdout. (latchkeyd's capture wipes its own buffers.) */
+static void unbuffer_stdout(struct cli *c)
 {
-	setvbuf(stdout, NULL, _IONBF, 0);
+	if (c->out == stdout)
+		setvbuf(stdout, NULL, _IONBF, 0);
 }
 
-/* Shown once: the key alone on stdout (so `KEY=$(latchkey key issue ...)`
- * works), details on stderr; or everything in one JSON object. */
-/* A new key that could not be written out (full disk, closed pipe) is held
- * by nobody: it must not stay valid. */
-static int check_delivered(struct cli *c, const char *kid)
+int cli_revoke_undelivered(struct cli *c, const char *kid)
 {
 	struct lk_err err = { { 0 } };
 
-	if (!ferror(stdout) && fflush(stdout) == 0)
-		return EXIT_OK;
-	if (lk_key_revoke(c->store, kid, "undelivered: the new key could not be written out",
-	                  c->actor, c->now, &err) < 0)
+	if (lk_key_revoke(c->store, kid, CLI_UNDELIVERED, c->actor, c->now, &err) < 0)
 		return cli_fail(
 		    c, LK_EIO,
 		    "could not write new key %s to stdout, and revoking it failed (%s); "
@@ -229,18 +223,40 @@ static int check_delivered(struct cli *c, const char *kid)
 	                kid);
 }
 
+/* A new key that could not be written out (full disk, closed pipe) is held
+ * by nobody: it must not stay valid. In latchkeyd, whether it was written
+ * out is known only once the client acknowledges it: remember it. */
+static int check_delivered(struct cli *c, const char *kid)
+{
+	void *p;
+
+	if (c->in_daemon) {
+		p = realloc(c->new_kids, (c->n_new_kids + 1) * sizeof(*c->new_kids));
+		if (p == NULL)
+			return cli_revoke_undelivered(c, kid);
+		c->new_kids = p;
+		memcpy(c->new_kids[c->n_new_kids++], kid, LK_KID_LEN + 1);
+		return EXIT_OK;
+	}
+	if (!ferror(c->out) && fflush(c->out) == 0)
+		return EXIT_OK;
+	return cli_revoke_undelivered(c, kid);
+}
+
+/* Shown once: the key alone on stdout (so `KEY=$(latchkey key issue ...)`
+ * works), details on stderr; or everything in one JSON object. */
 static int show_new_key(struct cli *c, char *key, const struct lk_key_info *info)
 {
 	if (c->json) {
 		struct json j;
-		json_open(&j, stdout, '{');
+		json_open(&j, c->out, '{');
 		json_str(&j, "key", key);
 		key_json(&j, info, c->now);
 		json_close(&j, '{');
 	} else {
-		printf("%s\n", key);
-		key_text(stderr, info, c->now);
-		fputs("This key is shown once; Latchkey keeps only a keyed hash of it.\n", stderr);
+		fprintf(c->out, "%s\n", key);
+		key_text(c->err, info, c->now);
+		fputs("This key is shown once; Latchkey keeps only a keyed hash of it.\n", c->err);
 	}
 	sodium_memzero(key, LK_KEY_MAX_LEN + 1);
 	return check_delivered(c, info->kid);
@@ -258,7 +274,7 @@ static int key_issue(struct cli *c, int argc, char **argv)
 	int64_t lifetime;
 	int status, r;
 
-	unbuffer_stdout();
+	unbuffer_stdout(c);
 	if ((status = parse_args(c, argc, argv, allowed, 0, &a)) != EXIT_OK)
 		return status;
 	if (a.owner == NULL)
@@ -316,19 +332,19 @@ static int list_one(const struct lk_key_info *k, void *ctx)
 		lk_time_format(k->expires, expires, sizeof(expires));
 	if (k->last_used)
 		lk_time_format(k->last_used, last, sizeof(last));
-	printf("%-12s  %-5s %-9s %-20s %-20s %-20s %s\n", k->kid, k->env,
-	       lk_key_effective_status(k, l->c->now), k->expires ? expires : "never",
-	       k->last_used ? last : "never", k->owner, k->scopes);
+	fprintf(l->c->out, "%-12s  %-5s %-9s %-20s %-20s %-20s %s\n", k->kid, k->env,
+	        lk_key_effective_status(k, l->c->now), k->expires ? expires : "never",
+	        k->last_used ? last : "never", k->owner, k->scopes);
 	return 0;
 }
 
 static void list_header(struct list_ctx *l)
 {
 	if (l->c->json)
-		json_open(&l->j, stdout, '[');
+		json_open(&l->j, l->c->out, '[');
 	else
-		printf("%-12s  %-5s %-9s %-20s %-20s %-20s %s\n", "KID", "ENV", "STATUS", "EXPIRES",
-		       "LAST USED", "OWNER", "SCOPES");
+		fprintf(l->c->out, "%-12s  %-5s %-9s %-20s %-20s %-20s %s\n", "KID", "ENV",
+		        "STATUS", "EXPIRES", "LAST USED", "OWNER", "SCOPES");
 }
 
 static int key_list(struct cli *c, int argc, char **argv)
@@ -375,11 +391,11 @@ static int key_show(struct cli *c, int argc, char **argv)
 		return cli_fail_err(c, r, &err);
 	if (c->json) {
 		struct json j;
-		json_open(&j, stdout, '{');
+		json_open(&j, c->out, '{');
 		key_json(&j, &info, c->now);
 		json_close(&j, '{');
 	} else {
-		key_text(stdout, &info, c->now);
+		key_text(c->out, &info, c->now);
 	}
 	return EXIT_OK;
 }
@@ -394,7 +410,7 @@ static int key_rotate(struct cli *c, int argc, char **argv)
 	char key[LK_KEY_MAX_LEN + 1];
 	int status, r;
 
-	unbuffer_stdout();
+	unbuffer_stdout(c);
 	if ((status = parse_args(c, argc, argv, allowed, 1, &a)) != EXIT_OK)
 		return status;
 	if ((status = cli_open(c, true, false)) != EXIT_OK)
@@ -432,15 +448,15 @@ static int key_status_verb(struct cli *c, int argc, char **argv)
 		return cli_fail_err(c, r, &err);
 	if (c->json) {
 		struct json j;
-		json_open(&j, stdout, '{');
+		json_open(&j, c->out, '{');
 		json_str(&j, "kid", a.kid);
 		json_str(&j, "action", verb);
 		json_close(&j, '{');
 	} else {
-		printf("%s %s\n", a.kid,
-		       strcmp(verb, "revoke") == 0    ? "revoked"
-		       : strcmp(verb, "suspend") == 0 ? "suspended"
-		                                      : "resumed");
+		fprintf(c->out, "%s %s\n", a.kid,
+		        strcmp(verb, "revoke") == 0    ? "revoked"
+		        : strcmp(verb, "suspend") == 0 ? "suspended"
+		                                       : "resumed");
 	}
 	return EXIT_OK;
 }
@@ -466,12 +482,12 @@ static int key_revoke_all(struct cli *c, int argc, char **argv)
 		return cli_fail_err(c, r, &err);
 	if (c->json) {
 		struct json j;
-		json_open(&j, stdout, '{');
+		json_open(&j, c->out, '{');
 		json_str(&j, "owner", a.owner);
 		json_int(&j, "revoked", (int64_t)count);
 		json_close(&j, '{');
 	} else {
-		printf("revoked %zu key%s of %s\n", count, count == 1 ? "" : "s", a.owner);
+		fprintf(c->out, "revoked %zu key%s of %s\n", count, count == 1 ? "" : "s", a.owner);
 	}
 	return EXIT_OK;
 }
@@ -511,15 +527,18 @@ static int key_due(struct cli *c, int argc, char **argv)
 
 	if ((status = parse_args(c, argc, argv, allowed, 0, &a)) != EXIT_OK)
 		return status;
+	/* Listing is an auditor's; rotating, an operator's. */
+	if (a.rotate && (status = cli_require(c, LK_ROLE_OPERATOR, "key due --rotate")) != EXIT_OK)
+		return status;
 	if (a.rotate)
-		unbuffer_stdout();
+		unbuffer_stdout(c);
 	if (a.within != NULL && lk_duration_parse(a.within, &within) < 0)
 		return cli_fail(c, LK_EINVAL, "bad --within '%.40s' (e.g. 14d)", a.within);
 	if ((status = cli_open(c, a.rotate, !a.rotate)) != EXIT_OK)
 		return status;
 	lk_key_rules_from_config(c->cfg, &rules);
 	if (c->json) {
-		json_open(&d.list.j, stdout, '{');
+		json_open(&d.list.j, c->out, '{');
 		json_value_open(&d.list.j, "due", '[');
 	} else {
 		list_header(&d.list);
@@ -543,7 +562,7 @@ static int key_due(struct cli *c, int argc, char **argv)
 		                  &err);
 		if (r < 0) {
 			sodium_memzero(key, sizeof(key));
-			fprintf(stderr, "latchkey: rotating %s: %s\n", d.kids[i], err.msg);
+			fprintf(c->err, "latchkey: rotating %s: %s\n", d.kids[i], err.msg);
 			failed++;
 			continue;
 		}
@@ -554,7 +573,7 @@ static int key_due(struct cli *c, int argc, char **argv)
 			key_json(&d.list.j, &info, c->now);
 			json_close(&d.list.j, '{');
 		} else {
-			printf("rotated %s -> %s: %s\n", d.kids[i], info.kid, key);
+			fprintf(c->out, "rotated %s -> %s: %s\n", d.kids[i], info.kid, key);
 		}
 		sodium_memzero(key, sizeof(key));
 		if (check_delivered(c, info.kid) != EXIT_OK)
@@ -590,7 +609,7 @@ static int key_verify(struct cli *c, int argc, char **argv)
 		return cli_fail_err(c, r, &err);
 	if ((status = cli_open(c, true, false)) != EXIT_OK)
 		return status;
-	if (cli_read_secret("API key: ", key, sizeof(key), &keylen) < 0) {
+	if (cli_read_secret(c, "API key: ", key, sizeof(key), &keylen) < 0) {
 		sodium_memzero(key, sizeof(key));
 		return cli_fail(c, LK_EIO, "cannot read the key from stdin");
 	}
@@ -600,14 +619,14 @@ static int key_verify(struct cli *c, int argc, char **argv)
 		return cli_fail_err(c, r, &err);
 	if (c->json) {
 		struct json j;
-		json_open(&j, stdout, '{');
+		json_open(&j, c->out, '{');
 		json_str(&j, "result", lk_verdict_str(res.verdict));
 		json_str(&j, "kid", res.kid[0] ? res.kid : NULL);
 		json_bool(&j, "grace", res.in_grace);
 		json_int(&j, "audit_seq", res.audit_seq);
 		json_close(&j, '{');
 	} else {
-		printf("%s\n", lk_verdict_str(res.verdict));
+		fprintf(c->out, "%s\n", lk_verdict_str(res.verdict));
 	}
 	return res.verdict == LK_VERDICT_OK ? EXIT_OK : EXIT_DENIED;
 }

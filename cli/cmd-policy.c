@@ -52,32 +52,33 @@ static void policy_json(struct json *j, const struct lk_policy *p)
 }
 
 /* The effective stack, as a person reads it. */
-static void policy_text(const struct lk_policy *p)
+static void policy_text(FILE *f, const struct lk_policy *p)
 {
-	printf("service %s, environment %s, sha256 %s\n", p->service, p->environment, p->hash_hex);
+	fprintf(f, "service %s, environment %s, sha256 %s\n", p->service, p->environment,
+	        p->hash_hex);
 	for (size_t i = 0; i < p->n_steps; i++) {
-		printf("  %zu. %-10s %-12s", i + 1, lk_control_str(p->steps[i].control),
-		       p->steps[i].plugin);
+		fprintf(f, "  %zu. %-10s %-12s", i + 1, lk_control_str(p->steps[i].control),
+		        p->steps[i].plugin);
 		for (size_t k = 0; k < p->steps[i].n_args; k++)
-			printf(" \"%s\"", p->steps[i].args[k]);
-		putchar('\n');
+			fprintf(f, " \"%s\"", p->steps[i].args[k]);
+		fputc('\n', f);
 	}
 	for (size_t i = 0; i < p->n_stepups; i++) {
-		printf("  +  %-10s %-12s step-up ", "required", p->stepups[i].plugin);
+		fprintf(f, "  +  %-10s %-12s step-up ", "required", p->stepups[i].plugin);
 		if (p->stepups[i].n_scopes == 0)
-			printf("always");
+			fprintf(f, "always");
 		else
-			printf("for scopes:");
+			fprintf(f, "for scopes:");
 		for (size_t k = 0; k < p->stepups[i].n_scopes; k++)
-			printf(" %s", p->stepups[i].scopes[k]);
-		putchar('\n');
+			fprintf(f, " %s", p->stepups[i].scopes[k]);
+		fputc('\n', f);
 	}
-	printf("  scopes required:");
+	fprintf(f, "  scopes required:");
 	if (p->n_scopes == 0)
-		printf(" none");
+		fprintf(f, " none");
 	for (size_t i = 0; i < p->n_scopes; i++)
-		printf(" %s", p->scopes[i]);
-	putchar('\n');
+		fprintf(f, " %s", p->scopes[i]);
+	fputc('\n', f);
 }
 
 /* A policy governs the service named by its file: web.xml holds "web". */
@@ -124,7 +125,7 @@ static int policy_check(struct cli *c, int argc, char **argv)
 	if (optind >= argc)
 		return cli_fail(c, LK_EINVAL, "usage: latchkey policy check FILE...");
 	if (c->json)
-		json_open(&j, stdout, '[');
+		json_open(&j, c->out, '[');
 	for (int i = optind; i < argc; i++) {
 		struct lk_policy *p = NULL;
 		struct lk_err err = { { 0 } };
@@ -156,10 +157,10 @@ static int policy_check(struct cli *c, int argc, char **argv)
 			json_close(&j, '{');
 		} else if (r < 0) {
 			lk_redact_keys(err.msg);
-			fprintf(stderr, "latchkey: %s\n", err.msg);
+			fprintf(c->err, "latchkey: %s\n", err.msg);
 		} else {
-			printf("%s: valid\n", argv[i]);
-			policy_text(p);
+			fprintf(c->out, "%s: valid\n", argv[i]);
+			policy_text(c->out, p);
 		}
 		lk_policy_free(p);
 	}
@@ -203,11 +204,11 @@ static int policy_show(struct cli *c, int argc, char **argv)
 		return status;
 	if (c->json) {
 		struct json j;
-		json_open(&j, stdout, '{');
+		json_open(&j, c->out, '{');
 		policy_json(&j, p);
 		json_close(&j, '{');
 	} else {
-		policy_text(p);
+		policy_text(c->out, p);
 	}
 	lk_policy_free(p);
 	return EXIT_OK;
@@ -236,7 +237,7 @@ static void warn_if_not_loadable(struct cli *c, const char *plugin)
 	struct lk_err err = { { 0 } };
 
 	if (c->cfg->plugin_dir == NULL || lk_plugin_load(c->cfg->plugin_dir, plugin, &p, &err) < 0)
-		fprintf(stderr,
+		fprintf(c->err,
 		        "latchkey: warning: %s; requests that need it will be denied until it is "
 		        "installed\n",
 		        err.msg[0] ? err.msg : "no plugin_dir in the config");
@@ -326,12 +327,13 @@ static int policy_mfa(struct cli *c, int argc, char **argv)
 			/* Nothing to change: no rewrite, no audit row. */
 			lk_policy_free(edited);
 			lk_policy_free(p);
-			printf("%s: already so; nothing changed\n", argv[optind + 1]);
+			fprintf(c->out, "%s: already so; nothing changed\n", argv[optind + 1]);
 			return EXIT_OK;
 		}
 		if (r == LK_OK)
 			r = lk_policy_replace(c->store, p, edited, change, ticket, c->actor, c->now,
 			                      new_hash, &err);
+		c->policy_changed = r == LK_OK;
 		lk_policy_free(edited);
 		if (r == LK_OK && enable)
 			warn_if_not_loadable(c, plugin);
@@ -341,15 +343,15 @@ static int policy_mfa(struct cli *c, int argc, char **argv)
 		return cli_fail_err(c, r, &err);
 	if (c->json) {
 		struct json j;
-		json_open(&j, stdout, '{');
+		json_open(&j, c->out, '{');
 		json_str(&j, "service", argv[optind + 1]);
 		json_str(&j, "change", change);
 		json_str(&j, "old_sha256", old_hash);
 		json_str(&j, "new_sha256", new_hash);
 		json_close(&j, '{');
 	} else {
-		printf("%s: %s mfa with %s; policy %s -> %s\n", argv[optind + 1],
-		       enable ? "enabled" : "disabled", plugin, old_hash, new_hash);
+		fprintf(c->out, "%s: %s mfa with %s; policy %s -> %s\n", argv[optind + 1],
+		        enable ? "enabled" : "disabled", plugin, old_hash, new_hash);
 	}
 	return EXIT_OK;
 }

@@ -17,7 +17,7 @@
 #include "util-private.h"
 
 static const char usage_text[] =
-    "usage: latchkey [-c|--config FILE] [--json] COMMAND ...\n"
+    "usage: latchkey [-c|--config FILE] [--json] [--offline] COMMAND ...\n"
     "       latchkey --help | --version\n"
     "\n"
     "  init --state-dir DIR            create a self-contained setup, print its config path\n"
@@ -35,83 +35,28 @@ static const char usage_text[] =
     "  policy mfa enable|disable SERVICE --plugin P [--scope S...] [--ticket T]\n"
     "  auth SERVICE [--user U] [--rhost H] [--scope S...]   (key on stdin; runs the policy)\n"
     "\n"
+    "Every command but init and policy check runs in latchkeyd, through its admin socket;\n"
+    "--offline runs it here instead: for the database's owner, while latchkeyd is stopped.\n"
     "Config: -c FILE, else $LATCHKEY_CONFIG, else " LK_DEFAULT_CONFIG ".\n"
     "Exit: 0 ok, 1 denied or tampered, 2 bad input, 3 not found or conflict, 4 system error.\n";
-
-int cli_open(struct cli *c, bool need_master, bool readonly)
-{
-	struct lk_err err = { { 0 } };
-	int r;
-
-	r = lk_config_load(c->config_path, &c->cfg, &err);
-	if (r < 0)
-		return cli_fail_err(c, LK_EIO, &err); /* any config trouble is a system error */
-	if (need_master) {
-		r = lk_master_load(c->cfg->master_key, &c->master, &err);
-		if (r < 0)
-			return cli_fail_err(c, LK_ECRYPTO, &err);
-	}
-	r = lk_store_open(c->cfg->database, readonly ? LK_STORE_READONLY : 0, c->master, &c->store,
-	                  &err);
-	if (r < 0)
-		return cli_fail_err(c, LK_ESTORE, &err);
-	return EXIT_OK;
-}
-
-void cli_close(struct cli *c)
-{
-	lk_store_close(c->store);
-	lk_master_free(c->master);
-	lk_config_free(c->cfg);
-	c->store = NULL;
-	c->master = NULL;
-	c->cfg = NULL;
-}
-
-int cli_parse_since(const char *s, int64_t now, int64_t *ret_t)
-{
-	struct tm tm;
-	int64_t d;
-	const char *end;
-
-	if (lk_duration_parse(s, &d) == LK_OK) {
-		*ret_t = now - d;
-		return LK_OK;
-	}
-	memset(&tm, 0, sizeof(tm));
-	end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	if (end == NULL || *end != '\0') {
-		memset(&tm, 0, sizeof(tm));
-		end = strptime(s, "%Y-%m-%d", &tm);
-	}
-	if (end == NULL || *end != '\0')
-		return LK_EINVAL;
-	*ret_t = (int64_t)timegm(&tm);
-	return LK_OK;
-}
-
-static const struct {
-	const char *name;
-	int (*fn)(struct cli *c, int argc, char **argv);
-} commands[] = {
-	{ "init", cmd_init },     { "key", cmd_key },   { "audit", cmd_audit },
-	{ "policy", cmd_policy }, { "auth", cmd_auth },
-};
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
+		{ "config", required_argument, NULL, 'c' }, { "json", no_argument, NULL, 'j' },
+		{ "offline", no_argument, NULL, 'o' },      { "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },      { NULL, 0, NULL, 0 },
 	};
 	struct cli c;
+	const struct cli_verb *verb;
 	const char *cli_config = NULL;
 	int opt, status;
 
 	memset(&c, 0, sizeof(c));
+	c.out = stdout;
+	c.err = stderr;
+	/* In process, the caller is whoever can open the files. */
+	c.role = LK_ROLE_ADMIN;
 	/* New keys and the master key pass through this process: no core
 	 * dump may carry them to disk, and no same-user ptrace may read them. */
 	setrlimit(RLIMIT_CORE, &(struct rlimit){ 0, 0 });
@@ -127,6 +72,9 @@ int main(int argc, char **argv)
 			break;
 		case 'j':
 			c.json = true;
+			break;
+		case 'o':
+			c.offline = true;
 			break;
 		case 'h':
 			fputs(usage_text, stdout);
@@ -151,20 +99,22 @@ int main(int argc, char **argv)
 	c.config_path = lk_config_locate(cli_config);
 	c.actor = (int64_t)getuid();
 
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-		if (strcmp(argv[optind], commands[i].name) == 0) {
-			/* The command sees its own argv, starting at its name. */
-			int sub_argc = argc - optind;
-			char **sub_argv = argv + optind;
-			optind = 0;
-			status = commands[i].fn(&c, sub_argc, sub_argv);
-			cli_close(&c);
-			if ((ferror(stdout) || fflush(stdout) != 0) && status == EXIT_OK) {
-				fputs("latchkey: cannot write to standard output\n", stderr);
-				status = EXIT_SYSTEM;
-			}
-			return status;
-		}
+	argc -= optind;
+	argv += optind;
+	verb = cli_verb_find(argc, argv);
+	if (verb == NULL)
+		return cli_fail(&c, LK_EINVAL, "unknown command '%.60s' (try --help)", argv[0]);
+	if (c.offline && strcmp(verb->command, "init") == 0)
+		return cli_fail(&c, LK_EINVAL,
+		                "--offline is not an option for init (it always runs here)");
+	if (c.offline || (verb->flags & CLI_VERB_LOCAL))
+		status = cli_run(&c, argc, argv);
+	else
+		status = cli_remote(&c, argc, argv);
+	cli_close(&c);
+	if ((ferror(stdout) || fflush(stdout) != 0) && status == EXIT_OK) {
+		fputs("latchkey: cannot write to standard output\n", stderr);
+		status = EXIT_SYSTEM;
 	}
-	return cli_fail(&c, LK_EINVAL, "unknown command '%.60s' (try --help)", argv[optind]);
+	return status;
 }

@@ -17,6 +17,8 @@ int cli_exit_for(int rc)
 	switch (rc) {
 	case LK_OK:
 		return EXIT_OK;
+	case CLI_EDENIED:
+		return EXIT_DENIED;
 	case LK_EINVAL:
 		return EXIT_USAGE;
 	case LK_ENOTFOUND:
@@ -31,10 +33,12 @@ int cli_exit_for(int rc)
 static int fail_msg(struct cli *c, int rc, char *msg)
 {
 	lk_redact_keys(msg);
-	fprintf(stderr, "latchkey: %s\n", msg);
-	if (c != NULL && c->json) {
+	/* No streams: latchkeyd revoking keys for a client that is gone. */
+	if (c->err != NULL)
+		fprintf(c->err, "latchkey: %s\n", msg);
+	if (c->json && c->out != NULL) {
 		struct json j;
-		json_open(&j, stdout, '{');
+		json_open(&j, c->out, '{');
 		json_str(&j, "error", msg);
 		json_int(&j, "exit", cli_exit_for(rc));
 		json_close(&j, '{');
@@ -160,18 +164,35 @@ void json_words(struct json *j, const char *key, const char *space_joined)
 	json_close(j, '[');
 }
 
+/* One line from the request's stdin, as read(2) below would give it. */
+static void read_buffered(struct cli *c, char *buf, size_t buflen, size_t *len)
+{
+	while (c->in_off < c->in_len) {
+		char ch = (char)c->in[c->in_off++];
+		if (ch == '\n')
+			break;
+		if (*len < buflen - 1)
+			buf[*len] = ch;
+		if (++*len >= buflen)
+			break;
+	}
+}
+
 /* Reads one line (the key) from stdin without echo if it is a terminal. The
  * key never travels in argv, where ps and shell history would show it. */
-int cli_read_secret(const char *prompt, char *buf, size_t buflen, size_t *ret_len)
+int cli_read_secret(struct cli *c, const char *prompt, char *buf, size_t buflen, size_t *ret_len)
 {
 	struct termios old, quiet;
-	bool tty = isatty(STDIN_FILENO) == 1;
+	bool tty = !c->in_daemon && isatty(STDIN_FILENO) == 1;
 	size_t len = 0;
-	ssize_t n;
+	ssize_t n = 0;
 	char ch;
 
+	if (c->in_daemon)
+		read_buffered(c, buf, buflen, &len);
 	if (tty) {
-		fputs(prompt, stderr);
+		fputs(prompt, c->err);
+		fflush(c->err);
 		if (tcgetattr(STDIN_FILENO, &old) == 0) {
 			quiet = old;
 			quiet.c_lflag &= ~(tcflag_t)ECHO;
@@ -181,7 +202,8 @@ int cli_read_secret(const char *prompt, char *buf, size_t buflen, size_t *ret_le
 		}
 	}
 	/* Byte at a time: stdio would leave copies of the key in its buffer. */
-	while ((n = read(STDIN_FILENO, &ch, 1)) == 1 || (n < 0 && errno == EINTR)) {
+	while (!c->in_daemon &&
+	       ((n = read(STDIN_FILENO, &ch, 1)) == 1 || (n < 0 && errno == EINTR))) {
 		if (n < 0)
 			continue;
 		if (ch == '\n')
@@ -195,7 +217,7 @@ int cli_read_secret(const char *prompt, char *buf, size_t buflen, size_t *ret_le
 	sodium_memzero(&ch, sizeof(ch));
 	if (tty) {
 		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
-		fputc('\n', stderr);
+		fputc('\n', c->err);
 	}
 	if (n < 0)
 		return LK_EIO;

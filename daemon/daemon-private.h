@@ -144,4 +144,9 @@ int lkd_session(struct daemon *d, struct lkd_session *s, struct lk_err *err);
 /* Thread body for an auth socket connection (arg: struct lkd_peer *). */
 void *lkd_auth_conn(void *arg);
 
+/* ---- admin.c ---- */
+
+/* Thread body for an admin socket connection (arg: struct lkd_peer *). */
+void *lkd_admin_conn(void *arg);
+
 #endif

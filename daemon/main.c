@@ -139,6 +139,13 @@ static int start(struct daemon *d, const char *config, struct listener *ls, size
 		                           .mode = 0666,
 		                           .handler = lkd_auth_conn,
 		                           .fd = -1 };
+	/* Likewise the admin socket: the peer's uid and groups decide its role. */
+	if (d->cfg->admin_socket != NULL)
+		ls[(*n_ls)++] = (struct listener){ .what = "admin_socket",
+			                           .path = d->cfg->admin_socket,
+			                           .mode = 0666,
+			                           .handler = lkd_admin_conn,
+			                           .fd = -1 };
 	for (size_t i = 0; i < *n_ls; i++)
 		if ((r = lkd_check_socket_dir(ls[i].what, ls[i].path, err)) < 0)
 			return r;

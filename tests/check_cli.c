@@ -102,15 +102,17 @@ static void append(char **buf, size_t *len, const char *data, size_t n)
  * Runs latchkey with args (NULL-terminated, without the program name), conf
  * as $LATCHKEY_CONFIG (NULL: unset) and in as stdin. Stdin is written into
  * the pipe before the command starts and the read end stays open here, so
- * what is left in it afterwards says how much the command read.
+ * what is left in it afterwards says how much the command read. These
+ * tests are about the verbs, not latchkeyd: every verb but init runs
+ * --offline (tests/check_admin runs them through the daemon).
  */
 static void run_cli_env(struct run *r, const char *conf, const char *in, size_t in_len,
                         const char *const *args)
 {
 	const char *bin = cli_bin();
-	char *argv[ARGV_MAX + 2], **envp, *conf_env = NULL, buf[4096];
+	char *argv[ARGV_MAX + 3], **envp, *conf_env = NULL, buf[4096];
 	int inp[2], outp[2], errp[2], wst, rc;
-	size_t n_env = 0, k = 0, n_args = 0;
+	size_t n_env = 0, k = 0, n_args = 0, n_argv = 0;
 	posix_spawn_file_actions_t fa;
 	struct pollfd pfd[2];
 	pid_t pid;
@@ -123,13 +125,14 @@ static void run_cli_env(struct run *r, const char *conf, const char *in, size_t 
 	live_swap(NULL, r->out);
 	live_swap(NULL, r->err);
 
-	argv[0] = (char *)bin;
+	argv[n_argv++] = (char *)bin;
+	if (args[0] != NULL && strcmp(args[0], "init") != 0)
+		argv[n_argv++] = "--offline";
 	while (args[n_args] != NULL) {
 		ck_assert_uint_lt(n_args, ARGV_MAX);
-		argv[n_args + 1] = (char *)args[n_args];
-		n_args++;
+		argv[n_argv++] = (char *)args[n_args++];
 	}
-	argv[n_args + 1] = NULL;
+	argv[n_argv] = NULL;
 
 	while (environ[n_env] != NULL)
 		n_env++;
@@ -1259,10 +1262,9 @@ END_TEST
  * by nobody, so it must not stay valid: exit 4, and the key is revoked. */
 START_TEST(test_undelivered_key_revoked)
 {
-	char *argv[] = {
-		(char *)cli_bin(), "-c",   g.conf,    "key",  "issue",     "--owner", "undelivered",
-		"--env",           "prod", "--scope", "read", "--expires", "1d",      NULL
-	};
+	char *argv[] = { (char *)cli_bin(), "--offline", "-c",          g.conf,  "key",
+		         "issue",           "--owner",   "undelivered", "--env", "prod",
+		         "--scope",         "read",      "--expires",   "1d",    NULL };
 	posix_spawn_file_actions_t fa;
 	struct lk_store *store;
 	struct lk_err err = { { 0 } };

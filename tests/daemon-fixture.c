@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,7 +39,7 @@ const char *bin(const char *var)
  * out (NUL-terminated, may be NULL), stderr is inherited. */
 pid_t spawn(const char *prog, const char *const *args, int out_fd)
 {
-	char *argv[16];
+	char *argv[24];
 	posix_spawn_file_actions_t fa;
 	size_t n = 0;
 	pid_t pid;
@@ -46,7 +47,7 @@ pid_t spawn(const char *prog, const char *const *args, int out_fd)
 
 	argv[n++] = (char *)prog;
 	while (args[n - 1] != NULL) {
-		ck_assert_uint_lt(n, 15);
+		ck_assert_uint_lt(n, 23);
 		argv[n] = (char *)args[n - 1];
 		n++;
 	}
@@ -75,14 +76,24 @@ int wait_status(pid_t pid)
 /* Runs the CLI; returns its exit status and the first line of stdout. */
 int cli(const char *const *args, char *line, size_t linelen)
 {
+	const char *argv[24];
 	int p[2], status;
 	ssize_t n;
-	size_t got = 0;
+	size_t got = 0, k = 0;
 	pid_t pid;
 	char buf[1024];
 
+	/* Without a daemon the verb runs on the database itself (init always
+	 * does); with one, through its admin socket. */
+	if (g.daemon == 0 && strcmp(args[0], "init") != 0)
+		argv[k++] = "--offline";
+	for (size_t i = 0; args[i] != NULL; i++) {
+		ck_assert_uint_lt(k, 22);
+		argv[k++] = args[i];
+	}
+	argv[k] = NULL;
 	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
-	pid = spawn(bin("LATCHKEY_BIN"), args, p[1]);
+	pid = spawn(bin("LATCHKEY_BIN"), argv, p[1]);
 	close(p[1]);
 	while ((n = read(p[0], buf + got, sizeof(buf) - 1 - got)) > 0 || (n < 0 && errno == EINTR))
 		got += n > 0 ? (size_t)n : 0;
@@ -122,14 +133,14 @@ void add_config(const char *line)
 	write_file(g.conf, "a", line);
 }
 
-int try_connect(void)
+static int connect_to(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	if (fd < 0)
 		return -1;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", g.sock);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
 		close(fd);
 		return -1;
@@ -137,9 +148,26 @@ int try_connect(void)
 	return fd;
 }
 
+int try_connect(void)
+{
+	return connect_to(g.sock);
+}
+
+/* Both sockets accept. */
+static bool daemon_ready(void)
+{
+	int fd = try_connect(), afd = connect_to(g.admin_sock);
+
+	if (fd >= 0)
+		close(fd);
+	if (afd >= 0)
+		close(afd);
+	return fd >= 0 && afd >= 0;
+}
+
 void start_daemon(void)
 {
-	int fd, wst;
+	int wst;
 
 	g.daemon = spawn(bin("LATCHKEYD_BIN"),
 	                 (const char *const[]){ "-c", g.conf, "--foreground", NULL }, -1);
@@ -147,10 +175,8 @@ void start_daemon(void)
 	 * is slow to start it); fail at once if the daemon died. A readiness
 	 * wait, not a timing assertion. */
 	for (int i = 0; i < 3000; i++) {
-		if ((fd = try_connect()) >= 0) {
-			close(fd);
+		if (daemon_ready())
 			return;
-		}
 		pid_t r = waitpid(g.daemon, &wst, WNOHANG);
 		ck_assert_msg(r == 0, "latchkeyd exited early (status %d)",
 		              WIFEXITED(wst) ? WEXITSTATUS(wst) : 128 + WTERMSIG(wst));
@@ -186,6 +212,7 @@ void fixture_setup(const char *prefix)
 	snprintf(g.conf, sizeof(g.conf), "%s/latchkey.conf", g.dir);
 	snprintf(g.master, sizeof(g.master), "%s/master.key", g.dir);
 	snprintf(g.sock, sizeof(g.sock), "%s/run/auth.sock", g.dir);
+	snprintf(g.admin_sock, sizeof(g.admin_sock), "%s/run/admin.sock", g.dir);
 	snprintf(g.confdir, sizeof(g.confdir), "%s/pam.d", g.base);
 	ck_assert_int_eq(mkdir(g.confdir, 0755), 0);
 	ck_assert_int_eq(cli((const char *const[]){ "init", "--state-dir", g.dir, "--plugin-dir",
@@ -225,4 +252,22 @@ void allow_me(void)
 		return;
 	snprintf(line, sizeof(line), "auth_peer = %u web,devweb\n", (unsigned)getuid());
 	add_config(line);
+}
+
+int fixture_run(Suite *s, const char *prefix)
+{
+	const char *tmp = getenv("TMPDIR");
+	char root[PATH_MAX];
+	int rc;
+
+	snprintf(root, sizeof(root), "%s/%s-XXXXXX", tmp != NULL && tmp[0] ? tmp : "/tmp", prefix);
+	if (mkdtemp(root) == NULL || chmod(root, 0711) != 0) {
+		perror(root);
+		return EXIT_FAILURE;
+	}
+	setenv("TMPDIR", root, 1);
+	signal(SIGPIPE, SIG_IGN);
+	rc = tk_run_suite(s);
+	tk_rmrf(root);
+	return rc;
 }

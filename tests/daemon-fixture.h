@@ -4,6 +4,7 @@
 #ifndef LATCHKEY_DAEMON_FIXTURE_H
 #define LATCHKEY_DAEMON_FIXTURE_H
 
+#include <check.h>
 #include <limits.h>
 #include <sys/types.h>
 
@@ -15,6 +16,7 @@ struct daemon_fixture {
 	char conf[PATH_MAX + 48];
 	char master[PATH_MAX + 48];
 	char sock[PATH_MAX + 48];
+	char admin_sock[PATH_MAX + 48];
 	char confdir[PATH_MAX + 48]; /* PAM service files (check_pam) */
 	char key[LK_KEY_MAX_LEN + 1];
 	pid_t daemon;
@@ -29,7 +31,9 @@ const char *bin(const char *var);
 pid_t spawn(const char *prog, const char *const *args, int out_fd);
 /* Exit status, or 128 + signal. */
 int wait_status(pid_t pid);
-/* Runs the CLI; returns its exit status and the first line of stdout. */
+/* Runs the CLI; returns its exit status and the first line of stdout. With
+ * no daemon running (g.daemon == 0) the verb runs --offline; with one, it
+ * goes through the daemon's admin socket. */
 int cli(const char *const *args, char *line, size_t linelen);
 void write_file(const char *path, const char *mode, const char *text);
 /* g.dir/policies/SERVICE.xml: apikey required, scope web:read. */
@@ -37,7 +41,7 @@ void write_policy(const char *service, const char *env);
 void add_config(const char *line);
 /* A connected fd to g.sock, or -1. */
 int try_connect(void);
-/* Spawns latchkeyd on g.conf and waits until its socket accepts. */
+/* Spawns latchkeyd on g.conf and waits until its sockets accept. */
 void start_daemon(void);
 /* SIGTERM, then its exit status. */
 int stop_daemon(void);
@@ -49,5 +53,9 @@ void fixture_setup(const char *prefix);
 void fixture_teardown(void);
 /* When not root: adds an auth_peer line for this uid (web, devweb). */
 void allow_me(void);
+/* Runs s with every test's directory under one temp root named after
+ * prefix (searchable by others: tests connect as nobody), removed after;
+ * SIGPIPE ignored. The process exit code. */
+int fixture_run(Suite *s, const char *prefix);
 
 #endif

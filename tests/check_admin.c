@@ -1,0 +1,1009 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The admin socket end to end: the latchkey command run as a process
+ * against a spawned latchkeyd (tests/daemon-fixture.c), raw clients that
+ * misbehave, the roles (as nobody when run as root; as a unit test of the
+ * role resolution otherwise: the daemon's own uid is always admin), the
+ * --offline rules, and the admin protocol codec.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sodium.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "admin-proto-private.h"
+#include "daemon-fixture.h"
+#include "testutil.h"
+#include "util-private.h"
+
+#define NOBODY ((uid_t)65534)
+#define SELF   ((uid_t)-1)
+
+/* One run of the command: status, all of stdout and stderr. */
+struct out {
+	int status;
+	char *out, *err;
+	size_t out_len, err_len, out_cap, err_cap;
+};
+
+/* Freed in teardown: a failed assertion skips whatever follows it. */
+static struct out r1, r2;
+
+static void setup(void)
+{
+	fixture_setup("latchkey-admin");
+}
+
+static void teardown(void)
+{
+	fixture_teardown();
+	free(r1.out);
+	free(r1.err);
+	free(r2.out);
+	free(r2.err);
+	memset(&r1, 0, sizeof(r1));
+	memset(&r2, 0, sizeof(r2));
+}
+
+static void append(char **buf, size_t *len, size_t *cap, const char *data, size_t n)
+{
+	if (*len + n + 1 > *cap) {
+		size_t c = *cap ? *cap : 4096;
+		while (c < *len + n + 1)
+			c *= 2;
+		*buf = realloc(*buf, c);
+		ck_assert_ptr_nonnull(*buf);
+		*cap = c;
+	}
+	memcpy(*buf + *len, data, n);
+	*len += n;
+	(*buf)[*len] = '\0';
+}
+
+/* Runs latchkey with args (NULL-terminated) as uid (SELF: this process's),
+ * in (may be NULL) on stdin, stdout to out_path when not NULL. */
+static void run_to(struct out *o, uid_t uid, const char *in, const char *out_path,
+                   const char *const *args)
+{
+	const char *prog = bin("LATCHKEY_BIN");
+	char *argv[32], buf[8192];
+	int inp[2], outp[2], errp[2], wst;
+	struct pollfd pfd[2];
+	size_t n = 0;
+	pid_t pid;
+
+	argv[n++] = (char *)prog;
+	for (; args[n - 1] != NULL; n++) {
+		ck_assert_uint_lt(n, 31);
+		argv[n] = (char *)args[n - 1];
+	}
+	argv[n] = NULL;
+	o->status = -1;
+	o->out_len = o->err_len = 0;
+	append(&o->out, &o->out_len, &o->out_cap, "", 0);
+	append(&o->err, &o->err_len, &o->err_cap, "", 0);
+	ck_assert_int_eq(pipe2(inp, O_CLOEXEC), 0);
+	ck_assert_int_eq(pipe2(outp, O_CLOEXEC), 0);
+	ck_assert_int_eq(pipe2(errp, O_CLOEXEC), 0);
+	if (in != NULL) {
+		ck_assert_uint_lt(strlen(in), 4096); /* fits in the pipe */
+		ck_assert_int_eq(write(inp[1], in, strlen(in)), (ssize_t)strlen(in));
+	}
+	close(inp[1]);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int out_fd = outp[1];
+		if (out_path != NULL && (out_fd = open(out_path, O_WRONLY)) < 0)
+			_exit(120);
+		if (uid != SELF &&
+		    (setgroups(0, NULL) != 0 || setgid((gid_t)uid) != 0 || setuid(uid) != 0))
+			_exit(121);
+		if (dup2(inp[0], 0) < 0 || dup2(out_fd, 1) < 0 || dup2(errp[1], 2) < 0)
+			_exit(122);
+		execv(prog, argv);
+		_exit(123);
+	}
+	close(inp[0]);
+	close(outp[1]);
+	close(errp[1]);
+	pfd[0] = (struct pollfd){ .fd = outp[0], .events = POLLIN };
+	pfd[1] = (struct pollfd){ .fd = errp[0], .events = POLLIN };
+	while (pfd[0].fd >= 0 || pfd[1].fd >= 0) {
+		if (poll(pfd, 2, -1) < 0) {
+			ck_assert_int_eq(errno, EINTR);
+			continue;
+		}
+		for (int i = 0; i < 2; i++) {
+			ssize_t k;
+			if (pfd[i].fd < 0 || pfd[i].revents == 0)
+				continue;
+			k = read(pfd[i].fd, buf, sizeof(buf));
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k <= 0) {
+				close(pfd[i].fd);
+				pfd[i].fd = -1;
+			} else if (i == 0) {
+				append(&o->out, &o->out_len, &o->out_cap, buf, (size_t)k);
+			} else {
+				append(&o->err, &o->err_len, &o->err_cap, buf, (size_t)k);
+			}
+		}
+	}
+	while (waitpid(pid, &wst, 0) < 0)
+		ck_assert_int_eq(errno, EINTR);
+	o->status = WIFEXITED(wst) ? WEXITSTATUS(wst) : 128 + WTERMSIG(wst);
+	ck_assert_msg(o->status < 120, "the child could not run latchkey (%d)", o->status);
+}
+
+#define RUN_AS(o, uid, in, ...) \
+	run_to((o), (uid), (in), NULL, (const char *const[]){ __VA_ARGS__, NULL })
+#define RUN(o, in, ...) RUN_AS((o), SELF, (in), __VA_ARGS__)
+
+/* stderr is exactly one line "latchkey: ...", containing want. */
+static void assert_error_line(const struct out *o, const char *want)
+{
+	const char *nl = strchr(o->err, '\n');
+
+	ck_assert_msg(strncmp(o->err, "latchkey: ", 10) == 0 && nl != NULL && nl[1] == '\0',
+	              "stderr is not one 'latchkey: ' line: [%s]", o->err);
+	ck_assert_msg(strstr(o->err, want) != NULL, "stderr [%s] lacks '%s'", o->err, want);
+}
+
+/* ---- The database, read beside the daemon (WAL: readers never block) ---- */
+
+static sqlite3 *db_open(void)
+{
+	char path[PATH_MAX + 32];
+	sqlite3 *db = NULL;
+
+	snprintf(path, sizeof(path), "%s/latchkey.db", g.dir);
+	ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	sqlite3_busy_timeout(db, 10000);
+	return db;
+}
+
+/* The first column of the first row of sql (?1 = arg), as text in ret ("" if
+ * no row). */
+static void db_text(const char *sql, const char *arg, char *ret, size_t len)
+{
+	sqlite3 *db = db_open();
+	sqlite3_stmt *st = NULL;
+
+	ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	if (arg != NULL)
+		sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
+	ret[0] = '\0';
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) != NULL)
+		snprintf(ret, len, "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
+static long db_long(const char *sql, const char *arg)
+{
+	char buf[64];
+
+	db_text(sql, arg, buf, sizeof(buf));
+	return buf[0] ? atol(buf) : -1;
+}
+
+static long audit_rows(void)
+{
+	return db_long("SELECT count(*) FROM audit", NULL);
+}
+
+/* The kid of a key printed alone on a line. */
+static void kid_of(const char *key, char kid[LK_KID_LEN + 1])
+{
+	const char *p = strchr(key + 3, '_');
+
+	ck_assert_ptr_nonnull(p);
+	snprintf(kid, LK_KID_LEN + 1, "%.12s", p + 1);
+}
+
+/* Waits (a readiness wait, up to 30 s) until the key's status is want. */
+static void wait_status_of(const char *kid, const char *want)
+{
+	char status[32];
+
+	for (int i = 0; i < 3000; i++) {
+		db_text("SELECT status FROM api_key WHERE kid = ?1", kid, status, sizeof(status));
+		if (strcmp(status, want) == 0)
+			return;
+		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
+	}
+	ck_abort_msg("key %s is %s, not %s", kid, status, want);
+}
+
+/* ---- Remote verbs ---- */
+
+/* A key issued through the daemon works through the daemon; its audit rows
+ * name the caller's uid. */
+START_TEST(test_remote_issue_verify)
+{
+	char kid[LK_KID_LEN + 1], key[LK_KEY_MAX_LEN + 2], want[128];
+
+	start_daemon();
+	RUN(&r1, NULL, "-c", g.conf, "key", "issue", "--owner", "bob", "--env", "prod", "--scope",
+	    "web:read", "--expires", "30d");
+	ck_assert_msg(r1.status == 0, "issue: %d [%s]", r1.status, r1.err);
+	ck_assert_uint_eq(r1.out_len, strlen(g.key) + 1);
+	ck_assert_str_eq(strncmp(r1.out, "lk_prod_", 8) == 0 ? "ok" : r1.out, "ok");
+	ck_assert_ptr_nonnull(strstr(r1.err, "shown once"));
+	snprintf(key, sizeof(key), "%s", r1.out);
+	kid_of(key, kid);
+	{
+		char secret_head[17];
+		snprintf(secret_head, sizeof(secret_head), "%s", key + 21);
+		ck_assert_ptr_null(strstr(r1.err, secret_head));
+	}
+
+	RUN(&r2, key, "-c", g.conf, "key", "verify", "--env", "prod", "--scope", "web:read");
+	ck_assert_msg(r2.status == 0, "verify: %d [%s]", r2.status, r2.err);
+	ck_assert_str_eq(r2.out, "ok\n");
+	RUN(&r2, key, "-c", g.conf, "--json", "key", "verify", "--env", "dev");
+	ck_assert_int_eq(r2.status, 1);
+	ck_assert_ptr_nonnull(strstr(r2.out, "\"result\":\"wrong-environment\""));
+
+	ck_assert_int_eq(db_long("SELECT actor_uid FROM audit WHERE action = 'key.issue' AND "
+	                         "kid = ?1",
+	                         kid),
+	                 (long)getuid());
+	snprintf(want, sizeof(want), "SELECT count(*) FROM audit WHERE kid = ?1 AND actor_uid = %u",
+	         (unsigned)getuid());
+	ck_assert_int_eq(db_long(want, kid), 3); /* issue, two verifications */
+	ck_assert_int_eq(stop_daemon(), 0);
+	ck_assert_int_eq(
+	    cli((const char *const[]){ "-c", g.conf, "audit", "verify", NULL }, NULL, 0), 0);
+}
+END_TEST
+
+/* Commands run through the daemon and with --offline once it stopped:
+ * the same command code, so the same status, stdout and stderr. */
+static const char *const same_rows[][10] = {
+	{ "key", "list" },
+	{ "--json", "key", "list" },
+	{ "key", "show", "@KID" },
+	{ "--json", "key", "show", "@KID" },
+	{ "key", "due", "--within", "60d" },
+	{ "audit", "log" },
+	{ "--json", "audit", "log", "--type", "key.issue" },
+	{ "audit", "verify" },
+	{ "--json", "audit", "verify" },
+	{ "policy", "show", "web" },
+	{ "--json", "policy", "show", "web" },
+	/* errors: the same one line, the same status */
+	{ "key", "show", "AAAAAAAAAAAA" },            /* 3 */
+	{ "--json", "key", "show", "AAAAAAAAAAAA" },  /* 3 */
+	{ "key", "list", "--env", "PROD" },           /* 2 */
+	{ "key", "revoke", "@KID" },                  /* 2: no --reason */
+	{ "key", "bogus" },                           /* 2 */
+	{ "key" },                                    /* 2 */
+	{ "audit", "log", "--limit", "0" },           /* 2 */
+	{ "policy", "show", "nosuch" },               /* 3 */
+	{ "key", "resume", "@KID", "--reason", "x" }, /* 3: not suspended */
+};
+
+static void run_row(struct out *o, size_t row, const char *kid, bool offline)
+{
+	const char *args[16];
+	size_t n = 0;
+
+	if (offline)
+		args[n++] = "--offline";
+	args[n++] = "-c";
+	args[n++] = g.conf;
+	for (size_t i = 0; i < 10 && same_rows[row][i] != NULL; i++)
+		args[n++] = strcmp(same_rows[row][i], "@KID") == 0 ? kid : same_rows[row][i];
+	args[n] = NULL;
+	run_to(o, SELF, NULL, NULL, args);
+}
+
+START_TEST(test_same_as_offline)
+{
+	static const int want_status[] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+		                           0, 3, 3, 2, 2, 2, 2, 2, 3, 3 };
+	char kid[LK_KID_LEN + 1];
+	struct out remote[sizeof(same_rows) / sizeof(same_rows[0])];
+
+	ck_assert_uint_eq(sizeof(want_status) / sizeof(want_status[0]),
+	                  sizeof(same_rows) / sizeof(same_rows[0]));
+	memset(remote, 0, sizeof(remote));
+	kid_of(g.key, kid);
+	start_daemon();
+	for (size_t i = 0; i < sizeof(same_rows) / sizeof(same_rows[0]); i++)
+		run_row(&remote[i], i, kid, false);
+	ck_assert_int_eq(stop_daemon(), 0);
+	for (size_t i = 0; i < sizeof(same_rows) / sizeof(same_rows[0]); i++) {
+		run_row(&r1, i, kid, true);
+		ck_assert_msg(remote[i].status == want_status[i] && r1.status == want_status[i],
+		              "row %zu: remote %d, offline %d, want %d [%s]", i, remote[i].status,
+		              r1.status, want_status[i], remote[i].err);
+		ck_assert_msg(strcmp(remote[i].out, r1.out) == 0,
+		              "row %zu: stdout differs:\n%s\n%s", i, remote[i].out, r1.out);
+		ck_assert_msg(strcmp(remote[i].err, r1.err) == 0,
+		              "row %zu: stderr differs:\n%s\n%s", i, remote[i].err, r1.err);
+		if (want_status[i] != 0)
+			assert_error_line(&remote[i], "");
+		if (same_rows[i][0][0] == '-') /* --json: one object or array */
+			ck_assert_msg(remote[i].out[0] == '{' || remote[i].out[0] == '[',
+			              "row %zu: not JSON: %s", i, remote[i].out);
+		free(remote[i].out);
+		free(remote[i].err);
+		remote[i].out = remote[i].err = NULL;
+	}
+}
+END_TEST
+
+/* Output over one frame (64 KiB) arrives whole, in order. */
+START_TEST(test_large_output)
+{
+	struct lk_config *cfg = NULL;
+	struct lk_master *master = NULL;
+	struct lk_store *store = NULL;
+	struct lk_key_rules rules;
+	struct lk_err err = { { 0 } };
+	const char *scopes[] = { "web:read" };
+	int64_t now;
+
+	/* 500 keys straight into the database: a key list of ~75 KB, a JSON
+	 * list of ~200 KB, an audit log of ~90 KB. */
+	ck_assert_int_eq(lk_config_load(g.conf, &cfg, &err), LK_OK);
+	ck_assert_int_eq(lk_master_load(cfg->master_key, &master, &err), LK_OK);
+	ck_assert_int_eq(lk_store_open(cfg->database, 0, master, &store, &err), LK_OK);
+	ck_assert_int_eq(lk_store_set_durability(store, false, &err), LK_OK);
+	lk_key_rules_from_config(cfg, &rules);
+	ck_assert_int_eq(lk_now(&now), LK_OK);
+	for (int i = 0; i < 500; i++) {
+		char owner[64], key[LK_KEY_MAX_LEN + 1];
+		struct lk_key_info info;
+		snprintf(owner, sizeof(owner), "bulk-owner-with-a-long-name-%03d@example.com", i);
+		ck_assert_msg(lk_key_issue(store, &rules,
+		                           &(struct lk_issue_request){ .owner = owner,
+		                                                       .env = "prod",
+		                                                       .scopes = scopes,
+		                                                       .n_scopes = 1,
+		                                                       .lifetime = 86400 },
+		                           0, now, key, &info, &err) == LK_OK,
+		              "%s", err.msg);
+		sodium_memzero(key, sizeof(key));
+	}
+	lk_store_close(store);
+	lk_master_free(master);
+	lk_config_free(cfg);
+
+	start_daemon();
+	RUN(&r1, NULL, "-c", g.conf, "--json", "key", "list");
+	ck_assert_int_eq(r1.status, 0);
+	ck_assert_uint_gt(r1.out_len, 2 * 65536);
+	RUN(&r2, NULL, "-c", g.conf, "audit", "log");
+	ck_assert_int_eq(r2.status, 0);
+	ck_assert_uint_gt(r2.out_len, 65536);
+	ck_assert_int_eq(stop_daemon(), 0);
+	{
+		struct out off = { 0 };
+		RUN(&off, NULL, "--offline", "-c", g.conf, "--json", "key", "list");
+		ck_assert_int_eq(off.status, 0);
+		ck_assert_uint_eq(off.out_len, r1.out_len);
+		ck_assert_int_eq(memcmp(off.out, r1.out, r1.out_len), 0);
+		RUN(&off, NULL, "--offline", "-c", g.conf, "audit", "log");
+		ck_assert_uint_eq(off.out_len, r2.out_len);
+		ck_assert_int_eq(memcmp(off.out, r2.out, r2.out_len), 0);
+		free(off.out);
+		free(off.err);
+	}
+}
+END_TEST
+
+/* ---- --offline ---- */
+
+START_TEST(test_offline_rules)
+{
+	char want[PATH_MAX + 160], dir[PATH_MAX + 32];
+
+	start_daemon();
+	RUN(&r1, NULL, "--offline", "-c", g.conf, "key", "list");
+	ck_assert_int_eq(r1.status, 3);
+	assert_error_line(&r1, "latchkeyd is running");
+	assert_error_line(&r1, "drop --offline");
+	ck_assert_uint_eq(r1.out_len, 0);
+	ck_assert_int_eq(stop_daemon(), 0);
+
+	RUN(&r1, NULL, "--offline", "-c", g.conf, "key", "list");
+	ck_assert_msg(r1.status == 0, "%s", r1.err);
+
+	/* No daemon and no --offline: say so, change nothing. */
+	RUN(&r1, NULL, "-c", g.conf, "key", "revoke", "AAAAAAAAAAAA", "--reason", "x");
+	ck_assert_int_eq(r1.status, 4);
+	snprintf(want, sizeof(want),
+	         "latchkey: latchkeyd is not answering on %s (start it, or use --offline as the "
+	         "database's owner)\n",
+	         g.admin_sock);
+	ck_assert_str_eq(r1.err, want);
+	RUN(&r1, NULL, "-c", g.conf, "--json", "key", "list");
+	ck_assert_int_eq(r1.status, 4);
+	ck_assert_ptr_nonnull(strstr(r1.out, "\"exit\":4"));
+
+	/* init always runs in process; --offline is not its option. */
+	snprintf(dir, sizeof(dir), "%s/other", g.base);
+	RUN(&r1, NULL, "--offline", "init", "--state-dir", dir);
+	ck_assert_int_eq(r1.status, 2);
+	assert_error_line(&r1, "--offline");
+	ck_assert_int_ne(access(dir, F_OK), 0);
+
+	/* policy check reads the caller's own file, daemon or not. */
+	snprintf(dir, sizeof(dir), "%s/policies/web.xml", g.dir);
+	RUN(&r1, NULL, "-c", g.conf, "policy", "check", dir);
+	ck_assert_msg(r1.status == 0, "%s", r1.err);
+
+	if (getuid() != 0)
+		return;
+	/* Only the database's owner may go around the daemon. */
+	ck_assert_int_eq(chmod(g.conf, 0644), 0);
+	RUN_AS(&r1, NOBODY, NULL, "--offline", "-c", g.conf, "key", "list");
+	ck_assert_int_eq(r1.status, 1);
+	assert_error_line(&r1, "--offline is for the database's owner");
+}
+END_TEST
+
+/* ---- Roles ---- */
+
+static long denied_rows(const char *detail)
+{
+	return db_long("SELECT count(*) FROM audit WHERE action = 'admin.denied' AND actor_uid = "
+	               "65534 AND detail = ?1",
+	               detail);
+}
+
+/* As nobody (root only): no role, then auditor, then operator (a group
+ * member); each refusal one line, exit 1, audited without arguments. */
+START_TEST(test_roles)
+{
+	char kid[LK_KID_LEN + 1], key[LK_KEY_MAX_LEN + 2], line[160];
+	long before;
+
+	if (getuid() != 0) {
+		/* Here the daemon's own uid is this one, always admin: the role
+		 * resolution is tested on its own (test_role_resolution). */
+		return;
+	}
+	kid_of(g.key, kid);
+	ck_assert_int_eq(chmod(g.conf, 0644), 0); /* the client reads admin_socket */
+	start_daemon();
+	RUN_AS(&r1, NOBODY, NULL, "-c", g.conf, "key", "list");
+	ck_assert_int_eq(r1.status, 1);
+	assert_error_line(&r1, "permission denied: uid 65534 has no role");
+	ck_assert_uint_eq(r1.out_len, 0);
+	RUN_AS(&r1, NOBODY, NULL, "-c", g.conf, "--json", "audit", "log");
+	ck_assert_int_eq(r1.status, 1);
+	ck_assert_ptr_nonnull(strstr(r1.out, "\"exit\":1"));
+	ck_assert_int_eq(denied_rows("verb=key list role=none needs=auditor"), 1);
+	ck_assert_int_eq(denied_rows("verb=audit log role=none needs=auditor"), 1);
+	ck_assert_int_eq(stop_daemon(), 0);
+
+	add_config("role = auditor uid:65534\n");
+	start_daemon();
+	RUN_AS(&r1, NOBODY, NULL, "-c", g.conf, "key", "list");
+	ck_assert_msg(r1.status == 0, "%s", r1.err);
+	ck_assert_ptr_nonnull(strstr(r1.out, kid));
+	RUN_AS(&r1, NOBODY, NULL, "-c", g.conf, "audit", "verify");
+	ck_assert_int_eq(r1.status, 0);
+	RUN_AS(&r1, NOBODY, NULL, "-c", g.conf, "policy", "show", "web");
+	ck_assert_int_eq(r1.status, 0);
+	RUN_AS(&r1, NOBODY, NULL, "-c", g.conf, "key", "due");
+	ck_assert_int_eq(r1.status, 0);
+	before = audit_rows();
+	RUN_AS(&r1, NOBODY, NULL, "-c", g.conf, "key", "issue", "--owner", "mallory", "--env",
+	       "prod", "--scope", "web:read", "--expires", "1d");
+	ck_assert_int_eq(r1.status, 1);
+	assert_error_line(&r1, "uid 65534 has the auditor role; 'key issue' needs the operator");
+	ck_assert_uint_eq(r1.out_len, 0);
+	ck_assert_int_eq(audit_rows(), before + 1); /* the refusal, nothing else */
+	ck_assert_int_eq(denied_rows("verb=key issue role=auditor needs=operator"), 1);
+	RUN_AS(&r1, NOBODY, NULL, "-c", g.conf, "key", "due", "--rotate");
+	ck_assert_int_eq(r1.status, 1);
+	ck_assert_int_eq(denied_rows("verb=key due --rotate role=auditor needs=operator"), 1);
+	snprintf(line, sizeof(line), "%s\n", g.key);
+	RUN_AS(&r1, NOBODY, line, "-c", g.conf, "key", "verify");
+	ck_assert_int_eq(r1.status, 1);
+	ck_assert_int_eq(denied_rows("verb=key verify role=auditor needs=operator"), 1);
+	/* No argument of a refused request reaches the audit log. */
+	ck_assert_int_eq(db_long("SELECT count(*) FROM audit WHERE detail LIKE '%mallory%'", NULL),
+	                 0);
+	ck_assert_int_eq(stop_daemon(), 0);
+
+	/* A group member: nobody's primary group. */
+	snprintf(line, sizeof(line), "role = operator group:%s\n", getgrgid(NOBODY)->gr_name);
+	add_config(line);
+	start_daemon();
+	RUN_AS(&r1, NOBODY, NULL, "-c", g.conf, "key", "issue", "--owner", "carol", "--env", "prod",
+	       "--scope", "web:read", "--expires", "1d");
+	ck_assert_msg(r1.status == 0, "%s", r1.err);
+	snprintf(key, sizeof(key), "%s", r1.out);
+	{
+		char new_kid[LK_KID_LEN + 1];
+		kid_of(key, new_kid);
+		ck_assert_int_eq(db_long("SELECT actor_uid FROM audit WHERE action = 'key.issue' "
+		                         "AND kid = ?1",
+		                         new_kid),
+		                 65534);
+		RUN_AS(&r1, NOBODY, NULL, "-c", g.conf, "key", "suspend", new_kid, "--reason", "t");
+		ck_assert_int_eq(r1.status, 0);
+	}
+	RUN_AS(&r1, NOBODY, key, "-c", g.conf, "key", "verify");
+	ck_assert_int_eq(r1.status, 1); /* suspended: denied by the key, not the role */
+	ck_assert_str_eq(r1.out, "suspended\n");
+	RUN_AS(&r1, NOBODY, NULL, "-c", g.conf, "key", "revoke-all", "--owner", "alice", "--reason",
+	       "x");
+	ck_assert_int_eq(r1.status, 1);
+	assert_error_line(&r1, "'key revoke-all' needs the admin role");
+	RUN_AS(&r1, NOBODY, NULL, "-c", g.conf, "policy", "mfa", "enable", "web", "--plugin",
+	       "totp");
+	ck_assert_int_eq(r1.status, 1);
+	assert_error_line(&r1, "'policy mfa' needs the admin role");
+	RUN_AS(&r1, NOBODY, key, "-c", g.conf, "auth", "web", "--user", "alice");
+	ck_assert_int_eq(r1.status, 1);
+	assert_error_line(&r1, "'auth' needs the admin role");
+	ck_assert_int_eq(denied_rows("verb=key revoke-all role=operator needs=admin"), 1);
+	ck_assert_int_eq(denied_rows("verb=policy mfa role=operator needs=admin"), 1);
+	{
+		char status[32];
+		db_text("SELECT status FROM api_key WHERE kid = ?1", kid, status, sizeof(status));
+		ck_assert_str_eq(status, "active");
+	}
+	ck_assert_int_eq(stop_daemon(), 0);
+	ck_assert_int_eq(
+	    cli((const char *const[]){ "-c", g.conf, "audit", "verify", NULL }, NULL, 0), 0);
+}
+END_TEST
+
+/* Loads a config made of the required settings and text. */
+static int load_config(const char *text, struct lk_config **ret, struct lk_err *err, char *path,
+                       size_t pathlen)
+{
+	char full[1024];
+
+	snprintf(path, pathlen, "%s/roles.conf", g.base);
+	snprintf(full, sizeof(full), "database = db\nmaster_key = mk\npolicy_dir = p\n%s", text);
+	unlink(path);
+	write_file(path, "w", full);
+	return lk_config_load(path, ret, err);
+}
+
+static const struct {
+	const char *lines;
+	const char *want; /* in the error; NULL: loads */
+} role_rows[] = {
+	{ "role = operator uid:1000, group:wheel\nrole = auditor gid:5,user:alice\n", NULL },
+	{ "role = boss uid:1\n", ":4: bad role 'boss' for 'role' (admin, operator or auditor)" },
+	{ "role = admin\n", ":4: 'role' needs a role and members" },
+	{ "role = admin uid:x\n", ":4: bad member 'uid:x'" },
+	{ "role = admin uid:4294967295\n", ":4: bad member 'uid:4294967295'" },
+	{ "role = admin uid:-1\n", ":4: bad member 'uid:-1'" },
+	{ "role = admin gid:\n", ":4: bad member 'gid:'" },
+	{ "role = admin root\n", ":4: bad member 'root'" },
+	{ "role = admin user:-rf\n", ":4: bad member 'user:-rf'" },
+	{ "role = admin group:a b\n", ":4: bad member 'group:a b'" },
+	{ "role = admin uid:1,,gid:2\n", ":4: empty member in 'role'" },
+	{ "role = admin uid:1,\n", ":4: empty member in 'role'" },
+	{ "\nrole = auditor uid:1\nrole = admin host:x\n", ":6: bad member 'host:x'" },
+};
+
+START_TEST(test_role_config)
+{
+	struct lk_config *cfg = NULL;
+	struct lk_err err = { { 0 } };
+	char path[PATH_MAX + 32];
+	int r;
+
+	r = load_config(role_rows[_i].lines, &cfg, &err, path, sizeof(path));
+	if (role_rows[_i].want == NULL) {
+		ck_assert_msg(r == LK_OK, "%s", err.msg);
+		ck_assert_uint_eq(cfg->n_role_members, 4);
+		ck_assert_int_eq(cfg->role_members[0].role, LK_ROLE_OPERATOR);
+		ck_assert_int_eq(cfg->role_members[0].kind, LK_MEMBER_UID);
+		ck_assert_uint_eq(cfg->role_members[0].id, 1000);
+		ck_assert_int_eq(cfg->role_members[1].kind, LK_MEMBER_GROUP);
+		ck_assert_str_eq(cfg->role_members[1].name, "wheel");
+		ck_assert_int_eq(cfg->role_members[3].role, LK_ROLE_AUDITOR);
+		ck_assert_str_eq(cfg->role_members[3].name, "alice");
+	} else {
+		ck_assert_int_eq(r, LK_EINVAL);
+		ck_assert_msg(strstr(err.msg, role_rows[_i].want) != NULL &&
+		                  strstr(err.msg, path) != NULL,
+		              "row %d: '%s' lacks '%s'", _i, err.msg, role_rows[_i].want);
+	}
+	lk_config_free(cfg);
+}
+END_TEST
+
+/* The role logic itself, whoever runs the tests. */
+START_TEST(test_role_resolution)
+{
+	struct passwd *pw = getpwuid(NOBODY);
+	struct group *gr = getgrgid(NOBODY);
+	struct lk_config *cfg = NULL;
+	struct lk_err err = { { 0 } };
+	char path[PATH_MAX + 32], text[512];
+	gid_t *gids = NULL, none[1] = { 7 }, g4321[2] = { 7, 4321 }, gnobody[1] = { NOBODY };
+	size_t n = 0;
+	bool found = false;
+
+	ck_assert_ptr_nonnull(pw);
+	ck_assert_ptr_nonnull(gr);
+	snprintf(text, sizeof(text),
+	         "role = auditor uid:1234\n"
+	         "role = operator gid:4321\n"
+	         "role = admin user:%s\n"
+	         "role = operator group:%s\n"
+	         "role = admin user:no-such-user-lk, group:no-such-group-lk\n",
+	         pw->pw_name, gr->gr_name);
+	ck_assert_msg(load_config(text, &cfg, &err, path, sizeof(path)) == LK_OK, "%s", err.msg);
+
+	/* Root and the daemon's own uid: admin whatever the config says. */
+	ck_assert_int_eq(lk_config_role(cfg, 0, none, 1, 4242), LK_ROLE_ADMIN);
+	ck_assert_int_eq(lk_config_role(cfg, 4242, none, 1, 4242), LK_ROLE_ADMIN);
+	/* Nobody else without a member line. */
+	ck_assert_int_eq(lk_config_role(cfg, 99, none, 1, 4242), LK_ROLE_NONE);
+	ck_assert_int_eq(lk_config_role(cfg, 99, NULL, 0, 4242), LK_ROLE_NONE);
+	/* uid:, gid:, and the highest of several. */
+	ck_assert_int_eq(lk_config_role(cfg, 1234, none, 1, 4242), LK_ROLE_AUDITOR);
+	ck_assert_int_eq(lk_config_role(cfg, 99, g4321, 2, 4242), LK_ROLE_OPERATOR);
+	ck_assert_int_eq(lk_config_role(cfg, 1234, g4321, 2, 4242), LK_ROLE_OPERATOR);
+	/* Names resolved now: group:NAME by its gid, user:NAME by its uid. */
+	ck_assert_int_eq(lk_config_role(cfg, 99, gnobody, 1, 4242), LK_ROLE_OPERATOR);
+	ck_assert_int_eq(lk_config_role(cfg, NOBODY, none, 1, 4242), LK_ROLE_ADMIN);
+	/* Names that do not resolve match nobody: not uid (uid_t)-1 either. */
+	ck_assert_int_eq(lk_config_role(cfg, (uid_t)-1, none, 1, 4242), LK_ROLE_NONE);
+	lk_config_free(cfg);
+
+	ck_assert_str_eq(lk_role_str(LK_ROLE_OPERATOR), "operator");
+	ck_assert_str_eq(lk_role_str(LK_ROLE_NONE), "none");
+
+	/* A peer's groups: its primary gid and its user's groups. */
+	ck_assert_int_eq(lk_peer_groups(NOBODY, 77, &gids, &n, &err), LK_OK);
+	for (size_t i = 0; i < n; i++)
+		found |= gids[i] == 77;
+	ck_assert(found);
+	free(gids);
+	/* A uid with no passwd entry: the primary gid alone. */
+	ck_assert_int_eq(lk_peer_groups(4000000001u, 78, &gids, &n, &err), LK_OK);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(gids[0], 78);
+	free(gids);
+}
+END_TEST
+
+/* ---- Raw clients ---- */
+
+static unsigned char frame[LK_ADMIN_FRAME_BUF];
+
+static int admin_connect(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(fd, 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", g.admin_sock);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+/* Reads one message; LK_OK or the codec's error. */
+static int read_admin(int fd, struct lk_admin_msg *m)
+{
+	struct lk_err err = { { 0 } };
+	size_t len;
+	int r = lk_frame_read(fd, frame, sizeof(frame), &len, 30000, &err);
+
+	return r < 0 ? r : lk_admin_decode(frame, len, m, &err);
+}
+
+static void send_bytes(int fd, const void *p, size_t len)
+{
+	ck_assert_int_eq(send(fd, p, len, MSG_NOSIGNAL), (ssize_t)len);
+}
+
+static void send_request(int fd, bool json, const char *const *argv, const char *in)
+{
+	struct lk_err err = { { 0 } };
+	size_t len, argc = 0;
+
+	while (argv[argc] != NULL)
+		argc++;
+	ck_assert_msg(lk_admin_request_encode(json, (int)argc, (char *const *)argv,
+	                                      (const unsigned char *)in, in ? strlen(in) : 0, frame,
+	                                      sizeof(frame), &len, &err) == LK_OK,
+	              "%s", err.msg);
+	send_bytes(fd, frame, len);
+}
+
+/* Bad frames: an ERROR back, the connection closed, nothing written. */
+START_TEST(test_garbage_frames)
+{
+	static const unsigned char big[] = { 0x00, 0x10, 0x00, 0x01 }; /* 1 MiB + 1 */
+	static const unsigned char tiny[] = { 0, 0, 0, 1, 1 };         /* 1 byte */
+	static const unsigned char junk[] = { 0, 0, 0, 4, 0xff, 0xfe, 0, 9 };
+	static const unsigned char version[] = { 0, 0, 0, 5, 2, 1, 0, 1, 0 };
+	static const unsigned char no_args[] = { 0, 0, 0, 4, 1, 1, 0, 0 };
+	static const unsigned char nul_arg[] = { 0, 0, 0, 9, 1, 1, 0, 1, 0, 3, 'k', 0, 'y' };
+	static const unsigned char trailing[] = { 0, 0, 0, 10, 1, 1, 0, 1, 0, 3, 'k', 'e', 'y', 0 };
+	static const unsigned char short_arg[] = { 0, 0, 0, 7, 1, 1, 0, 1, 0, 9, 'k' };
+	static const unsigned char not_request[] = { 0, 0, 0, 4, 1, 4, 0, 0 }; /* END */
+	static const unsigned char flags[] = { 0, 0, 0, 8, 1, 1, 0x80, 1, 0, 2, 'a', 'b' };
+	static const unsigned char truncated[] = { 0, 0, 0, 100, 1, 1, 0, 1 };
+	static const struct {
+		const unsigned char *p;
+		size_t len;
+	} rows[] = {
+		{ big, sizeof(big) },
+		{ tiny, sizeof(tiny) },
+		{ junk, sizeof(junk) },
+		{ version, sizeof(version) },
+		{ no_args, sizeof(no_args) },
+		{ nul_arg, sizeof(nul_arg) },
+		{ trailing, sizeof(trailing) },
+		{ short_arg, sizeof(short_arg) },
+		{ not_request, sizeof(not_request) },
+		{ flags, sizeof(flags) },
+		{ truncated, sizeof(truncated) },
+	};
+	struct lk_admin_msg m;
+	long before;
+
+	start_daemon();
+	before = audit_rows();
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		int fd = admin_connect();
+		send_bytes(fd, rows[i].p, rows[i].len);
+		shutdown(fd, SHUT_WR); /* the truncated ones end here */
+		ck_assert_msg(read_admin(fd, &m) == LK_OK && m.type == LK_ADMIN_ERROR,
+		              "row %zu: no ERROR back", i);
+		ck_assert_int_ne(read_admin(fd, &m), LK_OK); /* then closed */
+		close(fd);
+	}
+	/* A well-formed request carrying stdin for a verb that reads none. */
+	{
+		int fd = admin_connect();
+		send_request(fd, false, (const char *const[]){ "key", "list", NULL }, g.key);
+		ck_assert(read_admin(fd, &m) == LK_OK && m.type == LK_ADMIN_ERROR);
+		ck_assert_ptr_nonnull(strstr(m.error, "standard input"));
+		close(fd);
+	}
+	ck_assert_int_eq(audit_rows(), before);
+	/* The daemon serves on. */
+	RUN(&r1, NULL, "-c", g.conf, "key", "list");
+	ck_assert_int_eq(r1.status, 0);
+	ck_assert_int_eq(audit_rows(), before);
+	ck_assert_int_eq(stop_daemon(), 0);
+}
+END_TEST
+
+/* Runs `key issue` as a raw client up to the END that asks for an ACK;
+ * returns the connection and the new key's kid. */
+static int issue_raw(const char *owner, char kid[LK_KID_LEN + 1])
+{
+	struct lk_admin_msg m;
+	char key[LK_KEY_MAX_LEN + 2] = "";
+	int fd = admin_connect();
+
+	send_request(fd, false,
+	             (const char *const[]){ "key", "issue", "--owner", owner, "--env", "prod",
+	                                    "--scope", "web:read", "--expires", "1d", NULL },
+	             NULL);
+	for (;;) {
+		ck_assert_int_eq(read_admin(fd, &m), LK_OK);
+		if (m.type == LK_ADMIN_OUT) {
+			ck_assert_uint_lt(m.len, sizeof(key));
+			memcpy(key, m.data, m.len);
+			key[m.len] = '\0';
+		} else if (m.type == LK_ADMIN_END) {
+			break;
+		} else {
+			ck_assert_int_eq(m.type, LK_ADMIN_ERR);
+		}
+	}
+	ck_assert_int_eq(m.exit_status, 0);
+	ck_assert(m.ack);
+	kid_of(key, kid);
+	sodium_memzero(key, sizeof(key));
+	return fd;
+}
+
+/* A new key is valid only once the client says its stdout took it. */
+START_TEST(test_undelivered_key)
+{
+	char kid[LK_KID_LEN + 1], reason[128];
+	struct lk_admin_msg m;
+	int fd;
+
+	start_daemon();
+	/* Gone without an ACK: revoked. */
+	fd = issue_raw("gone", kid);
+	close(fd);
+	wait_status_of(kid, "revoked");
+	db_text("SELECT status_reason FROM api_key WHERE kid = ?1", kid, reason, sizeof(reason));
+	ck_assert_str_eq(reason, "undelivered: the new key could not be written out");
+	ck_assert_int_eq(db_long("SELECT count(*) FROM audit WHERE action = 'key.revoke' AND "
+	                         "kid = ?1",
+	                         kid),
+	                 1);
+
+	/* "Could not write it": revoked, and the client is told. */
+	fd = issue_raw("nack", kid);
+	send_bytes(fd, (const unsigned char[]){ 0, 0, 0, 3, 1, LK_ADMIN_ACK, 0 }, 7);
+	ck_assert_int_eq(read_admin(fd, &m), LK_OK);
+	ck_assert_int_eq(m.type, LK_ADMIN_ERR);
+	ck_assert_ptr_nonnull(memmem(m.data, m.len, "has been revoked", 16));
+	ck_assert_int_eq(read_admin(fd, &m), LK_OK);
+	ck_assert_int_eq(m.type, LK_ADMIN_END);
+	ck_assert_int_eq(m.exit_status, 4);
+	ck_assert(!m.ack);
+	close(fd);
+	wait_status_of(kid, "revoked");
+
+	/* Garbage instead of an ACK: revoked. */
+	fd = issue_raw("garbage", kid);
+	send_bytes(fd, (const unsigned char[]){ 0, 0, 0, 2, 9, 9 }, 6);
+	close(fd);
+	wait_status_of(kid, "revoked");
+
+	/* Acknowledged: it stays. */
+	fd = issue_raw("acked", kid);
+	send_bytes(fd, (const unsigned char[]){ 0, 0, 0, 3, 1, LK_ADMIN_ACK, 1 }, 7);
+	ck_assert_int_eq(read_admin(fd, &m), LK_OK);
+	ck_assert_int_eq(m.type, LK_ADMIN_END);
+	ck_assert_int_eq(m.exit_status, 0);
+	close(fd);
+	wait_status_of(kid, "active");
+
+	/* The real client with stdout on a full disk: exit 4, revoked. */
+	run_to(&r1, SELF, NULL, "/dev/full",
+	       (const char *const[]){ "-c", g.conf, "key", "issue", "--owner", "full", "--env",
+	                              "prod", "--scope", "web:read", "--expires", "1d", NULL });
+	ck_assert_int_eq(r1.status, 4);
+	ck_assert_ptr_nonnull(strstr(r1.err, "has been revoked"));
+	ck_assert_int_eq(db_long("SELECT count(*) FROM api_key WHERE status = 'revoked' AND "
+	                         "status_reason LIKE 'undelivered%'",
+	                         NULL),
+	                 4);
+	ck_assert_int_eq(stop_daemon(), 0);
+	ck_assert_int_eq(
+	    cli((const char *const[]){ "-c", g.conf, "audit", "verify", NULL }, NULL, 0), 0);
+}
+END_TEST
+
+/* ---- The codec ---- */
+
+START_TEST(test_codec)
+{
+	char *const argv[] = { "key", "verify", "", "--env", "prod", NULL };
+	struct lk_admin_request q;
+	struct lk_admin_msg m;
+	struct lk_err err = { { 0 } };
+	unsigned char buf[LK_ADMIN_FRAME_BUF], junk[300];
+	size_t len;
+
+	ck_assert_int_eq(lk_admin_request_encode(true, 5, argv, (const unsigned char *)"lk_x\n", 5,
+	                                         buf, sizeof(buf), &len, &err),
+	                 LK_OK);
+	ck_assert_int_eq(lk_admin_request_decode(buf + 4, len - 4, &q, &err), LK_OK);
+	ck_assert(q.json && q.has_in);
+	ck_assert_int_eq(q.argc, 5);
+	ck_assert_str_eq(q.argv[1], "verify");
+	ck_assert_str_eq(q.argv[2], "");
+	ck_assert_ptr_null(q.argv[5]);
+	ck_assert_uint_eq(q.in_len, 5);
+	ck_assert_mem_eq(q.in, "lk_x\n", 5);
+	lk_admin_request_free(&q);
+	/* Every truncation is refused. */
+	for (size_t cut = 0; cut < len - 4; cut++)
+		ck_assert_int_eq(lk_admin_request_decode(buf + 4, cut, &q, &err), LK_EINVAL);
+	/* Bounds on the way out. */
+	ck_assert_int_eq(
+	    lk_admin_request_encode(false, 0, argv, NULL, 0, buf, sizeof(buf), &len, &err),
+	    LK_EINVAL);
+	ck_assert_int_eq(lk_admin_request_encode(false, 1, argv, (const unsigned char *)"x",
+	                                         LK_ADMIN_STDIN_MAX + 1, buf, sizeof(buf), &len,
+	                                         &err),
+	                 LK_EINVAL);
+	ck_assert_int_eq(lk_admin_encode(&(struct lk_admin_msg){ .type = LK_ADMIN_OUT,
+	                                                         .data = buf,
+	                                                         .len = LK_ADMIN_CHUNK_MAX + 1 },
+	                                 junk, sizeof(junk), &len, &err),
+	                 LK_EINVAL);
+	/* A whole chunk fills a whole frame. */
+	{
+		static unsigned char big[LK_ADMIN_CHUNK_MAX];
+		ck_assert_int_eq(lk_admin_encode(&(struct lk_admin_msg){ .type = LK_ADMIN_OUT,
+		                                                         .data = big,
+		                                                         .len = sizeof(big) },
+		                                 buf, sizeof(buf), &len, &err),
+		                 LK_OK);
+		ck_assert_uint_eq(len, LK_FRAME_MAX + 4);
+		ck_assert_int_eq(lk_admin_decode(buf + 4, len - 4, &m, &err), LK_OK);
+		ck_assert_uint_eq(m.len, sizeof(big));
+	}
+	/* END, ACK: exact sizes, booleans 0 or 1. */
+	ck_assert_int_eq(lk_admin_decode((const unsigned char[]){ 1, 4, 3, 1 }, 4, &m, &err),
+	                 LK_OK);
+	ck_assert_int_eq(m.exit_status, 3);
+	ck_assert(m.ack);
+	ck_assert_int_eq(lk_admin_decode((const unsigned char[]){ 1, 4, 3, 2 }, 4, &m, &err),
+	                 LK_EINVAL);
+	ck_assert_int_eq(lk_admin_decode((const unsigned char[]){ 1, 4, 3, 1, 0 }, 5, &m, &err),
+	                 LK_EINVAL);
+	ck_assert_int_eq(lk_admin_decode((const unsigned char[]){ 1, 5 }, 2, &m, &err), LK_EINVAL);
+	ck_assert_int_eq(lk_admin_decode((const unsigned char[]){ 1, 2 }, 2, &m, &err), LK_EINVAL);
+	ck_assert_int_eq(lk_admin_decode((const unsigned char[]){ 1, 6, 'a', '\n' }, 4, &m, &err),
+	                 LK_EINVAL);
+	ck_assert_int_eq(lk_admin_decode((const unsigned char[]){ 1, 1, 0, 1, 0, 0 }, 6, &m, &err),
+	                 LK_EINVAL); /* a REQUEST where a reply is due */
+	/* Random input never crashes either decoder (the sanitizer build
+	 * watches the reads). */
+	for (int i = 0; i < 20000; i++) {
+		size_t n = randombytes_uniform(sizeof(junk) + 1);
+		randombytes_buf(junk, n);
+		if (n >= 2 && i % 2 == 0) {
+			junk[0] = LK_ADMIN_VERSION;
+			junk[1] = (unsigned char)(1 + randombytes_uniform(6));
+		}
+		if (lk_admin_request_decode(junk, n, &q, &err) == LK_OK)
+			lk_admin_request_free(&q);
+		(void)lk_admin_decode(junk, n, &m, &err);
+	}
+}
+END_TEST
+
+static Suite *admin_suite(void)
+{
+	Suite *s = suite_create("admin");
+	TCase *tc = tcase_create("remote");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_remote_issue_verify);
+	tcase_add_test(tc, test_same_as_offline);
+	tcase_add_test(tc, test_large_output);
+	tcase_add_test(tc, test_offline_rules);
+	tcase_add_test(tc, test_roles);
+	tcase_add_test(tc, test_garbage_frames);
+	tcase_add_test(tc, test_undelivered_key);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("roles");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_loop_test(tc, test_role_config, 0,
+	                    (int)(sizeof(role_rows) / sizeof(role_rows[0])));
+	tcase_add_test(tc, test_role_resolution);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("codec");
+	tcase_add_test(tc, test_codec);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	if (sodium_init() < 0)
+		return EXIT_FAILURE;
+	return fixture_run(admin_suite(), "latchkey-admin");
+}
