@@ -270,6 +270,15 @@ START_TEST(test_remote_issue_verify)
 	snprintf(want, sizeof(want), "SELECT count(*) FROM audit WHERE kid = ?1 AND actor_uid = %u",
 	         (unsigned)getuid());
 	ck_assert_int_eq(db_long(want, kid), 3); /* issue, two verifications */
+
+	/* Several new keys in one reply, each acknowledged: all stay valid. */
+	RUN(&r2, NULL, "-c", g.conf, "key", "due", "--within", "60d", "--rotate");
+	ck_assert_msg(r2.status == 0, "due --rotate: %d [%s]", r2.status, r2.err);
+	ck_assert_int_eq(db_long("SELECT count(*) FROM api_key WHERE rotated_from IS NOT NULL "
+	                         "AND status = 'active'",
+	                         NULL),
+	                 2);
+	ck_assert_ptr_nonnull(strstr(r2.out, "rotated "));
 	ck_assert_int_eq(stop_daemon(), 0);
 	ck_assert_int_eq(
 	    cli((const char *const[]){ "-c", g.conf, "audit", "verify", NULL }, NULL, 0), 0);
@@ -736,6 +745,82 @@ static void send_request(int fd, bool json, const char *const *argv, const char 
 	send_bytes(fd, frame, len);
 }
 
+/* A fake latchkeyd on the admin socket: accepts one connection, reads the
+ * request, sends reply (len bytes) and closes. */
+static pid_t fake_daemon(int listen_fd, const unsigned char *reply, size_t len)
+{
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct lk_err err = { { 0 } };
+		size_t n;
+		int fd = accept(listen_fd, NULL, NULL);
+		if (fd < 0 || lk_frame_read(fd, frame, sizeof(frame), &n, 30000, &err) != LK_OK)
+			_exit(1);
+		if (len > 0 && send(fd, reply, len, MSG_NOSIGNAL) != (ssize_t)len)
+			_exit(2);
+		close(fd);
+		_exit(0);
+	}
+	return pid;
+}
+
+/* Whatever goes wrong on the daemon's side of the socket, the command
+ * fails with one line and exit 4: never a success. */
+START_TEST(test_bad_replies)
+{
+	static const unsigned char big[] = { 0x00, 0x10, 0x00, 0x01 };
+	static const unsigned char junk[] = { 0, 0, 0, 3, 0xde, 0xad, 0xbe };
+	static const unsigned char no_end[] = { 0, 0, 0, 5, 1, LK_ADMIN_OUT, 'o', 'k', '\n' };
+	static const unsigned char cut[] = { 0, 0, 0, 9, 1, LK_ADMIN_OUT, 'o' };
+	static const unsigned char error[] = { 0, 0, 0, 6, 1, LK_ADMIN_ERROR, 'n', 'o', 'p', 'e' };
+	static const unsigned char two_acks[] = { 0, 0, 0, 4, 1, LK_ADMIN_END, 0, 1,
+		                                  0, 0, 0, 4, 1, LK_ADMIN_END, 0, 1 };
+	static const unsigned char ack_type[] = { 0, 0, 0, 3, 1, LK_ADMIN_ACK, 1 };
+	static const struct {
+		const unsigned char *p;
+		size_t len;
+		const char *want;
+	} rows[] = {
+		{ big, sizeof(big), "frame length 1048577" },
+		{ junk, sizeof(junk), "bad or no reply" },
+		{ no_end, sizeof(no_end), "closed the connection" },
+		{ cut, sizeof(cut), "inside a frame" },
+		{ error, sizeof(error), "latchkeyd could not run the request: nope" },
+		{ two_acks, sizeof(two_acks), "latchkeyd" }, /* the ACK may meet a closed socket */
+		{ ack_type, sizeof(ack_type), "message type 5" },
+		{ NULL, 0, "closed the connection" },
+	};
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(lfd, 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", g.admin_sock);
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(lfd, 4), 0);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		pid_t pid = fake_daemon(lfd, rows[i].p, rows[i].len);
+		RUN(&r1, NULL, "-c", g.conf, "key", "list");
+		ck_assert_int_eq(wait_status(pid), 0);
+		ck_assert_msg(r1.status == 4, "row %zu: exit %d", i, r1.status);
+		assert_error_line(&r1, rows[i].want);
+	}
+	/* A socket whose owner is not the one answering on it. */
+	if (getuid() == 0) {
+		pid_t pid = fake_daemon(lfd, NULL, 0);
+		ck_assert_int_eq(chown(g.admin_sock, NOBODY, NOBODY), 0);
+		RUN(&r1, NULL, "-c", g.conf, "key", "list");
+		ck_assert_int_eq(r1.status, 4);
+		assert_error_line(&r1, "is not latchkeyd's socket");
+		/* The fake never gets the request: the client closed first. */
+		kill(pid, SIGKILL);
+		wait_status(pid);
+	}
+	close(lfd);
+}
+END_TEST
+
 /* Bad frames: an ERROR back, the connection closed, nothing written. */
 START_TEST(test_garbage_frames)
 {
@@ -985,6 +1070,7 @@ static Suite *admin_suite(void)
 	tcase_add_test(tc, test_offline_rules);
 	tcase_add_test(tc, test_roles);
 	tcase_add_test(tc, test_garbage_frames);
+	tcase_add_test(tc, test_bad_replies);
 	tcase_add_test(tc, test_undelivered_key);
 	suite_add_tcase(s, tc);
 
