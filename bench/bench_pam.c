@@ -377,8 +377,9 @@ static void setup_state(void)
 	           "<scopes><scope>web:read</scope></scopes></policy>\n",
 	           0644);
 	run_cli("key issue",
-	        (char *const[]){ "latchkey", "-c", B.conf, "key", "issue", "--owner", "alice",
-	                         "--env", "prod", "--scope", "web:read", "--expires", "30d", NULL },
+	        (char *const[]){ "latchkey", "-c", B.conf, "--offline", "key", "issue", "--owner",
+	                         "alice", "--env", "prod", "--scope", "web:read", "--expires",
+	                         "30d", NULL },
 	        B.key, sizeof(B.key));
 	make_bad_key();
 	write_pam_services();

@@ -323,17 +323,45 @@ static int serve(struct conn *c, struct lk_err *err)
 	                   res.pam_code == PAM_SUCCESS ? res.credential : NULL, res.audit_seq, err);
 }
 
+/* One set of buffers per worker thread, kept: allocating and freeing
+ * ~200 KiB per connection costs more than the decision. Wiped after every
+ * connection, and freed when the worker ends. */
+static pthread_key_t conn_key;
+static pthread_once_t conn_key_once = PTHREAD_ONCE_INIT;
+
+static void conn_free(void *p)
+{
+	sodium_memzero(p, sizeof(struct conn));
+	free(p);
+}
+
+static void conn_key_make(void)
+{
+	(void)pthread_key_create(&conn_key, conn_free);
+}
+
+static struct conn *thread_conn(void)
+{
+	struct conn *c;
+
+	pthread_once(&conn_key_once, conn_key_make);
+	c = pthread_getspecific(conn_key);
+	if (c == NULL && (c = calloc(1, sizeof(*c))) != NULL &&
+	    pthread_setspecific(conn_key, c) != 0) {
+		free(c);
+		c = NULL;
+	}
+	return c;
+}
+
 void *lkd_auth_conn(void *arg)
 {
-	/* One set of buffers per worker thread, kept: allocating and freeing
-	 * ~200 KiB per connection costs more than the decision. Wiped after
-	 * every connection. */
-	static __thread struct conn *c;
 	struct lkd_peer *peer = arg;
 	struct daemon *d = peer->d;
 	struct lk_err err = { { 0 } };
+	struct conn *c = thread_conn();
 
-	if (c == NULL && (c = calloc(1, sizeof(*c))) == NULL) {
+	if (c == NULL) {
 		lkd_log(d, LOG_ERR, "out of memory for a connection from uid %u",
 		        (unsigned)peer->uid);
 		close(peer->fd);

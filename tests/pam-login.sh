@@ -53,7 +53,7 @@ printf '%s%s%s\n' '<policy xmlns="urn:latchkey:policy:1" service="web" environme
 	'<scopes><scope>web:read</scope></scopes></policy>' >"$state/policies/web.xml" ||
 	fail "writing the policy"
 native chmod 0644 "$state/policies/web.xml" || fail "chmod the policy"
-key=$("$LATCHKEY_BIN" -c "$conf" key issue --owner alice --env prod --scope web:read \
+key=$("$LATCHKEY_BIN" -c "$conf" --offline key issue --owner alice --env prod --scope web:read \
 	--expires 30d) || fail "latchkey key issue"
 uid=$(native id -u)
 [ "$uid" -eq 0 ] || printf 'auth_peer = %s web\n' "$uid" >>"$conf" || fail "auth_peer"
