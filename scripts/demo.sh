@@ -13,6 +13,14 @@ state="$top/demo-state"
 rm -rf "$state"
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+daemon_pid=
+stop_daemon() {
+	[ -n "$daemon_pid" ] || return 0
+	kill -TERM "$daemon_pid" 2>/dev/null || true
+	wait "$daemon_pid" 2>/dev/null || true
+	daemon_pid=
+}
+trap stop_daemon EXIT
 show() { printf '$ %s\n' "$*"; }
 
 step "1. Create a self-contained state directory"
@@ -23,9 +31,23 @@ export LATCHKEY_CONFIG
 echo "$LATCHKEY_CONFIG"
 ls -l "$state"
 
+step "1b. Start latchkeyd: it alone holds the master key and writes the audit log"
+# Every latchkey verb below runs inside the daemon through its admin socket,
+# with the caller's uid as the actor; PAM logins use its auth socket.
+show "latchkeyd -c demo-state/latchkey.conf --foreground 2>demo-state/latchkeyd.log &"
+"$build/daemon/latchkeyd" -c "$LATCHKEY_CONFIG" --foreground 2>"$state/latchkeyd.log" &
+daemon_pid=$!
+i=0
+until [ -S "$state/run/admin.sock" ] && [ -S "$state/run/auth.sock" ]; do
+	i=$((i + 1))
+	[ "$i" -le 300 ] || { cat "$state/latchkeyd.log"; exit 1; }
+	sleep 0.1
+done
+ls -l "$state/run"
+
 step "2. Issue a least-privilege prod key (the key alone goes to stdout, shown once)"
 show "KEY=\$(latchkey key issue --owner alice@example.com --env prod --scope billing:read --expires 30d --allow-cidr 10.0.0.0/8 --description 'billing exporter')"
-KEY=$("$lk" --offline key issue --owner alice@example.com --env prod --scope billing:read \
+KEY=$("$lk" key issue --owner alice@example.com --env prod --scope billing:read \
 	--expires 30d --allow-cidr 10.0.0.0/8 --description "billing exporter")
 KID=$(printf '%s' "$KEY" | cut -d_ -f3)
 # Only the public kid is shown here: the secret part is masked as any log should.
@@ -33,50 +55,50 @@ echo "key: lk_prod_${KID}_**************************************************"
 
 step "3. Verify it (the key is read from stdin, never argv)"
 show 'printf "%s\n" "$KEY" | latchkey key verify --env prod --scope billing:read --source 10.1.2.3'
-printf '%s\n' "$KEY" | "$lk" --offline key verify --env prod --scope billing:read --source 10.1.2.3 || true
+printf '%s\n' "$KEY" | "$lk" key verify --env prod --scope billing:read --source 10.1.2.3 || true
 show "... --env dev                 (a prod key never works in dev)"
-printf '%s\n' "$KEY" | "$lk" --offline key verify --env dev || true
+printf '%s\n' "$KEY" | "$lk" key verify --env dev || true
 show "... --scope billing:write     (least privilege)"
-printf '%s\n' "$KEY" | "$lk" --offline key verify --env prod --scope billing:write --source 10.1.2.3 || true
+printf '%s\n' "$KEY" | "$lk" key verify --env prod --scope billing:write --source 10.1.2.3 || true
 show "... --source 192.0.2.7        (outside the key's CIDR allow list)"
-printf '%s\n' "$KEY" | "$lk" --offline key verify --env prod --source 192.0.2.7 || true
+printf '%s\n' "$KEY" | "$lk" key verify --env prod --source 192.0.2.7 || true
 show "... a typo in the key         (rejected by the CRC before any lookup)"
-printf '%s\n' "$KEY" | sed 's/.$/x/' | "$lk" --offline key verify --env prod || true
+printf '%s\n' "$KEY" | sed 's/.$/x/' | "$lk" key verify --env prod || true
 
 step "4. Rotate with a grace period: old and new both work until the grace ends"
 show "NEW=\$(latchkey key rotate $KID)"
-NEW=$("$lk" --offline key rotate "$KID" 2>/dev/null)
+NEW=$("$lk" key rotate "$KID" 2>/dev/null)
 NEWKID=$(printf '%s' "$NEW" | cut -d_ -f3)
-printf 'old key: '; printf '%s\n' "$KEY" | "$lk" --offline key verify --env prod --source 10.1.2.3 || true
-printf 'new key: '; printf '%s\n' "$NEW" | "$lk" --offline key verify --env prod --source 10.1.2.3 || true
+printf 'old key: '; printf '%s\n' "$KEY" | "$lk" key verify --env prod --source 10.1.2.3 || true
+printf 'new key: '; printf '%s\n' "$NEW" | "$lk" key verify --env prod --source 10.1.2.3 || true
 show "latchkey key list"
-"$lk" --offline key list
+"$lk" key list
 
 step "5. Revoke: effective on the very next verification"
 show "latchkey key revoke $NEWKID --reason 'laptop stolen (INC-1042)'"
-"$lk" --offline key revoke "$NEWKID" --reason "laptop stolen (INC-1042)"
-printf 'new key: '; printf '%s\n' "$NEW" | "$lk" --offline key verify --env prod --source 10.1.2.3 || true
+"$lk" key revoke "$NEWKID" --reason "laptop stolen (INC-1042)"
+printf 'new key: '; printf '%s\n' "$NEW" | "$lk" key verify --env prod --source 10.1.2.3 || true
 show "latchkey key revoke-all --owner alice@example.com --reason 'offboarded'"
-"$lk" --offline key revoke-all --owner alice@example.com --reason "offboarded"
-printf 'old key: '; printf '%s\n' "$KEY" | "$lk" --offline key verify --env prod --source 10.1.2.3 || true
+"$lk" key revoke-all --owner alice@example.com --reason "offboarded"
+printf 'old key: '; printf '%s\n' "$KEY" | "$lk" key verify --env prod --source 10.1.2.3 || true
 
 step "6. The audit trail: every issue, use and revocation, people as pseudonyms, no secrets"
 show "latchkey audit log"
-"$lk" --offline audit log
+"$lk" audit log
 show "latchkey --json audit log --key $KID --type key.verify --limit 2"
-"$lk" --offline --json audit log --key "$KID" --type key.verify --limit 2
+"$lk" --json audit log --key "$KID" --type key.verify --limit 2
 
 step "7. Verify the hash chain"
 show "latchkey audit verify"
-"$lk" --offline audit verify
+"$lk" audit verify
 
 step "8. Tamper with a copy of the database, and the chain says where"
 cp -r "$state" "$state.tampered"
 sqlite3 "$state.tampered/latchkey.db" "DROP TRIGGER audit_no_update;
   UPDATE audit SET reason = 'ok' WHERE seq = 5;"
 show "sqlite3 latchkey.db \"UPDATE audit SET reason = 'ok' WHERE seq = 5\"   # on a copy"
-show "latchkey -c demo-state.tampered/latchkey.conf audit verify"
-"$lk" --offline -c "$state.tampered/latchkey.conf" audit verify || echo "(exit status $?)"
+show "latchkey -c demo-state.tampered/latchkey.conf --offline audit verify   # no daemon on the copy"
+"$lk" -c "$state.tampered/latchkey.conf" --offline audit verify || echo "(exit status $?)"
 rm -rf "$state.tampered"
 
 step "9. Policies: one file per PAM service, validated before use"
@@ -85,31 +107,99 @@ cp "$top/policies/nginx.xml" "$state/policies/nginx.xml"
 sed -e 's/service="nginx" environment="prod"/service="staging" environment="test"/' \
 	"$top/policies/nginx.xml" >"$state/policies/staging.xml"
 show "latchkey policy check demo-state/policies/*.xml"
-"$lk" --offline policy check "$state/policies/nginx.xml" "$state/policies/staging.xml"
+"$lk" policy check "$state/policies/nginx.xml" "$state/policies/staging.xml"
 show "latchkey policy check broken.xml     (a typo in a control flag)"
 sed -e 's/control="required"/control="requierd"/' "$state/policies/nginx.xml" >"$state/broken.xml"
-"$lk" --offline policy check "$state/broken.xml" || echo "(exit status $?)"
+"$lk" policy check "$state/broken.xml" || echo "(exit status $?)"
 rm -f "$state/broken.xml"
 
+show "kill -HUP \$(pidof latchkeyd)     # policies are loaded at start and on SIGHUP"
+kill -HUP "$daemon_pid"
+i=0
+until "$lk" audit log --type policy.load | grep -q 'service=staging'; do
+	i=$((i + 1)); [ "$i" -le 100 ] || break; sleep 0.1
+done
+show "latchkey audit log --type policy.load"
+"$lk" audit log --type policy.load
+
 step "10. The engine: one prod key, accepted by the prod service, refused by the test one"
-WEB=$("$lk" --offline key issue --owner svc-web --env prod --scope web:read --expires 30d 2>/dev/null)
+WEB=$("$lk" key issue --owner svc-web --env prod --scope web:read --expires 30d 2>/dev/null)
 show 'printf "%s\n" "$WEB" | latchkey auth nginx --user svc-web --rhost 192.0.2.10'
-printf '%s\n' "$WEB" | "$lk" --offline auth nginx --user svc-web --rhost 192.0.2.10 || true
+printf '%s\n' "$WEB" | "$lk" auth nginx --user svc-web --rhost 192.0.2.10 || true
 show 'printf "%s\n" "$WEB" | latchkey auth staging --user svc-web'
-printf '%s\n' "$WEB" | "$lk" --offline auth staging --user svc-web || true
+printf '%s\n' "$WEB" | "$lk" auth staging --user svc-web || true
 show 'printf "%s\n" "$WEB" | latchkey auth nginx --user alice@example.com   (not its owner)'
-printf '%s\n' "$WEB" | "$lk" --offline auth nginx --user alice@example.com || true
+printf '%s\n' "$WEB" | "$lk" auth nginx --user alice@example.com || true
 
 step "11. Require a second factor for admin scopes, with a change ticket"
 show "latchkey policy mfa enable nginx --plugin totp --scope web:admin --ticket CHG-2041"
-"$lk" --offline policy mfa enable nginx --plugin totp --scope web:admin --ticket CHG-2041
+"$lk" policy mfa enable nginx --plugin totp --scope web:admin --ticket CHG-2041
 show "latchkey policy show nginx"
-"$lk" --offline policy show nginx
+"$lk" policy show nginx
 show "latchkey audit log --type policy.change"
-"$lk" --offline audit log --type policy.change
+"$lk" audit log --type policy.change
 show "latchkey audit log --type auth.decision"
-"$lk" --offline audit log --type auth.decision
+"$lk" audit log --type auth.decision
+"$lk" audit verify
+
+step "12. Real logins through the PAM stack: pam_latchkey.so -> latchkeyd"
+# A pam.d directory of our own (libpam's pam_start_confdir), so nothing in
+# /etc changes; tests/pam-login is a PAM application that answers the
+# prompts from stdin, as sshd or nginx would from their users.
+mkdir -p "$state/pam.d"
+mod="$build/pam/.libs/pam_latchkey.so"
+sock="$state/run/auth.sock"
+cat >"$state/pam.d/web" <<EOF_PAM
+auth     required  $mod socket=$sock
+account  required  $mod socket=$sock
+session  required  $mod socket=$sock
+EOF_PAM
+sed -e 's/service="nginx"/service="web"/' "$top/policies/nginx.xml" >"$state/policies/web.xml"
+# Root may speak for every service; another uid needs an auth_peer line.
+[ "$(id -u)" -eq 0 ] || printf 'auth_peer = %s web\n' "$(id -u)" >>"$LATCHKEY_CONFIG"
+if [ "$(id -u)" -ne 0 ]; then
+	stop_daemon
+	"$build/daemon/latchkeyd" -c "$LATCHKEY_CONFIG" --foreground 2>>"$state/latchkeyd.log" &
+	daemon_pid=$!
+	sleep 1
+else
+	kill -HUP "$daemon_pid"
+	sleep 0.5
+fi
+show "cat demo-state/pam.d/web"
+sed -e "s|$build|_build|g" -e "s|$state|demo-state|g" "$state/pam.d/web"
+BOB=$("$lk" key issue --owner bob --env prod --scope web:read --expires 30d 2>/dev/null)
+BOBKID=$(printf '%s' "$BOB" | cut -d_ -f3)
+login() { "$build/tests/pam-login" --confdir "$state/pam.d" --rhost 192.0.2.10 web "$1" 2>/dev/null || true; }
+show 'printf "%s\n" "$BOB" | pam-login --confdir demo-state/pam.d web bob          # valid key'
+printf '%s\n' "$BOB" | login bob
+show 'printf "%s\n" "$BOB" | pam-login ... web alice                               # not her key'
+printf '%s\n' "$BOB" | login alice
+show 'printf "%s\n" "${BOB%?}x" | pam-login ... web bob                            # wrong key'
+printf '%s\n' "$BOB" | sed 's/.$/x/' | login bob
+show "latchkey key revoke $BOBKID --reason 'rotating out (INC-1043)'"
+"$lk" key revoke "$BOBKID" --reason "rotating out (INC-1043)"
+show 'printf "%s\n" "$BOB" | pam-login ... web bob                                 # revoked'
+printf '%s\n' "$BOB" | login bob
+
+step "13. The audit trail of those logins, and the chain"
+show "latchkey audit log --type auth.decision --limit 4"
+"$lk" audit log --type auth.decision --limit 4
+show "latchkey audit log --type session.open"
+"$lk" audit log --type session.open
+show "latchkey audit verify"
+"$lk" audit verify
+
+step "14. Stop the daemon: it drains, commits and exits; PAM then fails closed"
+show "kill -TERM \$(pidof latchkeyd); tail -2 demo-state/latchkeyd.log"
+stop_daemon
+tail -n 2 "$state/latchkeyd.log"
+show 'printf "%s\n" "$BOB" | pam-login ... web bob                                 # daemon down'
+printf '%s\n' "$BOB" | login bob
+show "latchkey audit verify          (exit 4: every verb goes through the daemon)"
+"$lk" audit verify || echo "(exit status $?)"
+show "latchkey --offline audit verify   (the database's owner, daemon stopped)"
 "$lk" --offline audit verify
 
-unset KEY NEW WEB
+unset KEY NEW WEB BOB
 printf '\nDemo state left in %s (config: %s).\n' "$state" "$LATCHKEY_CONFIG"

@@ -7,13 +7,15 @@
  *
  * pam_start_confdir(SERVICE, USER, conv, DIR) (DIR unset: the system's
  * /etc/pam.d), PAM_RHOST, pam_putenv for each --env (LATCHKEY_SCOPE),
- * pam_authenticate, then pam_acct_mgmt. The conversation answers each prompt
+ * pam_authenticate, pam_acct_mgmt, then pam_open_session and
+ * pam_close_session (as sshd does around a session; a stack without session
+ * lines opens nothing and succeeds). The conversation answers each prompt
  * with one line of stdin, so a key never appears in argv; prompts and
  * messages go to stderr. Prints "SERVICE USER: <pam_strerror> (<code>)" and
  * exits 0 only on PAM_SUCCESS (1 otherwise, 2 for bad usage).
  *
- * pam_acct_mgmt needs an account line in the stack (pam_latchkey's returns
- * PAM_IGNORE): "account required pam_permit.so".
+ * pam_acct_mgmt needs an account line in the stack ("account required
+ * pam_latchkey.so", or pam_permit.so).
  */
 #include "config.h"
 
@@ -189,6 +191,10 @@ static int login(const struct options *o)
 		r = pam_authenticate(pamh, 0);
 	if (r == PAM_SUCCESS)
 		r = pam_acct_mgmt(pamh, 0);
+	if (r == PAM_SUCCESS)
+		r = pam_open_session(pamh, 0);
+	if (r == PAM_SUCCESS)
+		r = pam_close_session(pamh, 0);
 	pam_end(pamh, r);
 	return r;
 }
