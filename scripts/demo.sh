@@ -170,8 +170,8 @@ show "cat demo-state/pam.d/web"
 sed -e "s|$build|_build|g" -e "s|$state|demo-state|g" "$state/pam.d/web"
 BOB=$("$lk" key issue --owner bob --env prod --scope web:read --expires 30d 2>/dev/null)
 BOBKID=$(printf '%s' "$BOB" | cut -d_ -f3)
-login() { "$build/tests/pam-login" --confdir "$state/pam.d" --rhost 192.0.2.10 web "$1" 2>/dev/null || true; }
-show 'printf "%s\n" "$BOB" | pam-login --confdir demo-state/pam.d web bob          # valid key'
+login() { "$build/tests/pam-login" --confdir "$state/pam.d" --rhost 192.0.2.10 --session web "$1" 2>/dev/null || true; }
+show 'printf "%s\n" "$BOB" | pam-login --confdir demo-state/pam.d --session web bob  # valid key'
 printf '%s\n' "$BOB" | login bob
 show 'printf "%s\n" "$BOB" | pam-login ... web alice                               # not her key'
 printf '%s\n' "$BOB" | login alice

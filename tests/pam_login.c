@@ -3,13 +3,14 @@
  * pam-login: one login through a PAM stack, as a service does it, for the
  * demo and tests/pam-login.sh.
  *
- *   pam-login [--confdir DIR] [--rhost HOST] [--env NAME=VALUE]... SERVICE USER
+ *   pam-login [--confdir DIR] [--rhost HOST] [--env NAME=VALUE]... [--session]
+ *             SERVICE USER
  *
  * pam_start_confdir(SERVICE, USER, conv, DIR) (DIR unset: the system's
  * /etc/pam.d), PAM_RHOST, pam_putenv for each --env (LATCHKEY_SCOPE),
- * pam_authenticate, pam_acct_mgmt, then pam_open_session and
- * pam_close_session (as sshd does around a session; a stack without session
- * lines opens nothing and succeeds). The conversation answers each prompt
+ * pam_authenticate, pam_acct_mgmt, and with --session pam_open_session and
+ * pam_close_session (as sshd does around a session; the stack needs session
+ * lines). The conversation answers each prompt
  * with one line of stdin, so a key never appears in argv; prompts and
  * messages go to stderr. Prints "SERVICE USER: <pam_strerror> (<code>)" and
  * exits 0 only on PAM_SUCCESS (1 otherwise, 2 for bad usage).
@@ -20,6 +21,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <getopt.h>
 #include <security/pam_appl.h>
 #include <sodium.h>
@@ -126,12 +128,13 @@ struct options {
 	int n_env;
 	const char *service;
 	const char *user;
+	bool session;
 };
 
 static void usage(void)
 {
 	fprintf(stderr, "usage: pam-login [--confdir DIR] [--rhost HOST] [--env NAME=VALUE]... "
-	                "SERVICE USER\n");
+	                "[--session] SERVICE USER\n");
 	exit(2);
 }
 
@@ -141,6 +144,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{ "confdir", required_argument, NULL, 'c' },
 		{ "rhost", required_argument, NULL, 'r' },
 		{ "env", required_argument, NULL, 'e' },
+		{ "session", no_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -151,6 +155,8 @@ static void parse_options(int argc, char **argv, struct options *o)
 			o->confdir = optarg;
 		else if (opt == 'r')
 			o->rhost = optarg;
+		else if (opt == 's')
+			o->session = true;
 		else if (opt == 'e') {
 			/* NAME=VALUE with a name: pam_putenv would take "NAME" as
 			 * "delete NAME", which is not what --env means. */
@@ -191,9 +197,9 @@ static int login(const struct options *o)
 		r = pam_authenticate(pamh, 0);
 	if (r == PAM_SUCCESS)
 		r = pam_acct_mgmt(pamh, 0);
-	if (r == PAM_SUCCESS)
+	if (r == PAM_SUCCESS && o->session)
 		r = pam_open_session(pamh, 0);
-	if (r == PAM_SUCCESS)
+	if (r == PAM_SUCCESS && o->session)
 		r = pam_close_session(pamh, 0);
 	pam_end(pamh, r);
 	return r;
