@@ -550,6 +550,129 @@ START_TEST(test_single_prompt)
 	ck_assert_str_eq(cs.last_prompt, "lktest otp: ");
 }
 END_TEST
+/* ---- A daemon that misbehaves: the module must never say success ---- */
+
+enum fake_mode {
+	FAKE_CLOSE,
+	FAKE_GARBAGE,
+	FAKE_OVERSIZED,
+	FAKE_HANG,
+	FAKE_RESULT_FIRST,
+	FAKE_CUT_RESULT
+};
+
+/* Listens on g.sock (no latchkeyd there) and treats one connection as
+ * mode says; returns the child's pid. */
+static pid_t fake_daemon(enum fake_mode mode)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	pid_t pid;
+
+	ck_assert_int_ge(lfd, 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", g.sock);
+	unlink(g.sock);
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(lfd, 4), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		/* A RESULT saying success, as a real daemon would encode it. */
+		static const unsigned char result_ok[] = { 0, 0, 0, 28, 1,  5, 0, 10,  0,   4, 0,
+			                                   0, 0, 0, 0,  11, 0, 2, 'o', 'k', 0, 13,
+			                                   0, 8, 0, 0,  0,  0, 0, 0,   0,   1 };
+		static const unsigned char hello[] = { 0, 0, 0, 7, 1, 1, 0, 3, 0, 1, 1 };
+		unsigned char buf[256];
+		int fd = accept(lfd, NULL, NULL);
+		ssize_t w = 0;
+
+		if (fd < 0)
+			_exit(1);
+		switch (mode) {
+		case FAKE_CLOSE:
+			break;
+		case FAKE_GARBAGE:
+			(void)read(fd, buf, sizeof(buf));
+			w = write(fd, "\0\0\0\6garbag", 10);
+			break;
+		case FAKE_OVERSIZED:
+			(void)read(fd, buf, sizeof(buf));
+			w = write(fd, "\x7f\xff\xff\xff", 4);
+			break;
+		case FAKE_HANG:
+			(void)read(fd, buf, sizeof(buf));
+			sleep(30); /* the module's timeout=1 ends it first */
+			break;
+		case FAKE_RESULT_FIRST:
+			(void)read(fd, buf, sizeof(buf));
+			w = write(fd, result_ok, sizeof(result_ok));
+			break;
+		case FAKE_CUT_RESULT:
+			(void)read(fd, buf, sizeof(buf));
+			w = write(fd, hello, sizeof(hello));
+			w = write(fd, result_ok, sizeof(result_ok) - 5);
+			break;
+		}
+		(void)w;
+		close(fd);
+		_exit(0);
+	}
+	close(lfd);
+	return pid;
+}
+
+START_TEST(test_misbehaving_daemon)
+{
+	char text[PATH_MAX * 2];
+	pid_t pid;
+
+	snprintf(text, sizeof(text), "auth required %s socket=%s timeout=1\n",
+	         getenv("LK_PAM_MODULE"), g.sock);
+	write_service("web", text);
+	pid = fake_daemon((enum fake_mode)_i);
+	ck_assert_int_eq(login("web", "alice", g.key, NULL), PAM_AUTHINFO_UNAVAIL);
+	kill(pid, SIGKILL);
+	wait_status(pid);
+	unlink(g.sock);
+}
+END_TEST
+
+/* What a policy and a key say, through the whole stack. */
+START_TEST(test_key_states_via_pam)
+{
+	char other[LK_KEY_MAX_LEN + 1], text[PATH_MAX * 2];
+	struct conv_state cs = { 0 };
+	pam_handle_t *pamh = NULL;
+	struct pam_conv pc = { conv, &cs };
+
+	allow_me();
+	snprintf(text, sizeof(text), "auth required %s socket=%s\n", getenv("LK_PAM_MODULE"),
+	         g.sock);
+	write_service("devweb", text);
+	start_daemon();
+	/* A prod key at a dev service. */
+	ck_assert_int_eq(login("devweb", "alice", g.key, NULL), PAM_AUTH_ERR);
+	/* A well-formed key (its CRC right) that nobody issued. */
+	{
+		struct lk_apikey k;
+		ck_assert_int_eq(lk_apikey_generate("prod", &k), LK_OK);
+		ck_assert_int_eq(lk_apikey_format(&k, other, sizeof(other)), LK_OK);
+		lk_apikey_wipe(&k);
+	}
+	ck_assert_int_eq(login("web", "alice", other, NULL), PAM_AUTH_ERR);
+	/* A scope the key does not hold, asked for through LATCHKEY_SCOPE. */
+	cs.answer = g.key;
+	ck_assert_int_eq(pam_start_confdir("web", "alice", &pc, g.confdir, &pamh), PAM_SUCCESS);
+	ck_assert_int_eq(pam_putenv(pamh, "LATCHKEY_SCOPE=web:read web:admin"), PAM_SUCCESS);
+	ck_assert_int_eq(pam_authenticate(pamh, 0), PAM_AUTH_ERR);
+	ck_assert_int_eq(pam_putenv(pamh, "LATCHKEY_SCOPE=web:read"), PAM_SUCCESS);
+	ck_assert_int_eq(pam_authenticate(pamh, 0), PAM_SUCCESS);
+	ck_assert_int_eq(pam_putenv(pamh, "LATCHKEY_SCOPE=bad scope!"), PAM_SUCCESS);
+	ck_assert_int_eq(pam_authenticate(pamh, 0), PAM_AUTH_ERR);
+	pam_end(pamh, PAM_SUCCESS);
+	ck_assert_int_eq(stop_daemon(), 0);
+}
+END_TEST
 
 START_TEST(test_exports)
 {
@@ -587,6 +710,8 @@ static Suite *pam_suite(void)
 	tcase_add_test(tc, test_acct_not_ours_and_daemon_gone);
 	tcase_add_test(tc, test_sessions);
 	tcase_add_test(tc, test_single_prompt);
+	tcase_add_test(tc, test_key_states_via_pam);
+	tcase_add_loop_test(tc, test_misbehaving_daemon, FAKE_CLOSE, FAKE_CUT_RESULT + 1);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("module");
