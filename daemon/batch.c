@@ -119,6 +119,7 @@ static int make_durable(struct daemon *d, uint64_t gen, struct lk_err *err)
 		d->syncing = false;
 		if (r == 0) {
 			d->synced_gen = upto;
+			d->n_syncs++;
 		} else {
 			d->sync_failed = true;
 			lkd_log(d, LOG_CRIT,

@@ -40,7 +40,7 @@ struct daemon {
 	unsigned lock_waiting;
 	struct lkd_waiter *members; /* units in the open batch, waiting for its commit */
 	unsigned n_members;
-	unsigned long long n_batches, n_units; /* committed, for the log at exit */
+	unsigned long long n_batches, n_units, n_syncs; /* for the log at exit */
 	/* Syncing the write-ahead log outside the lock (batch.c). */
 	int wal_fd;
 	uint64_t commit_gen, synced_gen; /* commits made; covered by a finished sync */

@@ -260,8 +260,10 @@ int main(int argc, char **argv)
 		if (!lkd_healthy(&d))
 			status = 1;
 		if (d.n_batches > 0)
-			lkd_log(&d, LOG_INFO, "%llu decisions and events committed in %llu batches",
-			        d.n_units, d.n_batches);
+			lkd_log(
+			    &d, LOG_INFO,
+			    "%llu decisions and events committed in %llu batches, %llu log syncs",
+			    d.n_units, d.n_batches, d.n_syncs);
 	}
 	lk_engine_free(d.engine);
 	lk_store_close(d.store);
