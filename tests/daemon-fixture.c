@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <sodium.h>
+#include <sqlite3.h>
 
 #include "daemon-fixture.h"
 #include "testutil.h"
@@ -234,7 +235,9 @@ void fixture_setup(const char *prefix)
 
 void fixture_teardown(void)
 {
-	if (g.daemon > 0) {
+	/* Only a child of ours that is still running: a pid already reaped
+	 * may belong to another process by now (make, the shell...). */
+	if (g.daemon > 0 && waitpid(g.daemon, NULL, WNOHANG) == 0) {
 		kill(g.daemon, SIGKILL);
 		waitpid(g.daemon, NULL, 0);
 	}
@@ -252,6 +255,82 @@ void allow_me(void)
 		return;
 	snprintf(line, sizeof(line), "auth_peer = %u web,devweb\n", (unsigned)getuid());
 	add_config(line);
+}
+
+static sqlite3 *db_open(void)
+{
+	char path[PATH_MAX + 32];
+	sqlite3 *db = NULL;
+
+	snprintf(path, sizeof(path), "%s/latchkey.db", g.dir);
+	ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	sqlite3_busy_timeout(db, 10000);
+	return db;
+}
+
+void db_text(const char *sql, const char *arg, char *ret, size_t len)
+{
+	sqlite3 *db = db_open();
+	sqlite3_stmt *st = NULL;
+
+	ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	if (arg != NULL)
+		sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
+	ret[0] = '\0';
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) != NULL)
+		snprintf(ret, len, "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
+long db_long(const char *sql, const char *arg)
+{
+	char buf[64];
+
+	db_text(sql, arg, buf, sizeof(buf));
+	return buf[0] ? atol(buf) : -1;
+}
+
+/* The raw client's frames: 64 KiB, not on the stack. */
+static unsigned char frame[LK_ADMIN_FRAME_BUF];
+
+int admin_connect(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(fd, 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", g.admin_sock);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+int read_admin(int fd, struct lk_admin_msg *m)
+{
+	struct lk_err err = { { 0 } };
+	size_t len;
+	int r = lk_frame_read(fd, frame, sizeof(frame), &len, 30000, &err);
+
+	return r < 0 ? r : lk_admin_decode(frame, len, m, &err);
+}
+
+void send_bytes(int fd, const void *p, size_t len)
+{
+	ck_assert_int_eq(send(fd, p, len, MSG_NOSIGNAL), (ssize_t)len);
+}
+
+void send_request(int fd, bool json, const char *const *argv, const char *in)
+{
+	struct lk_err err = { { 0 } };
+	size_t len, argc = 0;
+
+	while (argv[argc] != NULL)
+		argc++;
+	ck_assert_msg(lk_admin_request_encode(json, (int)argc, (char *const *)argv,
+	                                      (const unsigned char *)in, in ? strlen(in) : 0, frame,
+	                                      sizeof(frame), &len, &err) == LK_OK,
+	              "%s", err.msg);
+	send_bytes(fd, frame, len);
 }
 
 int fixture_run(Suite *s, const char *prefix)
