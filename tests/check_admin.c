@@ -16,7 +16,6 @@
 #include <pwd.h>
 #include <signal.h>
 #include <sodium.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,44 +164,6 @@ static void assert_error_line(const struct out *o, const char *want)
 	ck_assert_msg(strncmp(o->err, "latchkey: ", 10) == 0 && nl != NULL && nl[1] == '\0',
 	              "stderr is not one 'latchkey: ' line: [%s]", o->err);
 	ck_assert_msg(strstr(o->err, want) != NULL, "stderr [%s] lacks '%s'", o->err, want);
-}
-
-/* ---- The database, read beside the daemon (WAL: readers never block) ---- */
-
-static sqlite3 *db_open(void)
-{
-	char path[PATH_MAX + 32];
-	sqlite3 *db = NULL;
-
-	snprintf(path, sizeof(path), "%s/latchkey.db", g.dir);
-	ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	sqlite3_busy_timeout(db, 10000);
-	return db;
-}
-
-/* The first column of the first row of sql (?1 = arg), as text in ret ("" if
- * no row). */
-static void db_text(const char *sql, const char *arg, char *ret, size_t len)
-{
-	sqlite3 *db = db_open();
-	sqlite3_stmt *st = NULL;
-
-	ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-	if (arg != NULL)
-		sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
-	ret[0] = '\0';
-	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) != NULL)
-		snprintf(ret, len, "%s", (const char *)sqlite3_column_text(st, 0));
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-}
-
-static long db_long(const char *sql, const char *arg)
-{
-	char buf[64];
-
-	db_text(sql, arg, buf, sizeof(buf));
-	return buf[0] ? atol(buf) : -1;
 }
 
 static long audit_rows(void)
@@ -703,47 +664,8 @@ END_TEST
 
 /* ---- Raw clients ---- */
 
+/* For the fake daemon's reads (the raw client helpers are the fixture's). */
 static unsigned char frame[LK_ADMIN_FRAME_BUF];
-
-static int admin_connect(void)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	ck_assert_int_ge(fd, 0);
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", g.admin_sock);
-	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	return fd;
-}
-
-/* Reads one message; LK_OK or the codec's error. */
-static int read_admin(int fd, struct lk_admin_msg *m)
-{
-	struct lk_err err = { { 0 } };
-	size_t len;
-	int r = lk_frame_read(fd, frame, sizeof(frame), &len, 30000, &err);
-
-	return r < 0 ? r : lk_admin_decode(frame, len, m, &err);
-}
-
-static void send_bytes(int fd, const void *p, size_t len)
-{
-	ck_assert_int_eq(send(fd, p, len, MSG_NOSIGNAL), (ssize_t)len);
-}
-
-static void send_request(int fd, bool json, const char *const *argv, const char *in)
-{
-	struct lk_err err = { { 0 } };
-	size_t len, argc = 0;
-
-	while (argv[argc] != NULL)
-		argc++;
-	ck_assert_msg(lk_admin_request_encode(json, (int)argc, (char *const *)argv,
-	                                      (const unsigned char *)in, in ? strlen(in) : 0, frame,
-	                                      sizeof(frame), &len, &err) == LK_OK,
-	              "%s", err.msg);
-	send_bytes(fd, frame, len);
-}
 
 /* A fake latchkeyd on the admin socket: accepts one connection, reads the
  * request, sends reply (len bytes) and closes. */

@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <sys/types.h>
 
+#include "admin-proto-private.h"
 #include "apikey-private.h"
 
 struct daemon_fixture {
@@ -53,6 +54,21 @@ void fixture_setup(const char *prefix);
 void fixture_teardown(void);
 /* When not root: adds an auth_peer line for this uid (web, devweb). */
 void allow_me(void);
+/* The database, read beside the daemon (WAL: readers never block): the
+ * first column of the first row of sql (?1 = arg, may be NULL) as text in
+ * ret ("" if no row), or as a number (-1 if no row). */
+void db_text(const char *sql, const char *arg, char *ret, size_t len);
+long db_long(const char *sql, const char *arg);
+
+/* A raw client on g.admin_sock: connected, or the test fails. */
+int admin_connect(void);
+/* Reads one message; LK_OK or the codec's error. m's data points into a
+ * buffer the next call reuses. */
+int read_admin(int fd, struct lk_admin_msg *m);
+void send_bytes(int fd, const void *p, size_t len);
+/* One REQUEST frame: argv (NULL-terminated), in (may be NULL) as stdin. */
+void send_request(int fd, bool json, const char *const *argv, const char *in);
+
 /* Runs s with every test's directory under one temp root named after
  * prefix (searchable by others: tests connect as nobody), removed after;
  * SIGPIPE ignored. The process exit code. */
