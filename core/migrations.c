@@ -73,5 +73,45 @@ static const char migration_3[] = "CREATE TABLE plugin_evidence ("
                                   "  first_loaded INTEGER NOT NULL"
                                   ") WITHOUT ROWID;";
 
-const char *const lk_migrations[] = { migration_1, migration_2, migration_3 };
+/* TOTP second factor (core/totp.c) and brute-force lockout (core/lockout.c).
+ * A user has at most one credential, pending until a first code confirms
+ * it. The seed is only ever stored sealed (XChaCha20-Poly1305 under the
+ * factor-seal subkey, associated data = cred_id); last_step is the last
+ * accepted time step, checked and advanced in one transaction so a code is
+ * accepted at most once. Recovery codes are stored as keyed hashes. */
+static const char migration_4[] =
+    "CREATE TABLE totp_credential ("
+    "  cred_id TEXT PRIMARY KEY,"
+    "  user_ref TEXT NOT NULL UNIQUE REFERENCES subject (subject_ref),"
+    "  status TEXT NOT NULL CHECK (status IN ('pending', 'active')),"
+    "  alg TEXT NOT NULL CHECK (alg IN ('SHA1', 'SHA256', 'SHA512')),"
+    "  digits INTEGER NOT NULL CHECK (digits BETWEEN 6 AND 8),"
+    "  period INTEGER NOT NULL CHECK (period BETWEEN 15 AND 300),"
+    "  issuer TEXT NOT NULL,"
+    "  seed_sealed BLOB NOT NULL,"
+    "  seed_nonce BLOB NOT NULL,"
+    "  seal_ver INTEGER NOT NULL,"
+    "  created INTEGER NOT NULL,"
+    "  confirmed INTEGER,"
+    "  last_step INTEGER," /* NULL: no code accepted yet */
+    "  last_used INTEGER"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE totp_recovery ("
+    "  cred_id TEXT NOT NULL REFERENCES totp_credential (cred_id) ON DELETE CASCADE,"
+    "  hash BLOB NOT NULL,"
+    "  used_at INTEGER,"
+    "  PRIMARY KEY (cred_id, hash)"
+    ") WITHOUT ROWID;"
+    /* As documented in core/lockout-private.h: id is a credential id, or a
+     * source's pseudonym; failures are real failures since window_start. */
+    "CREATE TABLE lockout ("
+    "  kind TEXT NOT NULL CHECK (kind IN ('credential', 'source')),"
+    "  id TEXT NOT NULL,"
+    "  failures INTEGER NOT NULL,"
+    "  window_start INTEGER NOT NULL,"
+    "  locked_until INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY (kind, id)"
+    ") WITHOUT ROWID;";
+
+const char *const lk_migrations[] = { migration_1, migration_2, migration_3, migration_4 };
 const int lk_migration_count = (int)(sizeof(lk_migrations) / sizeof(lk_migrations[0]));

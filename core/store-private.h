@@ -8,6 +8,9 @@
 #include "error-private.h"
 #include "masterkey-private.h"
 
+/* The factor-seal subkey version new seals use; rows record theirs. */
+#define LK_SEAL_VERSION 1
+
 enum lk_store_flags {
 	LK_STORE_CREATE = 1 << 0,   /* create a new database; fail if it exists */
 	LK_STORE_READONLY = 1 << 1, /* reports, listings, audit verification */
@@ -19,6 +22,11 @@ struct lk_store {
 	/* Derived from the master key at open; NULL when opened without it
 	 * (listing and auditing never need it). sodium_malloc'd. */
 	unsigned char *pepper;
+	/* The factor-seal subkey (LK_SUBKEY_FACTOR_SEAL, LK_SEAL_VERSION): seals
+	 * TOTP seeds and keys their recovery-code hashes. Same lifetime and
+	 * protection as the pepper: sodium_malloc'd, read-only, NULL without
+	 * the master key. */
+	unsigned char *seal;
 	/* Prepared once, reused: keyed by the address of the SQL constant. */
 	struct {
 		const char *sql;
@@ -42,7 +50,7 @@ int lk_store_latest_version(void);
 int lk_store_open(const char *path, int flags, const struct lk_master *master,
                   struct lk_store **ret_store, struct lk_err *err);
 
-/* Finalizes statements, wipes the pepper, closes. Accepts NULL. */
+/* Finalizes statements, wipes the pepper and the seal key, closes. Accepts NULL. */
 void lk_store_close(struct lk_store *store);
 
 /* Applies migrations up to target only (tests build every earlier version). */

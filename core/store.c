@@ -159,6 +159,27 @@ static int create_file(const char *path, struct lk_err *err)
 	return LK_OK;
 }
 
+/* A subkey in guarded memory, read-only once written: the pepper and the
+ * factor-seal key live as long as the store and are wiped by sodium_free. */
+static int derive_subkey(const struct lk_master *master, enum lk_subkey_purpose purpose,
+                         uint32_t version, unsigned char **ret_key, const char *what,
+                         struct lk_err *err)
+{
+	unsigned char *key = sodium_malloc(LK_SUBKEY_LEN);
+	int r;
+
+	if (key == NULL)
+		return lk_err_set(err, LK_ENOMEM, "out of secure memory for %s", what);
+	r = lk_master_subkey(master, purpose, version, key, LK_SUBKEY_LEN);
+	if (r < 0) {
+		sodium_free(key);
+		return lk_err_set(err, r, "cannot derive %s", what);
+	}
+	sodium_mprotect_readonly(key);
+	*ret_key = key;
+	return LK_OK;
+}
+
 int lk_store_open(const char *path, int flags, const struct lk_master *master,
                   struct lk_store **ret_store, struct lk_err *err)
 {
@@ -257,19 +278,12 @@ int lk_store_open(const char *path, int flags, const struct lk_master *master,
 		goto fail;
 	}
 
-	if (master != NULL) {
-		r = lk_err_set(err, LK_ENOMEM, "out of secure memory");
-		store->pepper = sodium_malloc(LK_SUBKEY_LEN);
-		if (store->pepper == NULL)
-			goto fail;
-		r = lk_master_subkey(master, LK_SUBKEY_PEPPER, LK_PEPPER_VERSION, store->pepper,
-		                     LK_SUBKEY_LEN);
-		if (r < 0) {
-			lk_err_set(err, r, "cannot derive the key-hash pepper");
-			goto fail;
-		}
-		sodium_mprotect_readonly(store->pepper);
-	}
+	if (master != NULL &&
+	    ((r = derive_subkey(master, LK_SUBKEY_PEPPER, LK_PEPPER_VERSION, &store->pepper,
+	                        "the key-hash pepper", err)) < 0 ||
+	     (r = derive_subkey(master, LK_SUBKEY_FACTOR_SEAL, LK_SEAL_VERSION, &store->seal,
+	                        "the factor-seal key", err)) < 0))
+		goto fail;
 	*ret_store = store;
 	return LK_OK;
 fail:
@@ -295,6 +309,7 @@ void lk_store_close(struct lk_store *store)
 	if (store->db != NULL)
 		sqlite3_close_v2(store->db);
 	sodium_free(store->pepper);
+	sodium_free(store->seal);
 	free(store->path);
 	free(store);
 }
