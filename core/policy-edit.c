@@ -86,6 +86,7 @@ int lk_policy_remove_stepup(struct lk_policy *policy, const char *plugin, struct
 		if (strcmp(policy->stepups[i].plugin, plugin) != 0)
 			continue;
 		free_strings(policy->stepups[i].scopes, policy->stepups[i].n_scopes);
+		free_strings(policy->stepups[i].args, policy->stepups[i].n_args);
 		memmove(&policy->stepups[i], &policy->stepups[i + 1],
 		        (policy->n_stepups - i - 1) * sizeof(*policy->stepups));
 		policy->n_stepups--;

@@ -31,6 +31,8 @@ struct lk_policy_stepup {
 	char plugin[LK_PLUGIN_NAME_MAX + 1];
 	char **scopes;
 	size_t n_scopes;
+	char **args; /* the plugin's <arg> values, as a step's (NULL when none) */
+	size_t n_args;
 };
 
 struct lk_policy {
@@ -51,8 +53,9 @@ struct lk_policy {
 	/* Lockout thresholds; 0 disables that limit. */
 	unsigned lockout_credential_failures;
 	unsigned lockout_source_failures;
-	int64_t lockout_window;   /* seconds failures are counted over */
-	int64_t lockout_duration; /* seconds a locked credential/source stays locked */
+	int64_t lockout_window;    /* seconds failures are counted over */
+	int64_t lockout_duration;  /* seconds a locked credential/source stays locked */
+	bool lockout_include_root; /* PAM_USER root is locked too (default: never) */
 	/* SHA-256 of the exact bytes parsed: every decision records it. */
 	unsigned char hash[LK_POLICY_HASH_LEN];
 	char hash_hex[2 * LK_POLICY_HASH_LEN + 1];

@@ -466,7 +466,56 @@ out:
 
 /* --------------------------------------------------------- elements */
 
-static int parse_arg(const xmlNode *n, struct lk_policy_step *step, struct problem *p)
+/* A calendar date "YYYY-MM-DD" from 2000 on, "2027-02-30" refused. */
+static bool date_valid(const char *s)
+{
+	static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	int y, m, d;
+
+	if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+		return false;
+	for (int i = 0; i < 10; i++)
+		if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
+			return false;
+	y = atoi(s);
+	m = atoi(s + 5);
+	d = atoi(s + 8);
+	if (y < 2000 || m < 1 || m > 12 || d < 1)
+		return false;
+	return d <= mdays[m - 1] + (m == 2 && y % 4 == 0 && (y % 100 != 0 || y % 400 == 0));
+}
+
+/* The arguments of the plugins shipped with Latchkey are checked here too,
+ * so "latchkey policy check" finds a typo before the plugin refuses it at
+ * the first login (and so denies everyone). */
+static int check_totp_arg(const xmlNode *n, const char *v, struct problem *p)
+{
+	char a[SHOW_MAX + 4];
+
+	if (strncmp(v, "skew=", 5) == 0) {
+		const char *x = v + 5;
+		if ((x[0] >= '0' && x[0] <= '9' && x[1] == '\0') || strcmp(x, "10") == 0)
+			return LK_OK;
+		note(p, LK_EINVAL, line_of(n), "bad totp argument \"%s\": skew is 0 to 10 steps",
+		     show(v, a));
+		return LK_EINVAL;
+	}
+	if (strncmp(v, "rollout=", 8) == 0) {
+		if (date_valid(v + 8))
+			return LK_OK;
+		note(p, LK_EINVAL, line_of(n),
+		     "bad totp argument \"%s\": rollout is a date, YYYY-MM-DD", show(v, a));
+		return LK_EINVAL;
+	}
+	note(p, LK_EINVAL, line_of(n),
+	     "unknown totp argument \"%s\": expected skew=N or rollout=YYYY-MM-DD", show(v, a));
+	return LK_EINVAL;
+}
+
+/* One <arg> of a step or step-up for plugin, appended to args (sized for
+ * LK_POLICY_MAX_ARGS by the caller). */
+static int parse_arg(const xmlNode *n, const char *plugin, char **args, size_t *n_args,
+                     struct problem *p)
 {
 	char a[SHOW_MAX + 4];
 	char *v, *copy;
@@ -476,13 +525,13 @@ static int parse_arg(const xmlNode *n, struct lk_policy_step *step, struct probl
 		return LK_EINVAL;
 	if ((v = leaf_text(n, p)) == NULL)
 		return p->rc;
-	if (step->n_args >= LK_POLICY_MAX_ARGS) {
+	if (*n_args >= LK_POLICY_MAX_ARGS) {
 		note(p, LK_EINVAL, line_of(n), "more than %d arguments for plugin %s",
-		     LK_POLICY_MAX_ARGS, step->plugin);
+		     LK_POLICY_MAX_ARGS, plugin);
 		goto out;
 	}
 	if (v[0] == '\0') {
-		note(p, LK_EINVAL, line_of(n), "empty <arg> for plugin %s", step->plugin);
+		note(p, LK_EINVAL, line_of(n), "empty <arg> for plugin %s", plugin);
 		goto out;
 	}
 	if (strlen(v) > LK_POLICY_ARG_MAX) {
@@ -500,16 +549,17 @@ static int parse_arg(const xmlNode *n, struct lk_policy_step *step, struct probl
 	if (lk_text_looks_like_key(v)) {
 		note(p, LK_EINVAL, line_of(n),
 		     "<arg> for plugin %s looks like an API key; keys never go in a policy",
-		     step->plugin);
+		     plugin);
 		goto out;
 	}
+	if (strcmp(plugin, "totp") == 0 && check_totp_arg(n, v, p) < 0)
+		goto out;
 	if ((copy = strdup(v)) == NULL) {
 		note(p, LK_ENOMEM, line_of(n), "out of memory");
 		r = LK_ENOMEM;
 		goto out;
 	}
-	/* args was sized for LK_POLICY_MAX_ARGS by the caller. */
-	step->args[step->n_args++] = copy;
+	args[(*n_args)++] = copy;
 	r = LK_OK;
 out:
 	xmlFree(v);
@@ -554,7 +604,7 @@ static int parse_step(const xmlNode *n, struct lk_policy_step *step, struct prob
 			     show((const char *)c->name, a));
 			goto out;
 		}
-		if (parse_arg(c, step, p) < 0)
+		if (parse_arg(c, step->plugin, step->args, &step->n_args, p) < 0)
 			goto out;
 	}
 	if (p->rc == LK_OK)
@@ -658,8 +708,22 @@ static int parse_stepup(const xmlNode *n, struct lk_policy *pol, struct problem 
 	su = &pol->stepups[pol->n_stepups++];
 	snprintf(su->plugin, sizeof(su->plugin), "%s", plugin);
 	while (next_element(n, &c, p)) {
-		if (parse_scope(c, &su->scopes, &su->n_scopes, p) < 0)
+		/* Arguments first, then scopes (the grammar's order). */
+		if (is_named(c, "arg") && su->n_scopes == 0) {
+			if (su->args == NULL &&
+			    (su->args = calloc(LK_POLICY_MAX_ARGS, sizeof(*su->args))) == NULL) {
+				note(p, LK_ENOMEM, line_of(c), "out of memory");
+				goto out;
+			}
+			if (parse_arg(c, su->plugin, su->args, &su->n_args, p) < 0)
+				goto out;
+		} else if (is_named(c, "arg")) {
+			note(p, LK_EINVAL, line_of(c),
+			     "<arg> after <scope> in <step-up>: arguments come first");
 			goto out;
+		} else if (parse_scope(c, &su->scopes, &su->n_scopes, p) < 0) {
+			goto out;
+		}
 	}
 	if (p->rc == LK_OK)
 		r = LK_OK;
@@ -714,10 +778,11 @@ out:
 
 static int parse_lockout(const xmlNode *n, struct lk_policy *pol, struct problem *p)
 {
-	static const char *const names[] = { "credential-failures", "source-failures", "window",
-		                             "duration", NULL };
+	static const char *const names[] = {
+		"credential-failures", "source-failures", "window", "duration", "include-root", NULL
+	};
 	char a[SHOW_MAX + 4];
-	char *v[4] = { NULL };
+	char *v[5] = { NULL };
 	xmlNode *c = NULL;
 	int r = LK_EINVAL;
 
@@ -728,7 +793,7 @@ static int parse_lockout(const xmlNode *n, struct lk_policy *pol, struct problem
 		     show((const char *)c->name, a));
 		goto out;
 	}
-	for (int i = 0; i < 4 && p->rc == LK_OK; i++)
+	for (int i = 0; i < 5 && p->rc == LK_OK; i++)
 		v[i] = get_attr(n, names[i], false, p);
 	if (p->rc != LK_OK)
 		goto out;
@@ -739,9 +804,15 @@ static int parse_lockout(const xmlNode *n, struct lk_policy *pol, struct problem
 	    (v[2] != NULL && parse_duration(n, names[2], v[2], &pol->lockout_window, p) < 0) ||
 	    (v[3] != NULL && parse_duration(n, names[3], v[3], &pol->lockout_duration, p) < 0))
 		goto out;
+	if (v[4] != NULL && strcmp(v[4], "true") != 0 && strcmp(v[4], "false") != 0) {
+		note(p, LK_EINVAL, line_of(n),
+		     "bad include-root \"%s\" on <lockout>: expected true or false", show(v[4], a));
+		goto out;
+	}
+	pol->lockout_include_root = v[4] != NULL && strcmp(v[4], "true") == 0;
 	r = LK_OK;
 out:
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 5; i++)
 		xmlFree(v[i]);
 	return r;
 }
@@ -914,6 +985,9 @@ void lk_policy_free(struct lk_policy *policy)
 		for (size_t j = 0; j < policy->stepups[i].n_scopes; j++)
 			free(policy->stepups[i].scopes[j]);
 		free(policy->stepups[i].scopes);
+		for (size_t j = 0; j < policy->stepups[i].n_args; j++)
+			free(policy->stepups[i].args[j]);
+		free(policy->stepups[i].args);
 	}
 	free(policy->stepups);
 	free(policy->path);
@@ -1188,13 +1262,19 @@ static void sb_esc(struct sbuf *b, const char *s)
 	}
 }
 
-static void sb_scopes(struct sbuf *b, const char *indent, char *const *scopes, size_t n)
+/* One <tag>text</tag> line per item ("scope", "arg"). */
+static void sb_leaves(struct sbuf *b, const char *indent, const char *tag, char *const *items,
+                      size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		sb_str(b, indent);
-		sb_str(b, "<scope>");
-		sb_esc(b, scopes[i]);
-		sb_str(b, "</scope>\n");
+		sb_str(b, "<");
+		sb_str(b, tag);
+		sb_str(b, ">");
+		sb_esc(b, items[i]);
+		sb_str(b, "</");
+		sb_str(b, tag);
+		sb_str(b, ">\n");
 	}
 }
 
@@ -1243,29 +1323,26 @@ int lk_policy_to_xml(const struct lk_policy *policy, char **ret_xml, size_t *ret
 			continue;
 		}
 		sb_str(&b, "\">\n");
-		for (size_t j = 0; j < s->n_args; j++) {
-			sb_str(&b, "      <arg>");
-			sb_esc(&b, s->args[j]);
-			sb_str(&b, "</arg>\n");
-		}
+		sb_leaves(&b, "      ", "arg", s->args, s->n_args);
 		sb_str(&b, "    </step>\n");
 	}
 	sb_str(&b, "  </stack>\n");
 	if (policy->n_scopes > 0) {
 		sb_str(&b, "  <scopes>\n");
-		sb_scopes(&b, "    ", policy->scopes, policy->n_scopes);
+		sb_leaves(&b, "    ", "scope", policy->scopes, policy->n_scopes);
 		sb_str(&b, "  </scopes>\n");
 	}
 	for (size_t i = 0; i < policy->n_stepups; i++) {
 		const struct lk_policy_stepup *su = &policy->stepups[i];
 		sb_str(&b, "  <step-up plugin=\"");
 		sb_esc(&b, su->plugin);
-		if (su->n_scopes == 0) {
+		if (su->n_scopes == 0 && su->n_args == 0) {
 			sb_str(&b, "\"/>\n");
 			continue;
 		}
 		sb_str(&b, "\">\n");
-		sb_scopes(&b, "    ", su->scopes, su->n_scopes);
+		sb_leaves(&b, "    ", "arg", su->args, su->n_args);
+		sb_leaves(&b, "    ", "scope", su->scopes, su->n_scopes);
 		sb_str(&b, "  </step-up>\n");
 	}
 	if (policy->has_key_rules) {
@@ -1284,6 +1361,10 @@ int lk_policy_to_xml(const struct lk_policy *policy, char **ret_xml, size_t *ret
 	sb_str(&b, "\"");
 	sb_attr_duration(&b, "window", policy->lockout_window);
 	sb_attr_duration(&b, "duration", policy->lockout_duration);
+	/* Written only when set, so the canonical form of every policy
+	 * written before the attribute existed is unchanged. */
+	if (policy->lockout_include_root)
+		sb_str(&b, " include-root=\"true\"");
 	sb_str(&b, "/>\n</policy>\n");
 	if (b.oom) {
 		r = lk_err_set(err, LK_ENOMEM, "out of memory writing policy %s", policy->service);

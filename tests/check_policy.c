@@ -156,6 +156,10 @@ static void assert_policy_eq(const struct lk_policy *a, const struct lk_policy *
 	ck_assert_uint_eq(a->lockout_source_failures, b->lockout_source_failures);
 	ck_assert_int_eq(a->lockout_window, b->lockout_window);
 	ck_assert_int_eq(a->lockout_duration, b->lockout_duration);
+	ck_assert_int_eq(a->lockout_include_root, b->lockout_include_root);
+	for (size_t i = 0; i < a->n_stepups; i++)
+		assert_strv_eq(a->stepups[i].args, a->stepups[i].n_args, b->stepups[i].args,
+		               b->stepups[i].n_args);
 }
 
 static struct lk_policy *parse_ok(const char *xml)
@@ -377,7 +381,7 @@ START_TEST(test_to_xml_after_edit)
 	struct lk_err err = { { 0 } };
 	static char plugin_scope[] = "admin";
 	char *scopes[] = { plugin_scope };
-	struct lk_policy_stepup su = { "totp", scopes, 1 };
+	struct lk_policy_stepup su = { .plugin = "totp", .scopes = scopes, .n_scopes = 1 };
 	struct lk_policy *again = NULL;
 	char *xml = NULL;
 	size_t len;
@@ -643,6 +647,35 @@ static const struct bad {
 	  "bad source-failures \"1000000\"" },
 	{ "lockout child", DOC("<lockout>\n<window/></lockout>\n"), 4,
 	  "unknown element <window> in <lockout>" },
+	{ "include-root yes", DOC("<lockout include-root=\"yes\"/>\n"), 3,
+	  "bad include-root \"yes\"" },
+	/* The totp plugin's arguments, in a step or a step-up. */
+	{ "totp skew 11",
+	  ONE_STACK("<step plugin=\"totp\" control=\"required\"><arg>skew=11</arg></step>"), 2,
+	  "bad totp argument \"skew=11\"" },
+	{ "totp skew negative",
+	  ONE_STACK("<step plugin=\"totp\" control=\"required\"><arg>skew=-1</arg></step>"), 2,
+	  "bad totp argument \"skew=-1\"" },
+	{ "totp skew empty",
+	  ONE_STACK("<step plugin=\"totp\" control=\"required\"><arg>skew=</arg></step>"), 2,
+	  "bad totp argument \"skew=\"" },
+	{ "totp rollout Feb 30",
+	  DOC("<step-up plugin=\"totp\"><arg>rollout=2027-02-30</arg></step-up>\n"), 3,
+	  "bad totp argument \"rollout=2027-02-30\"" },
+	{ "totp rollout in words",
+	  DOC("<step-up plugin=\"totp\"><arg>rollout=next week</arg></step-up>\n"), 3,
+	  "rollout is a date, YYYY-MM-DD" },
+	{ "totp rollout 1999",
+	  DOC("<step-up plugin=\"totp\"><arg>rollout=1999-12-31</arg></step-up>\n"), 3,
+	  "bad totp argument \"rollout=1999-12-31\"" },
+	{ "totp unknown argument",
+	  ONE_STACK("<step plugin=\"totp\" control=\"required\"><arg>window=3</arg></step>"), 2,
+	  "unknown totp argument \"window=3\"" },
+	{ "step-up arg after scope",
+	  DOC("<step-up plugin=\"totp\"><scope>a</scope>\n<arg>skew=1</arg></step-up>\n"), 4,
+	  "<arg>" },
+	{ "step-up empty arg", DOC("<step-up plugin=\"mtls\"><arg/></step-up>\n"), 3,
+	  "empty <arg> for plugin mtls" },
 	/* Scopes. */
 	{ "duplicate scope", DOC("<scopes>\n<scope>a:b</scope>\n<scope>a:b</scope>\n</scopes>\n"),
 	  5, "duplicate scope \"a:b\" in <scopes>" },
@@ -1139,6 +1172,63 @@ START_TEST(test_fuzz_target_short_run)
 }
 END_TEST
 
+/* <lockout include-root=>, and arguments for step-ups (the totp plugin's
+ * rollout date is the reason they exist). */
+START_TEST(test_include_root_and_stepup_args)
+{
+	struct lk_policy *p;
+	struct lk_err err = { { 0 } };
+	char *xml = NULL;
+	size_t len;
+
+	p = parse_ok(DOC("<step-up plugin=\"totp\"><arg>rollout=2028-02-29</arg><arg>skew=0</arg>"
+	                 "<scope>admin</scope></step-up>\n"
+	                 "<step-up plugin=\"mtls\"><arg>anything=goes</arg></step-up>\n"
+	                 "<lockout include-root=\"true\"/>\n"));
+	ck_assert(p->lockout_include_root);
+	ck_assert_uint_eq(p->n_stepups, 2);
+	ck_assert_uint_eq(p->stepups[0].n_args, 2);
+	ck_assert_str_eq(p->stepups[0].args[0], "rollout=2028-02-29");
+	ck_assert_str_eq(p->stepups[0].args[1], "skew=0");
+	ck_assert_uint_eq(p->stepups[0].n_scopes, 1);
+	ck_assert_uint_eq(p->stepups[1].n_args, 1);
+	/* The defaults stand beside it. */
+	ck_assert_uint_eq(p->lockout_credential_failures, 5);
+	assert_round_trip(p);
+	ck_assert_int_eq(lk_policy_to_xml(p, &xml, &len, &err), LK_OK);
+	ck_assert_ptr_nonnull(strstr(xml,
+	                             "<step-up plugin=\"totp\">\n    <arg>rollout=2028-02-29"
+	                             "</arg>\n    <arg>skew=0</arg>\n    <scope>admin</scope>"));
+	ck_assert_ptr_nonnull(strstr(xml, " include-root=\"true\"/>"));
+	free(xml);
+	lk_policy_free(p);
+
+	/* Not set, or "false": not locked, and not written (the canonical
+	 * form of older policies is unchanged). */
+	p = parse_ok(DOC("<lockout include-root=\"false\"/>\n"));
+	ck_assert(!p->lockout_include_root);
+	ck_assert_int_eq(lk_policy_to_xml(p, &xml, &len, &err), LK_OK);
+	ck_assert_ptr_null(strstr(xml, "include-root"));
+	free(xml);
+	lk_policy_free(p);
+	p = parse_ok(DOC(""));
+	ck_assert(!p->lockout_include_root);
+	lk_policy_free(p);
+
+	/* Every valid skew, and a valid leap day, in a stack step. */
+	for (int i = 0; i <= 10; i++) {
+		char doc[512];
+		snprintf(doc, sizeof(doc),
+		         ONE_STACK("<step plugin=\"totp\" control=\"required\"><arg>skew=%d</arg>"
+		                   "<arg>rollout=2000-02-29</arg></step>"),
+		         i);
+		p = parse_ok(doc);
+		ck_assert_uint_eq(p->steps[0].n_args, 2);
+		lk_policy_free(p);
+	}
+}
+END_TEST
+
 Suite *policy_suite(void);
 
 Suite *policy_suite(void)
@@ -1163,6 +1253,7 @@ Suite *policy_suite(void)
 	tcase_add_test(tc, test_big_line_numbers);
 	tcase_add_test(tc, test_billion_laughs);
 	tcase_add_test(tc, test_attribute_flood);
+	tcase_add_test(tc, test_include_root_and_stepup_args);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("files");
