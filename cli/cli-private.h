@@ -11,6 +11,7 @@
 #include "error-private.h"
 #include "masterkey-private.h"
 #include "store-private.h"
+#include "totp-private.h"
 
 /* Exit statuses, documented in latchkey(1). */
 enum {
@@ -26,6 +27,17 @@ enum {
 
 /* The reason recorded for a new key nobody received. */
 #define CLI_UNDELIVERED "undelivered: the new key could not be written out"
+/* ... and for a TOTP enrollment nobody received (the pending credential is
+ * reset, so no seed stays on file that nobody holds). */
+#define CLI_TOTP_UNDELIVERED "undelivered: the enrollment could not be written out"
+
+/* A TOTP secret in a verb's output: an enrollment (its seed, in the URI and
+ * the QR code, and its recovery codes) or a new set of recovery codes. */
+struct cli_new_totp {
+	char user[sizeof((struct lk_totp_info){ 0 }.user)];
+	char cred_id[LK_TOTP_CRED_ID_LEN + 1];
+	bool enrollment; /* else: regenerated recovery codes */
+};
 
 /*
  * One run of a verb: in the latchkey process (--offline, or a verb that
@@ -55,6 +67,10 @@ struct cli {
 	 * acknowledges that its stdout took them. */
 	char (*new_kids)[LK_KID_LEN + 1];
 	size_t n_new_kids;
+	/* in_daemon: TOTP secrets in out, voided the same way (an enrollment
+	 * reset, recovery codes replaced) unless acknowledged. */
+	struct cli_new_totp *new_totp;
+	size_t n_new_totp;
 	bool denied;         /* a role check refused the verb (audited) */
 	bool policy_changed; /* a policy file was rewritten: latchkeyd reloads */
 };
@@ -70,7 +86,8 @@ int cli_exit_for(int rc);
  * With --offline, first refuses unless the caller owns the database and no
  * latchkeyd answers on its sockets. In latchkeyd: nothing to open. */
 int cli_open(struct cli *c, bool need_master, bool readonly);
-/* Closes what cli_open opened (never latchkeyd's); frees new_kids. */
+/* Closes what cli_open opened (never latchkeyd's); frees new_kids and
+ * new_totp. */
 void cli_close(struct cli *c);
 
 /* A verb and who may run it through latchkeyd. */
@@ -84,6 +101,7 @@ struct cli_verb {
 	enum lk_role role;
 	unsigned flags;
 	int (*fn)(struct cli *c, int argc, char **argv);
+	const char *prompt; /* CLI_VERB_STDIN: shown when stdin is a terminal */
 };
 
 /* The verb argv names (argv[0] the command), or NULL for an unknown
@@ -109,6 +127,25 @@ int cli_connect(const char *path);
 /* A new key could not be shown: revokes it as undelivered and says so on
  * err. Returns the exit status (EXIT_SYSTEM). */
 int cli_revoke_undelivered(struct cli *c, const char *kid);
+/* The same for a TOTP secret (cli/cmd-totp.c): an enrollment still pending
+ * under the same credential is reset (audited, reason CLI_TOTP_UNDELIVERED);
+ * recovery codes of the same credential are replaced by codes nobody sees
+ * (audited). One that was confirmed or replaced meanwhile is left alone:
+ * somebody holds it, or nothing of it is left. EXIT_SYSTEM. */
+int cli_totp_void_undelivered(struct cli *c, const struct cli_new_totp *t);
+/* Output holds new keys or TOTP secrets whose delivery is not yet known. */
+bool cli_has_new_secrets(const struct cli *c);
+
+/* Verbs that print a secret keep stdout unbuffered, so no copy of it
+ * lingers in a stdio buffer after it has been written. Must run before any
+ * output on stdout. (latchkeyd's capture wipes its own buffers.) */
+void cli_unbuffer_stdout(struct cli *c);
+
+/* Prints text as a QR code (cli/qr.c): UTF-8 half blocks, two modules a
+ * line, with a quiet zone, for a terminal with a dark background. LK_OK, or
+ * LK_ENOTFOUND when built without libqrencode (nothing printed), or
+ * another error (nothing printed). */
+int cli_qr_print(FILE *f, const char *text, struct lk_err *err);
 
 /* Parses a time bound: a duration back from now ("24h"), a date
  * ("2026-11-01") or an ISO 8601 UTC time ("2026-11-01T12:00:00Z"). */
@@ -142,5 +179,6 @@ int cmd_key(struct cli *c, int argc, char **argv);
 int cmd_audit(struct cli *c, int argc, char **argv);
 int cmd_policy(struct cli *c, int argc, char **argv);
 int cmd_auth(struct cli *c, int argc, char **argv);
+int cmd_totp(struct cli *c, int argc, char **argv);
 
 #endif

@@ -200,15 +200,6 @@ static void key_text(FILE *f, const struct lk_key_info *k, int64_t now)
 		fprintf(f, "%-13s %s\n", "rotated to", k->rotated_to);
 }
 
-/* Verbs that print a new key keep stdout unbuffered, so no copy of the key
- * lingers in a stdio buffer after it has been written. Must run before any
- * output on stdout. (latchkeyd's capture wipes its own buffers.) */
-static void unbuffer_stdout(struct cli *c)
-{
-	if (c->out == stdout)
-		setvbuf(stdout, NULL, _IONBF, 0);
-}
-
 int cli_revoke_undelivered(struct cli *c, const char *kid)
 {
 	struct lk_err err = { { 0 } };
@@ -274,7 +265,7 @@ static int key_issue(struct cli *c, int argc, char **argv)
 	int64_t lifetime;
 	int status, r;
 
-	unbuffer_stdout(c);
+	cli_unbuffer_stdout(c);
 	if ((status = parse_args(c, argc, argv, allowed, 0, &a)) != EXIT_OK)
 		return status;
 	if (a.owner == NULL)
@@ -410,7 +401,7 @@ static int key_rotate(struct cli *c, int argc, char **argv)
 	char key[LK_KEY_MAX_LEN + 1];
 	int status, r;
 
-	unbuffer_stdout(c);
+	cli_unbuffer_stdout(c);
 	if ((status = parse_args(c, argc, argv, allowed, 1, &a)) != EXIT_OK)
 		return status;
 	if ((status = cli_open(c, true, false)) != EXIT_OK)
@@ -531,7 +522,7 @@ static int key_due(struct cli *c, int argc, char **argv)
 	if (a.rotate && (status = cli_require(c, LK_ROLE_OPERATOR, "key due --rotate")) != EXIT_OK)
 		return status;
 	if (a.rotate)
-		unbuffer_stdout(c);
+		cli_unbuffer_stdout(c);
 	if (a.within != NULL && lk_duration_parse(a.within, &within) < 0)
 		return cli_fail(c, LK_EINVAL, "bad --within '%.40s' (e.g. 14d)", a.within);
 	if ((status = cli_open(c, a.rotate, !a.rotate)) != EXIT_OK)

@@ -65,6 +65,12 @@ int cli_fail_err(struct cli *c, int rc, const struct lk_err *err)
 	return fail_msg(c, rc, msg);
 }
 
+void cli_unbuffer_stdout(struct cli *c)
+{
+	if (c->out == stdout)
+		setvbuf(stdout, NULL, _IONBF, 0);
+}
+
 static void comma(struct json *j)
 {
 	if (j->need_comma[j->depth])

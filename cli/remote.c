@@ -66,12 +66,14 @@ static int connect_daemon(struct cli *c, const char *path, int *ret_fd)
 
 /* The verb's stdin, read here (with the prompt on a terminal) before the
  * request goes out: latchkeyd does not wait for a person to type. */
-static int read_stdin(struct cli *c, unsigned char *in, size_t *ret_len)
+static int read_stdin(struct cli *c, const struct cli_verb *verb, unsigned char *in,
+                      size_t *ret_len)
 {
 	size_t len = 0;
 
-	if (cli_read_secret(c, "API key: ", (char *)in, LK_ADMIN_STDIN_MAX, &len) < 0)
-		return cli_fail(c, LK_EIO, "cannot read the key from stdin");
+	if (cli_read_secret(c, verb->prompt != NULL ? verb->prompt : "Secret: ", (char *)in,
+	                    LK_ADMIN_STDIN_MAX, &len) < 0)
+		return cli_fail(c, LK_EIO, "cannot read standard input for '%s'", verb->name);
 	*ret_len = len;
 	return EXIT_OK;
 }
@@ -169,7 +171,7 @@ int cli_remote(struct cli *c, int argc, char **argv)
 		goto out;
 	}
 	memset(in, 0, LK_ADMIN_STDIN_MAX);
-	if (cli_verb_reads_stdin(verb) && (status = read_stdin(c, in, &in_len)) != EXIT_OK)
+	if (cli_verb_reads_stdin(verb) && (status = read_stdin(c, verb, in, &in_len)) != EXIT_OK)
 		goto out;
 	r = lk_admin_request_encode(c->json, argc, argv, cli_verb_reads_stdin(verb) ? in : NULL,
 	                            in_len, buf, LK_ADMIN_FRAME_BUF, &len, &err);

@@ -28,26 +28,38 @@
  * so it runs in the caller's process, as the caller (0006-admin-socket.md).
  */
 static const struct cli_verb verbs[] = {
-	{ "init", NULL, "init", LK_ROLE_ADMIN, CLI_VERB_LOCAL, cmd_init },
-	{ "key", "list", "key list", LK_ROLE_AUDITOR, 0, cmd_key },
-	{ "key", "show", "key show", LK_ROLE_AUDITOR, 0, cmd_key },
-	{ "key", "due", "key due", LK_ROLE_AUDITOR, 0, cmd_key },
-	{ "key", "issue", "key issue", LK_ROLE_OPERATOR, 0, cmd_key },
-	{ "key", "rotate", "key rotate", LK_ROLE_OPERATOR, 0, cmd_key },
-	{ "key", "suspend", "key suspend", LK_ROLE_OPERATOR, 0, cmd_key },
-	{ "key", "resume", "key resume", LK_ROLE_OPERATOR, 0, cmd_key },
-	{ "key", "revoke", "key revoke", LK_ROLE_OPERATOR, 0, cmd_key },
-	{ "key", "verify", "key verify", LK_ROLE_OPERATOR, CLI_VERB_STDIN, cmd_key },
-	{ "key", "revoke-all", "key revoke-all", LK_ROLE_ADMIN, 0, cmd_key },
-	{ "key", "*", "key", LK_ROLE_AUDITOR, 0, cmd_key },
-	{ "audit", "verify", "audit verify", LK_ROLE_AUDITOR, 0, cmd_audit },
-	{ "audit", "log", "audit log", LK_ROLE_AUDITOR, 0, cmd_audit },
-	{ "audit", "*", "audit", LK_ROLE_AUDITOR, 0, cmd_audit },
-	{ "policy", "check", "policy check", LK_ROLE_AUDITOR, CLI_VERB_LOCAL, cmd_policy },
-	{ "policy", "show", "policy show", LK_ROLE_AUDITOR, 0, cmd_policy },
-	{ "policy", "mfa", "policy mfa", LK_ROLE_ADMIN, 0, cmd_policy },
-	{ "policy", "*", "policy", LK_ROLE_AUDITOR, 0, cmd_policy },
-	{ "auth", NULL, "auth", LK_ROLE_ADMIN, CLI_VERB_STDIN, cmd_auth },
+	{ "init", NULL, "init", LK_ROLE_ADMIN, CLI_VERB_LOCAL, cmd_init, NULL },
+	{ "key", "list", "key list", LK_ROLE_AUDITOR, 0, cmd_key, NULL },
+	{ "key", "show", "key show", LK_ROLE_AUDITOR, 0, cmd_key, NULL },
+	{ "key", "due", "key due", LK_ROLE_AUDITOR, 0, cmd_key, NULL },
+	{ "key", "issue", "key issue", LK_ROLE_OPERATOR, 0, cmd_key, NULL },
+	{ "key", "rotate", "key rotate", LK_ROLE_OPERATOR, 0, cmd_key, NULL },
+	{ "key", "suspend", "key suspend", LK_ROLE_OPERATOR, 0, cmd_key, NULL },
+	{ "key", "resume", "key resume", LK_ROLE_OPERATOR, 0, cmd_key, NULL },
+	{ "key", "revoke", "key revoke", LK_ROLE_OPERATOR, 0, cmd_key, NULL },
+	{ "key", "verify", "key verify", LK_ROLE_OPERATOR, CLI_VERB_STDIN, cmd_key, "API key: " },
+	{ "key", "revoke-all", "key revoke-all", LK_ROLE_ADMIN, 0, cmd_key, NULL },
+	{ "key", "*", "key", LK_ROLE_AUDITOR, 0, cmd_key, NULL },
+	{ "audit", "verify", "audit verify", LK_ROLE_AUDITOR, 0, cmd_audit, NULL },
+	{ "audit", "log", "audit log", LK_ROLE_AUDITOR, 0, cmd_audit, NULL },
+	{ "audit", "*", "audit", LK_ROLE_AUDITOR, 0, cmd_audit, NULL },
+	{ "policy", "check", "policy check", LK_ROLE_AUDITOR, CLI_VERB_LOCAL, cmd_policy, NULL },
+	{ "policy", "show", "policy show", LK_ROLE_AUDITOR, 0, cmd_policy, NULL },
+	{ "policy", "mfa", "policy mfa", LK_ROLE_ADMIN, 0, cmd_policy, NULL },
+	{ "policy", "*", "policy", LK_ROLE_AUDITOR, 0, cmd_policy, NULL },
+	{ "auth", NULL, "auth", LK_ROLE_ADMIN, CLI_VERB_STDIN, cmd_auth, "API key: " },
+	/* Enrolling prints a seed: an operator's, as issuing a key is. Removing
+	 * a user's factor for good is an admin's; resetting it so the user can
+	 * enroll again (a lost phone) is everyday operator work. */
+	{ "totp", "enroll", "totp enroll", LK_ROLE_OPERATOR, 0, cmd_totp, NULL },
+	{ "totp", "confirm", "totp confirm", LK_ROLE_OPERATOR, CLI_VERB_STDIN, cmd_totp,
+	  "TOTP code: " },
+	{ "totp", "list", "totp list", LK_ROLE_AUDITOR, 0, cmd_totp, NULL },
+	{ "totp", "show", "totp show", LK_ROLE_AUDITOR, 0, cmd_totp, NULL },
+	{ "totp", "reset", "totp reset", LK_ROLE_OPERATOR, 0, cmd_totp, NULL },
+	{ "totp", "remove", "totp remove", LK_ROLE_ADMIN, 0, cmd_totp, NULL },
+	{ "totp", "recovery", "totp recovery regenerate", LK_ROLE_OPERATOR, 0, cmd_totp, NULL },
+	{ "totp", "*", "totp", LK_ROLE_AUDITOR, 0, cmd_totp, NULL },
 };
 
 const struct cli_verb *cli_verb_find(int argc, char *const *argv)
@@ -206,11 +218,19 @@ int cli_open(struct cli *c, bool need_master, bool readonly)
 	return EXIT_OK;
 }
 
+bool cli_has_new_secrets(const struct cli *c)
+{
+	return c->n_new_kids > 0 || c->n_new_totp > 0;
+}
+
 void cli_close(struct cli *c)
 {
 	free(c->new_kids);
 	c->new_kids = NULL;
 	c->n_new_kids = 0;
+	free(c->new_totp);
+	c->new_totp = NULL;
+	c->n_new_totp = 0;
 	if (c->in_daemon)
 		return;
 	lk_store_close(c->store);

@@ -237,6 +237,14 @@ static int revoke_undelivered(struct admin_conn *a, const char *why)
 			        "new key %s for uid %u was not delivered (%s): revoked",
 			        a->c.new_kids[i], (unsigned)a->uid, why);
 		}
+		/* The same for a TOTP seed or recovery codes nobody holds. */
+		for (size_t i = 0; i < a->c.n_new_totp; i++) {
+			(void)cli_totp_void_undelivered(&a->c, &a->c.new_totp[i]);
+			lkd_log(a->d, LOG_WARNING,
+			        "TOTP %s of credential %s for uid %u not delivered (%s): voided",
+			        a->c.new_totp[i].enrollment ? "enrollment" : "recovery codes",
+			        a->c.new_totp[i].cred_id, (unsigned)a->uid, why);
+		}
 	}
 	lkd_unlock(a->d);
 	if (!capture_close(&a->out) || !capture_close(&a->err))
@@ -336,14 +344,14 @@ static int serve(struct admin_conn *a, struct lk_err *err)
 	captured = capture_close(&a->out) & capture_close(&a->err);
 	if (!captured) {
 		/* Part of the output is lost: never pass the rest off as all. */
-		if (a->c.n_new_kids > 0)
+		if (cli_has_new_secrets(&a->c))
 			(void)revoke_undelivered(a, "its output could not be captured");
 		return lk_err_set(err, LK_EIO,
 		                  "the output is over %d MiB or out of memory; narrow the query "
 		                  "(audit log --since, --limit)",
 		                  CAPTURE_MAX / (1024 * 1024));
 	}
-	if (a->c.n_new_kids == 0)
+	if (!cli_has_new_secrets(&a->c))
 		return send_reply(a, status, false, err);
 	r = send_reply(a, status, true, err);
 	/* The keys are on their way (or not): no copy stays here. */
@@ -388,6 +396,7 @@ void *lkd_admin_conn(void *arg)
 	capture_wipe(&a->out);
 	capture_wipe(&a->err);
 	free(a->c.new_kids);
+	free(a->c.new_totp);
 	sodium_memzero(a, sizeof(*a));
 	free(a);
 	lkd_peer_done(peer);
