@@ -26,6 +26,7 @@
 #include "error-private.h"
 #include "policy-private.h"
 #include "store-private.h"
+#include "subject-private.h"
 
 enum lk_lockout_kind {
 	LK_LOCKOUT_CREDENTIAL,
@@ -51,6 +52,12 @@ int lk_lockout_fail(struct lk_store *store, const struct lk_policy *policy,
  * login from an address does not forgive a spray from it). */
 int lk_lockout_reset(struct lk_store *store, enum lk_lockout_kind kind, const char *id,
                      struct lk_err *err);
+
+/* The pseudonym a source is counted under (subject kind "source", one per
+ * address however it is spelled), for the caller's audit row; LK_ENOTFOUND
+ * for a source never seen. */
+int lk_lockout_source_ref(struct lk_store *store, const char *source,
+                          char ret_ref[LK_SUBJECT_REF_LEN + 1], struct lk_err *err);
 
 /* An admin lifting a lock (latchkey lockout clear). Audited by the caller. */
 int lk_lockout_clear(struct lk_store *store, enum lk_lockout_kind kind, const char *id,

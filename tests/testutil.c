@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "testutil.h"
+#include "totp-private.h"
 
 void tk_mkdtemp(char *out, size_t outlen, const char *prefix)
 {
@@ -131,4 +132,52 @@ int tk_run_suite(Suite *s)
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+long long tk_count(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st;
+	long long n;
+
+	ck_assert_msg(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK, "%s: %s", sql,
+	              sqlite3_errmsg(db));
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+void tk_totp_enroll(struct lk_store *store, const char *user, int64_t t, struct tk_totp *u)
+{
+	char uri[LK_TOTP_URI_MAX], secret[128], code[LK_TOTP_DIGITS_MAX + 1];
+	char recovery[LK_TOTP_RECOVERY_CODES][LK_TOTP_RECOVERY_LEN + 1];
+	struct lk_err err = { { 0 } };
+	const char *p;
+	size_t n;
+
+	ck_assert_msg(lk_totp_enroll(store, user, &(struct lk_totp_params){ 0 }, TK_ACTOR, t, uri,
+	                             sizeof(uri), recovery, &err) == LK_OK,
+	              "%s", err.msg);
+	p = strstr(uri, "secret=");
+	ck_assert_ptr_nonnull(p);
+	p += strlen("secret=");
+	n = strcspn(p, "&");
+	ck_assert_uint_lt(n, sizeof(secret));
+	memcpy(secret, p, n);
+	secret[n] = '\0';
+	ck_assert_int_eq(lk_base32_decode(secret, u->seed, sizeof(u->seed), &u->seed_len), LK_OK);
+	tk_totp_code(u, t, code);
+	ck_assert_msg(lk_totp_confirm(store, user, code, strlen(code), TK_ACTOR, t, &err) == LK_OK,
+	              "%s", err.msg);
+	sodium_memzero(uri, sizeof(uri));
+	sodium_memzero(secret, sizeof(secret));
+	sodium_memzero(recovery, sizeof(recovery));
+}
+
+void tk_totp_code(const struct tk_totp *u, int64_t t, char *code)
+{
+	ck_assert_int_eq(lk_hotp(u->seed, u->seed_len, LK_TOTP_SHA1, 6,
+	                         (uint64_t)t / LK_TOTP_PERIOD_DEFAULT, code,
+	                         LK_TOTP_DIGITS_MAX + 1),
+	                 LK_OK);
 }

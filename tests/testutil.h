@@ -55,6 +55,23 @@ struct tk_snapshot {
 void tk_snapshot(struct lk_store *store, struct tk_snapshot *s);
 void tk_assert_unchanged(struct lk_store *store, const struct tk_snapshot *before);
 
+/* The single integer a query returns ("SELECT count(*) ..."). */
+long long tk_count(sqlite3 *db, const char *sql);
+
+/* A TOTP user as an authenticator app sees them: the seed from the otpauth
+ * URI's secret (default parameters: SHA-1, 6 digits, 30 s). */
+struct tk_totp {
+	unsigned char seed[64];
+	size_t seed_len;
+};
+
+/* Enrolls user through the core and confirms the credential with the code
+ * of time t (that step is then used up); u gets the seed. */
+void tk_totp_enroll(struct lk_store *store, const char *user, int64_t t, struct tk_totp *u);
+
+/* The code u's app shows at time t (at least 9 bytes). */
+void tk_totp_code(const struct tk_totp *u, int64_t t, char *code);
+
 /* Runs a Check suite with CK_ENV fork mode; returns the process exit code. */
 int tk_run_suite(Suite *s);
 
