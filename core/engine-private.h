@@ -68,10 +68,17 @@ struct lk_auth_result {
 /*
  * Runs the service's policy for one request: loads the policy (invalid or
  * missing: deny), adds step-up factors the requested scopes call for, runs
- * each step's plugin under its control flag with Linux-PAM's semantics, and
- * records the decision (service, policy hash, each step's plugin and reason)
- * in the audit chain before returning. LK_OK means a decision (or a prompt)
- * is in ret_result; any error means the caller must deny.
+ * each step's plugin under its control flag with Linux-PAM's semantics,
+ * applies the policy's lockout (a locked source or credential gets
+ * PAM_MAXTRIES; docs/latchkey-policy.5, LOCKOUT), and records the decision
+ * (service, policy hash, each step's plugin and reason) in the audit chain
+ * before returning. LK_OK means a decision (or a prompt) is in ret_result;
+ * any error means the caller must deny.
+ *
+ * The request is one unit of work (lk_store_begin): inside the caller's
+ * batch a savepoint; otherwise the engine opens a batch of its own and has
+ * committed it when this returns. A request that ends with a prompt keeps
+ * nothing it did (no code used up, no count, no audit row).
  */
 int lk_engine_authenticate(struct lk_engine *engine, const struct lk_auth_request *req, int64_t now,
                            struct lk_auth_result *ret_result, struct lk_err *err);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The policy engine: one request, one policy, a stack of plugins run with
- * Linux-PAM's control semantics, one audit row for the decision.
+ * Linux-PAM's control semantics, brute-force lockout around them, one audit
+ * row for the decision.
  */
 #include "config.h"
 
@@ -18,11 +19,17 @@
 #include "engine-private.h"
 #include "keys-private.h"
 #include "loader-private.h"
+#include "lockout-private.h"
 #include "stack-private.h"
 #include "subject-private.h"
+#include "totp-private.h"
 #include "util-private.h"
 
 #define MAX_RUN_STEPS (LK_POLICY_MAX_STEPS * 2)
+/* Credential checks (key or code verifications) one request may make: a
+ * plugin calling a host check in a loop must not turn one request into a
+ * brute-force run. Each check is counted by lockout like any other. */
+#define MAX_CHECKS 16
 
 struct lk_engine {
 	struct lk_store *store;
@@ -58,6 +65,13 @@ static void engine_log(struct lk_engine *engine, int level, const char *fmt, ...
 	engine->log(engine->log_ctx, level, msg);
 }
 
+/* A credential a host check looked at, for lockout. */
+struct check {
+	char credential[LK_PLUGIN_REASON_MAX]; /* kid or TOTP credential id; "" if none */
+	bool ok;                               /* the secret or code was right */
+	bool failed; /* a real failure: a guess (host_verify_api_key, totp_result) */
+};
+
 /* What the host callbacks need while one request runs. */
 struct run {
 	struct lk_engine *engine;
@@ -67,8 +81,12 @@ struct run {
 	const char *const *scopes;      /* every scope the request needs */
 	size_t n_scopes;
 	const char *rhost;
+	const char *user;      /* PAM_USER, may be NULL */
+	const char *principal; /* what earlier steps proved so far ("" if nothing) */
 	/* "p<len>_<plugin>_": the tables the plugin being called may touch. */
 	char table_prefix[LK_PLUGIN_NAME_MAX + 8];
+	struct check checks[MAX_CHECKS];
+	size_t n_checks;
 };
 
 int lk_engine_new(struct lk_store *store, const char *policy_dir, const char *plugin_dir,
@@ -133,6 +151,21 @@ static int host_now(void *ctx, int64_t *ret_now)
 	return 0;
 }
 
+/* A slot for one credential check, or NULL (and res says why) when the
+ * request has made MAX_CHECKS already. */
+static struct check *new_check(struct run *run, struct lk_plugin_result *res)
+{
+	if (run->n_checks >= MAX_CHECKS) {
+		engine_log(run->engine, LK_LOG_ERR,
+		           "a plugin made more than %d credential checks in one request",
+		           MAX_CHECKS);
+		snprintf(res->reason, sizeof(res->reason), "too-many-checks");
+		return NULL;
+	}
+	memset(&run->checks[run->n_checks], 0, sizeof(run->checks[0]));
+	return &run->checks[run->n_checks++];
+}
+
 static int host_verify_api_key(void *ctx, const char *key, size_t key_len,
                                const struct lk_plugin_request *preq, struct lk_plugin_result *res)
 {
@@ -151,6 +184,7 @@ static int host_verify_api_key(void *ctx, const char *key, size_t key_len,
 		.source = run->rhost != NULL && lk_ip_parse(run->rhost, &addr) == LK_OK ? run->rhost
 		                                                                        : NULL,
 	};
+	struct check *c;
 
 	(void)preq;
 
@@ -158,11 +192,21 @@ static int host_verify_api_key(void *ctx, const char *key, size_t key_len,
 	snprintf(res->reason, sizeof(res->reason), "store-error");
 	if (req.env == NULL)
 		return -1; /* every policy names its environment: never skip it */
+	if ((c = new_check(run, res)) == NULL)
+		return -1;
 	if (lk_key_verify(run->engine->store, key, key_len, &req, run->actor, run->now, &v, &err) <
 	    0)
 		return -1;
 	snprintf(res->reason, sizeof(res->reason), "%s", lk_verdict_str(v.verdict));
 	snprintf(res->credential, sizeof(res->credential), "%s", v.kid);
+	/* Only a wrong secret counts against the key; a well-formed key nobody
+	 * issued counts against the source alone (no such credential to lock).
+	 * Malformed input, and a right secret refused for its state or this
+	 * service, are not guesses (docs/latchkey-policy.5, LOCKOUT). */
+	c->ok = v.verdict == LK_VERDICT_OK;
+	c->failed = v.verdict == LK_VERDICT_BAD_SECRET || v.verdict == LK_VERDICT_UNKNOWN;
+	if (v.verdict != LK_VERDICT_MALFORMED && v.verdict != LK_VERDICT_UNKNOWN)
+		snprintf(c->credential, sizeof(c->credential), "%s", v.kid);
 	if (v.verdict != LK_VERDICT_OK) {
 		res->decision = LK_PLUGIN_DENY;
 		return 0;
@@ -187,6 +231,91 @@ static int host_verify_api_key(void *ctx, const char *key, size_t key_len,
 	}
 	res->decision = LK_PLUGIN_SUCCESS;
 	res->factors = LK_FACTOR_API_KEY;
+	return 0;
+}
+
+/* The user a TOTP code is checked for: the principal earlier steps proved,
+ * else PAM_USER. Never a name the plugin passes. */
+static const char *totp_user(const struct run *run)
+{
+	if (run->principal != NULL && run->principal[0] != '\0')
+		return run->principal;
+	return run->user != NULL && run->user[0] != '\0' ? run->user : NULL;
+}
+
+/* TOTP verdicts as step results. A seed that does not open and a broken
+ * clock deny (never "unavailable": host stacks often map authinfo_unavail
+ * to ignore, which would skip the factor). Bad codes, replays and used
+ * recovery codes are real failures for lockout. */
+static void totp_result(const struct lk_totp_result *t, struct lk_plugin_result *res,
+                        struct check *c)
+{
+	snprintf(res->reason, sizeof(res->reason), "%s",
+	         t->verdict == LK_TOTP_OK && t->by_recovery ? "ok-recovery"
+	                                                    : lk_totp_verdict_str(t->verdict));
+	snprintf(res->credential, sizeof(res->credential), "%s", t->cred_id);
+	snprintf(c->credential, sizeof(c->credential), "%s", t->cred_id);
+	c->ok = t->verdict == LK_TOTP_OK;
+	c->failed = t->verdict == LK_TOTP_BAD_CODE || t->verdict == LK_TOTP_REPLAYED ||
+	            t->verdict == LK_TOTP_RECOVERY_USED;
+	res->decision = c->ok ? LK_PLUGIN_SUCCESS : LK_PLUGIN_DENY;
+	res->factors = c->ok ? LK_FACTOR_TOTP : 0;
+}
+
+static int host_verify_totp(void *ctx, const char *code, size_t code_len, unsigned skew,
+                            const struct lk_plugin_request *preq, struct lk_plugin_result *res)
+{
+	struct run *run = ctx;
+	const char *user = totp_user(run);
+	struct lk_totp_result t;
+	struct lk_totp_info info;
+	struct lk_err err = { { 0 } };
+	struct check *c;
+	int r;
+
+	(void)preq;
+	res->decision = LK_PLUGIN_UNAVAILABLE;
+	snprintf(res->reason, sizeof(res->reason), "store-error");
+	res->principal[0] = '\0';
+	if (skew > LK_TOTP_SKEW_MAX) {
+		snprintf(res->reason, sizeof(res->reason), "bad-skew");
+		return -1;
+	}
+	if (user == NULL) {
+		res->decision = LK_PLUGIN_DENY;
+		snprintf(res->reason, sizeof(res->reason), "no-user");
+		return 0;
+	}
+	if (code == NULL) {
+		/* Only whether there is anyone to prompt: nothing recorded. */
+		r = lk_totp_get(run->engine->store, user, &info, &err);
+		if (r < 0 && r != LK_ENOTFOUND && r != LK_EINVAL) {
+			engine_log(run->engine, LK_LOG_ERR, "totp: %s", err.msg);
+			return -1;
+		}
+		res->decision = r == LK_OK && strcmp(info.status, "active") == 0 ? LK_PLUGIN_IGNORE
+		                                                                 : LK_PLUGIN_DENY;
+		snprintf(res->reason, sizeof(res->reason), "%s",
+		         res->decision == LK_PLUGIN_IGNORE ? "enrolled" : "not-enrolled");
+		return 0;
+	}
+	if ((c = new_check(run, res)) == NULL)
+		return -1;
+	r = lk_totp_verify(run->engine->store, user, code, code_len, skew, run->actor, run->now, &t,
+	                   &err);
+	if (r < 0) {
+		engine_log(run->engine, LK_LOG_ERR, "totp: %s", err.msg);
+		return -1;
+	}
+	if (t.verdict == LK_TOTP_SEED_UNREADABLE)
+		engine_log(run->engine, LK_LOG_ERR,
+		           "totp credential %s: the sealed seed does not open (wrong master key, "
+		           "or the row was edited)",
+		           t.cred_id);
+	else if (t.verdict == LK_TOTP_CLOCK)
+		engine_log(run->engine, LK_LOG_ERR, "totp: the clock (%lld) is not plausible",
+		           (long long)run->now);
+	totp_result(&t, res, c);
 	return 0;
 }
 
@@ -543,6 +672,174 @@ fail:
 	return r;
 }
 
+/* ---- lockout ------------------------------------------------------- */
+
+/* Root is never locked out unless the policy says so: a lockout anyone can
+ * trigger must not keep the administrator out (pam_faillock's even_deny_root
+ * is off by default for the same reason). */
+static bool lockout_exempt(const struct lk_auth_request *req, const struct lk_policy *policy)
+{
+	return req->user != NULL && strcmp(req->user, "root") == 0 && !policy->lockout_include_root;
+}
+
+/* auth.lockout: what was locked, until when, through which service. */
+static int audit_lockout(struct run *run, const struct lk_auth_request *req,
+                         enum lk_lockout_kind kind, const char *id, struct lk_err *err)
+{
+	const struct lk_policy *policy = run->policy;
+	char detail[256], until[32], window[32], ref[LK_SUBJECT_REF_LEN + 1] = "";
+	int r;
+
+	if (kind == LK_LOCKOUT_SOURCE &&
+	    (r = lk_lockout_source_ref(run->engine->store, id, ref, err)) < 0)
+		return r;
+	lk_time_format(run->now + policy->lockout_duration, until, sizeof(until));
+	lk_duration_format(policy->lockout_window, window, sizeof(window));
+	snprintf(detail, sizeof(detail), "kind=%s service=%s failures=%u window=%s until=%s",
+	         kind == LK_LOCKOUT_SOURCE ? "source" : "credential", req->service,
+	         kind == LK_LOCKOUT_SOURCE ? policy->lockout_source_failures
+	                                   : policy->lockout_credential_failures,
+	         window, until);
+	engine_log(run->engine, LK_LOG_WARNING, "service %s: %s %s locked until %s", req->service,
+	           kind == LK_LOCKOUT_SOURCE ? "source" : "credential",
+	           kind == LK_LOCKOUT_SOURCE ? ref : id, until);
+	return lk_audit_append(
+	    run->engine->store,
+	    &(struct lk_audit_event){ .ts = run->now,
+	                              .actor_uid = run->actor,
+	                              .subject_ref = ref[0] ? ref : NULL,
+	                              .kid = kind == LK_LOCKOUT_SOURCE ? NULL : id,
+	                              .action = "auth.lockout",
+	                              .reason = "locked",
+	                              .detail = detail },
+	    NULL, err);
+}
+
+/* Before any plugin runs: a locked source is refused unheard. */
+static int source_locked(struct run *run, const struct lk_auth_request *req, bool *ret_locked,
+                         struct lk_err *err)
+{
+	*ret_locked = false;
+	if (req->rhost == NULL || req->rhost[0] == '\0' || lockout_exempt(req, run->policy))
+		return LK_OK;
+	return lk_lockout_check(run->engine->store, run->policy, LK_LOCKOUT_SOURCE, req->rhost,
+	                        run->now, ret_locked, NULL, err);
+}
+
+/*
+ * After the stack: a request whose credential is locked is refused
+ * (PAM_MAXTRIES) even when its secret was right, so a guesser learns
+ * nothing while the lock lasts; a success resets the counts of the
+ * credentials it proved; real failures count against their credential and
+ * the source, and the failure that reaches a limit locks (audited) and is
+ * answered PAM_MAXTRIES too.
+ */
+static int apply_lockout(struct run *run, const struct lk_auth_request *req,
+                         struct lk_auth_result *res, struct lk_err *err)
+{
+	struct lk_store *store = run->engine->store;
+	const char *why = NULL;
+	bool exempt = lockout_exempt(req, run->policy), locked = false, failed = false;
+	int r;
+
+	for (size_t i = 0; i < run->n_checks && !exempt; i++) {
+		const struct check *c = &run->checks[i];
+		if (c->credential[0] == '\0')
+			continue;
+		r = lk_lockout_check(store, run->policy, LK_LOCKOUT_CREDENTIAL, c->credential,
+		                     run->now, &locked, NULL, err);
+		if (r < 0)
+			return r;
+		if (locked)
+			why = "locked-credential";
+	}
+	for (size_t i = 0; i < run->n_checks; i++) {
+		const struct check *c = &run->checks[i];
+		failed = failed || c->failed;
+		if (c->credential[0] == '\0' || exempt)
+			continue;
+		if (c->ok && res->pam_code == PAM_SUCCESS && why == NULL)
+			r = lk_lockout_reset(store, LK_LOCKOUT_CREDENTIAL, c->credential, err);
+		else if (c->failed)
+			r = lk_lockout_fail(store, run->policy, LK_LOCKOUT_CREDENTIAL,
+			                    c->credential, run->now, &locked, err);
+		else
+			continue;
+		if (r == LK_OK && c->failed && locked) {
+			why = "locked-credential";
+			r = audit_lockout(run, req, LK_LOCKOUT_CREDENTIAL, c->credential, err);
+		}
+		if (r < 0)
+			return r;
+	}
+	/* One request, one failure for its source, however many checks failed. */
+	if (failed && req->rhost != NULL && req->rhost[0] != '\0') {
+		r = lk_lockout_fail(store, run->policy, LK_LOCKOUT_SOURCE, req->rhost, run->now,
+		                    &locked, err);
+		if (r == LK_OK && locked) {
+			r = audit_lockout(run, req, LK_LOCKOUT_SOURCE, req->rhost, err);
+			if (why == NULL && !exempt)
+				why = "locked-source";
+		}
+		if (r < 0)
+			return r;
+	}
+	if (why != NULL) {
+		res->pam_code = PAM_MAXTRIES;
+		snprintf(res->reason, sizeof(res->reason), "%s", why);
+	}
+	return LK_OK;
+}
+
+/* ---- one request: its unit of work ---------------------------------- */
+
+/* A request is one unit of work: counts, TOTP steps and audit rows commit
+ * with its decision or not at all. Outside a batch (the CLI) the engine
+ * opens one, so the unit can be a savepoint: a request that ends asking
+ * for more input is rolled back whole, so a code a step accepted before a
+ * later step prompted is not used up, and the next round can use it. */
+static int unit_begin(struct lk_store *store, bool *ret_own_batch, struct lk_err *err)
+{
+	int r;
+
+	*ret_own_batch = !lk_store_batch_open(store);
+	if (*ret_own_batch && (r = lk_store_batch_begin(store, err)) < 0)
+		return r;
+	r = lk_store_begin(store, err);
+	if (r < 0 && *ret_own_batch)
+		(void)lk_store_batch_commit(store, NULL);
+	return r;
+}
+
+/* Keeps (commits) or drops the unit; a kept unit is durable on return
+ * when the engine opened the batch. */
+static int unit_end(struct lk_store *store, bool own_batch, bool keep, struct lk_err *err)
+{
+	struct lk_err ignored = { { 0 } };
+	int r = LK_OK, rc;
+
+	if (keep)
+		r = lk_store_commit(store, err);
+	else
+		lk_store_rollback(store);
+	if (own_batch) {
+		rc = lk_store_batch_commit(store, r < 0 ? &ignored : err);
+		if (r == LK_OK)
+			r = rc;
+	}
+	return r;
+}
+
+/* The policy's step-up rule for plugin (its arguments), or NULL. */
+static const struct lk_policy_stepup *stepup_rule(const struct lk_policy *policy,
+                                                  const char *plugin)
+{
+	for (size_t i = 0; i < policy->n_stepups; i++)
+		if (strcmp(policy->stepups[i].plugin, plugin) == 0)
+			return &policy->stepups[i];
+	return NULL;
+}
+
 /* True if a stack step for plugin ran and succeeded. */
 static bool succeeded_in(const struct step_run *steps, size_t n, const char *plugin)
 {
@@ -618,6 +915,7 @@ int lk_engine_authenticate(struct lk_engine *engine, const struct lk_auth_reques
 		.now = host_now,
 		.verify_api_key = host_verify_api_key,
 		.store_exec = host_store_exec,
+		.verify_totp = host_verify_totp,
 	};
 	struct step_run steps[MAX_RUN_STEPS];
 	const char *scopes[2 * LK_SCOPES_MAX], *stepups[LK_POLICY_MAX_STEPS];
@@ -630,6 +928,7 @@ int lk_engine_authenticate(struct lk_engine *engine, const struct lk_auth_reques
 	struct lk_err perr = { { 0 } };
 	struct lk_stack stack;
 	size_t n_steps = 0, n_stack = 0, n_scopes = 0, n_stepups = 0;
+	bool own_batch = false, locked = false;
 	int r;
 
 	memset(&res, 0, sizeof(res));
@@ -642,6 +941,11 @@ int lk_engine_authenticate(struct lk_engine *engine, const struct lk_auth_reques
 	for (size_t i = 0; i < req->n_scopes; i++)
 		if (!lk_scope_valid(req->scopes[i]))
 			return lk_err_set(err, LK_EINVAL, "bad scope '%.80s'", req->scopes[i]);
+	r = unit_begin(engine->store, &own_batch, err);
+	if (r < 0)
+		return r;
+	run.user = req->user;
+	run.principal = res.principal;
 
 	res.pam_code = PAM_AUTH_ERR;
 	snprintf(path, sizeof(path), "%s/%s.xml", engine->policy_dir, req->service);
@@ -710,9 +1014,24 @@ int lk_engine_authenticate(struct lk_engine *engine, const struct lk_auth_reques
 	 * list the same plugin as optional or sufficient, or end early, and
 	 * none of that may waive a factor the scopes call for. */
 	n_stack = n_steps;
-	for (size_t i = 0; i < n_stepups && n_steps < MAX_RUN_STEPS; i++)
-		steps[n_steps++] =
-		    (struct step_run){ .plugin = stepups[i], .control = LK_CONTROL_REQUIRED };
+	for (size_t i = 0; i < n_stepups && n_steps < MAX_RUN_STEPS; i++) {
+		const struct lk_policy_stepup *su = stepup_rule(policy, stepups[i]);
+		steps[n_steps++] = (struct step_run){ .plugin = stepups[i],
+			                              .control = LK_CONTROL_REQUIRED,
+			                              .args = su != NULL ? su->args : NULL,
+			                              .n_args = su != NULL ? su->n_args : 0 };
+	}
+
+	/* A locked source is refused before any plugin runs: no prompt, no
+	 * check, nothing a guesser could learn from. */
+	r = source_locked(&run, req, &locked, err);
+	if (r < 0)
+		goto out;
+	if (locked) {
+		res.pam_code = PAM_MAXTRIES;
+		snprintf(res.reason, sizeof(res.reason), "locked-source");
+		goto decided;
+	}
 
 	lk_stack_init(&stack);
 	for (size_t i = 0; i < n_stack; i++) {
@@ -767,6 +1086,9 @@ int lk_engine_authenticate(struct lk_engine *engine, const struct lk_auth_reques
 	} else {
 		snprintf(res.reason, sizeof(res.reason), "%s", decider[0] ? decider : "denied");
 	}
+	r = apply_lockout(&run, req, &res, err);
+	if (r < 0)
+		goto out;
 	snprintf(who, sizeof(who), "%s", res.principal);
 	if (res.pam_code != PAM_SUCCESS) {
 		res.principal[0] = '\0';
@@ -778,18 +1100,28 @@ decided:
 	r = audit_decision(&run, req, policy, steps, n_steps, credential, who, &res, err);
 	if (r < 0)
 		goto out; /* unrecorded: the caller must deny */
+	r = unit_end(engine->store, own_batch, true, err);
+	own_batch = false;
+	if (r < 0)
+		goto done;
 	*ret_result = res;
-	r = LK_OK;
-	goto out;
+	goto done;
 incomplete:
 	/* Nothing is decided yet: the caller asks and calls again. Nothing
-	 * about earlier steps is revealed before the last one has run. */
+	 * about earlier steps is revealed before the last one has run, and
+	 * nothing they did is kept. */
 	res.pam_code = PAM_INCOMPLETE;
 	res.principal[0] = '\0';
 	res.factors = 0;
+	r = unit_end(engine->store, own_batch, false, err);
+	own_batch = false;
+	if (r < 0)
+		goto done;
 	*ret_result = res;
-	r = LK_OK;
+	goto done;
 out:
+	(void)unit_end(engine->store, own_batch, false, NULL);
+done:
 	lk_policy_free(owned_policy);
 	return r;
 }

@@ -64,6 +64,10 @@ struct conv_state {
 	int n_info; /* PAM_TEXT_INFO messages */
 	int last_style;
 	char last_prompt[128];
+	/* When seq[0] is set: the answers in turn instead (NULL ends them),
+	 * and what each prompt said. */
+	const char *seq[4];
+	char prompts[4][64];
 };
 
 static int conv(int n, const struct pam_message **msgs, struct pam_response **ret, void *data)
@@ -79,6 +83,11 @@ static int conv(int n, const struct pam_message **msgs, struct pam_response **re
 		if (msgs[i]->msg_style != PAM_PROMPT_ECHO_OFF &&
 		    msgs[i]->msg_style != PAM_PROMPT_ECHO_ON)
 			continue;
+		if (cs->seq[0] != NULL)
+			cs->answer = cs->n_prompts < 4 ? cs->seq[cs->n_prompts] : NULL;
+		if (cs->n_prompts < 4)
+			snprintf(cs->prompts[cs->n_prompts], sizeof(cs->prompts[0]), "%s",
+			         msgs[i]->msg);
 		cs->n_prompts++;
 		cs->last_style = msgs[i]->msg_style;
 		snprintf(cs->last_prompt, sizeof(cs->last_prompt), "%s", msgs[i]->msg);
@@ -484,13 +493,12 @@ static void set_plugin_dir(const char *dir)
 	write_file(g.conf, "w", out);
 }
 
-/* A plugin dir with apikey and lktest_ok, and a policy "mfa": the key,
- * then an "otp" input that must be 123456. */
-static void mfa_policy(void)
+/* A plugin dir with apikey and the plugin in the build dir that $var
+ * names, made the daemon's plugin_dir. */
+static void plugin_dir_with(const char *var, const char *file)
 {
-	char dir[PATH_MAX + 16], path[PATH_MAX * 2];
-	static const char *const files[][2] = { { "LK_APIKEY_PLUGIN_DIR", "apikey.so" },
-		                                { "LK_TEST_PLUGIN_DIR", "lktest_ok.so" } };
+	char dir[PATH_MAX + 16];
+	const char *const files[][2] = { { "LK_APIKEY_PLUGIN_DIR", "apikey.so" }, { var, file } };
 
 	snprintf(dir, sizeof(dir), "%s/plugins", g.base);
 	ck_assert_int_eq(mkdir(dir, 0755), 0);
@@ -501,6 +509,15 @@ static void mfa_policy(void)
 		copy_file(src, dst);
 	}
 	set_plugin_dir(dir);
+}
+
+/* A plugin dir with apikey and lktest_ok, and a policy "mfa": the key,
+ * then an "otp" input that must be 123456. */
+static void mfa_policy(void)
+{
+	char path[PATH_MAX * 2];
+
+	plugin_dir_with("LK_TEST_PLUGIN_DIR", "lktest_ok.so");
 	snprintf(path, sizeof(path), "%s/policies/mfa.xml", g.dir);
 	write_file(path, "w",
 	           "<policy xmlns=\"urn:latchkey:policy:1\" service=\"mfa\" environment=\"prod\">"
@@ -691,6 +708,124 @@ START_TEST(test_exports)
 }
 END_TEST
 
+/* ---- TOTP through the real stack ---- */
+
+/* pam_authenticate on service for alice from 192.0.2.7, the key then the
+ * code answered in turn. */
+static int login_seq(const char *service, const char *key, const char *code, struct conv_state *cs)
+{
+	pam_handle_t *pamh = NULL;
+	struct pam_conv pc = { conv, cs };
+	int r;
+
+	memset(cs, 0, sizeof(*cs));
+	cs->seq[0] = key;
+	cs->seq[1] = code;
+	ck_assert_int_eq(pam_start_confdir(service, "alice", &pc, g.confdir, &pamh), PAM_SUCCESS);
+	ck_assert_int_eq(pam_set_item(pamh, PAM_RHOST, "192.0.2.7"), PAM_SUCCESS);
+	r = pam_authenticate(pamh, 0);
+	pam_end(pamh, r);
+	return r;
+}
+
+/* Plugin dir with apikey and totp; policy "mfa": a key, then a code, at
+ * most 3 failures per credential; alice enrolled (codes from u). */
+static void totp_setup(struct tk_totp *u)
+{
+	char path[PATH_MAX * 2], db[PATH_MAX * 2];
+	struct lk_master *master = NULL;
+	struct lk_store *store = NULL;
+	struct lk_err err = { { 0 } };
+
+	allow_services();
+	plugin_dir_with("LK_TOTP_PLUGIN_DIR", "totp.so");
+	snprintf(path, sizeof(path), "%s/policies/mfa.xml", g.dir);
+	write_file(path, "w",
+	           "<policy xmlns=\"urn:latchkey:policy:1\" service=\"mfa\" environment=\"prod\">"
+	           "<stack><step plugin=\"apikey\" control=\"required\"/>"
+	           "<step plugin=\"totp\" control=\"required\"/></stack>"
+	           "<scopes><scope>web:read</scope></scopes>"
+	           "<lockout credential-failures=\"3\" source-failures=\"20\"/></policy>\n");
+	ck_assert_int_eq(chmod(path, 0644), 0);
+	pam_service("mfa", "required", "");
+	/* Enrolled through the core before the daemon starts, confirmed with
+	 * the code of two steps ago so the current one is fresh. */
+	snprintf(db, sizeof(db), "%s/latchkey.db", g.dir);
+	ck_assert_msg(lk_master_load(g.master, &master, &err) == LK_OK, "%s", err.msg);
+	ck_assert_msg(lk_store_open(db, 0, master, &store, &err) == LK_OK, "%s", err.msg);
+	tk_totp_enroll(store, "alice", (int64_t)time(NULL) - 60, u);
+	lk_store_close(store);
+	lk_master_free(master);
+}
+
+START_TEST(test_totp_key_then_code)
+{
+	struct tk_totp u;
+	struct conv_state cs;
+	char code[16];
+
+	totp_setup(&u);
+	start_daemon();
+	tk_totp_code(&u, (int64_t)time(NULL), code);
+	ck_assert_int_eq(login_seq("mfa", g.key, code, &cs), PAM_SUCCESS);
+	/* Two prompts through the conversation, the code's without echo. */
+	ck_assert_int_eq(cs.n_prompts, 2);
+	ck_assert_str_eq(cs.prompts[0], "API key: ");
+	ck_assert_str_eq(cs.prompts[1], "Verification code: ");
+	ck_assert_int_eq(cs.last_style, PAM_PROMPT_ECHO_OFF);
+	/* The same code again: replayed, refused. */
+	ck_assert_int_eq(login_seq("mfa", g.key, code, &cs), PAM_AUTH_ERR);
+	ck_assert_int_eq(cs.n_prompts, 2);
+	/* No code at all (the client gives up at the second prompt). */
+	ck_assert_int_ne(login_seq("mfa", g.key, NULL, &cs), PAM_SUCCESS);
+	ck_assert(audited("auth.decision"));
+	ck_assert_int_eq(stop_daemon(), 0);
+}
+END_TEST
+
+/* Key and code in one answer (nginx, Apache): single_prompt. */
+START_TEST(test_totp_single_prompt)
+{
+	char answer[LK_KEY_MAX_LEN + 16], code[16], text[PATH_MAX * 2];
+	struct tk_totp u;
+	struct conv_state cs;
+
+	totp_setup(&u);
+	snprintf(text, sizeof(text), "auth required %s socket=%s single_prompt\n",
+	         getenv("LK_PAM_MODULE"), g.sock);
+	write_service("mfa", text);
+	start_daemon();
+	tk_totp_code(&u, (int64_t)time(NULL), code);
+	snprintf(answer, sizeof(answer), "%s %s", g.key, code);
+	ck_assert_int_eq(login("mfa", "alice", answer, &cs), PAM_SUCCESS);
+	ck_assert_int_eq(cs.n_prompts, 1);
+	ck_assert_int_eq(login("mfa", "alice", answer, &cs), PAM_AUTH_ERR);
+	sodium_memzero(answer, sizeof(answer));
+}
+END_TEST
+
+/* Bad codes: PAM_MAXTRIES at the third, and then even for the right code. */
+START_TEST(test_totp_maxtries)
+{
+	struct tk_totp u;
+	struct conv_state cs;
+	char code[16], bad[16];
+
+	totp_setup(&u);
+	start_daemon();
+	tk_totp_code(&u, (int64_t)time(NULL), code);
+	snprintf(bad, sizeof(bad), "%06d", (atoi(code) + 500000) % 1000000);
+	ck_assert_int_eq(login_seq("mfa", g.key, bad, &cs), PAM_AUTH_ERR);
+	ck_assert_int_eq(login_seq("mfa", g.key, bad, &cs), PAM_AUTH_ERR);
+	ck_assert_int_eq(login_seq("mfa", g.key, bad, &cs), PAM_MAXTRIES);
+	ck_assert_int_eq(login_seq("mfa", g.key, code, &cs), PAM_MAXTRIES);
+	ck_assert(audited("auth.lockout"));
+	/* The key itself was right every time: it still works elsewhere. */
+	ck_assert_int_eq(login("web", "alice", g.key, NULL), PAM_SUCCESS);
+	ck_assert_int_eq(stop_daemon(), 0);
+}
+END_TEST
+
 static Suite *pam_suite(void)
 {
 	Suite *s = suite_create("pam");
@@ -712,6 +847,9 @@ static Suite *pam_suite(void)
 	tcase_add_test(tc, test_single_prompt);
 	tcase_add_test(tc, test_key_states_via_pam);
 	tcase_add_loop_test(tc, test_misbehaving_daemon, FAKE_CLOSE, FAKE_CUT_RESULT + 1);
+	tcase_add_test(tc, test_totp_key_then_code);
+	tcase_add_test(tc, test_totp_single_prompt);
+	tcase_add_test(tc, test_totp_maxtries);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("module");

@@ -16,6 +16,12 @@
  * meaning, and the engine refuses any other major. abi_minor grows when a
  * member is appended.
  *
+ * ABI history: 1.0 the first; 1.1 appended lk_plugin_host.verify_totp. A
+ * plugin built against 1.1 that needs verify_totp checks
+ *   host->struct_size >= offsetof(struct lk_plugin_host, verify_totp) +
+ *                        sizeof(host->verify_totp)
+ * and refuses to initialise otherwise (an older engine).
+ *
  * Plugins never open files or sockets behind the engine's back: what they
  * need (logging, secure memory, the clock, key verification, their own
  * state) comes through struct lk_plugin_host.
@@ -31,7 +37,7 @@ extern "C" {
 #endif
 
 #define LK_PLUGIN_ABI_MAJOR 1
-#define LK_PLUGIN_ABI_MINOR 0
+#define LK_PLUGIN_ABI_MINOR 1 /* 1.1: host->verify_totp */
 
 /* The one symbol a plugin exports. */
 #define LK_PLUGIN_ENTRY_SYMBOL "lk_plugin_entry"
@@ -146,6 +152,34 @@ struct lk_plugin_host {
 	                  size_t n_params,
 	                  int (*row_cb)(void *cb_ctx, int n_cols, const char *const *cols),
 	                  void *cb_ctx);
+
+	/* ---- ABI 1.1: check struct_size before using anything below ---- */
+
+	/*
+	 * Verifies a TOTP code, or one of the user's recovery codes, with the
+	 * core: the credential is the principal's an earlier step proved, else
+	 * PAM_USER's, as the engine knows them (never a name from req: a plugin
+	 * cannot pick whose code it checks). The check and the record of the
+	 * accepted time step are one transaction, so a code works once.
+	 * skew: time steps accepted either side of now, 0 to 10.
+	 *
+	 * Fills decision, reason, credential (the TOTP credential id, when the
+	 * user has one) and, on success, factors = LK_FACTOR_TOTP. principal is
+	 * left empty: a code adds a factor to a principal, it proves none.
+	 * Reasons: "ok", "ok-recovery" (a recovery code, now used up),
+	 * "bad-code", "replayed", "recovery-used", "not-enrolled" (no active
+	 * credential), "no-user" (no principal and no PAM_USER), "malformed",
+	 * "seed-unreadable" and "clock" (all denials).
+	 *
+	 * With code NULL nothing is verified or recorded: it only asks whether
+	 * the user has an active credential (decision LK_PLUGIN_IGNORE, reason
+	 * "enrolled"; or LK_PLUGIN_DENY, "not-enrolled" or "no-user"), so a
+	 * plugin can decide not to prompt someone who has no authenticator.
+	 * Returns non-zero only if it could not decide (decision
+	 * LK_PLUGIN_UNAVAILABLE).
+	 */
+	int (*verify_totp)(void *host_ctx, const char *code, size_t code_len, unsigned skew,
+	                   const struct lk_plugin_request *req, struct lk_plugin_result *res);
 };
 
 struct lk_plugin {
