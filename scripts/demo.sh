@@ -24,9 +24,14 @@ trap stop_daemon EXIT
 show() { printf '$ %s\n' "$*"; }
 
 step "1. Create a self-contained state directory"
-show "latchkey init --state-dir demo-state --plugin-dir _build/plugins/apikey/.libs"
-# Plugins load only from the configured directory; the demo uses the build's.
-LATCHKEY_CONFIG=$("$lk" init --state-dir "$state" --plugin-dir "$build/plugins/apikey/.libs")
+# Plugins load only from the configured directory (regular files, hashed as
+# they load): the demo's holds copies of the build's apikey and totp plugins.
+plugins="$top/demo-plugins"
+rm -rf "$plugins"
+mkdir -p "$plugins"
+cp "$build/plugins/apikey/.libs/apikey.so" "$build/plugins/totp/.libs/totp.so" "$plugins/"
+show "latchkey init --state-dir demo-state --plugin-dir demo-plugins   # apikey.so, totp.so"
+LATCHKEY_CONFIG=$("$lk" init --state-dir "$state" --plugin-dir "$plugins")
 export LATCHKEY_CONFIG
 echo "$LATCHKEY_CONFIG"
 ls -l "$state"
@@ -190,7 +195,40 @@ show "latchkey audit log --type session.open"
 show "latchkey audit verify"
 "$lk" audit verify
 
-step "14. Stop the daemon: it drains, commits and exits; PAM then fails closed"
+step "14. A second factor: TOTP for the web service, a user enrolled, key + code"
+show "latchkey policy mfa enable web --plugin totp --ticket CHG-2050     # every request, no scope needed"
+"$lk" policy mfa enable web --plugin totp --ticket CHG-2050
+CAROL=$("$lk" key issue --owner carol --env prod --scope web:read --expires 30d 2>/dev/null)
+show "latchkey totp enroll carol      # the secret and recovery codes masked here"
+"$lk" totp enroll carol >"$state/enroll.out"
+# The secret and the recovery codes are shown once, to the user; the demo
+# keeps them in a 0600 file and masks them on screen.
+SECRET=$(sed -n '1s/.*secret=\([A-Z2-7]*\).*/\1/p' "$state/enroll.out")
+sed -e 's/secret=[A-Z2-7]*/secret=****************/' \
+	-e 's/^  [a-z0-9]\{4\}-[a-z0-9]\{4\}-[a-z0-9]\{4\}-[a-z0-9]\{4\}$/  ****-****-****-****/' \
+	"$state/enroll.out"
+rm -f "$state/enroll.out"
+# The user's authenticator app, played by Debian's oathtool.
+code_at() { oathtool --totp -b --now "$1" "$SECRET"; }
+show 'printf "%s\n" "$(oathtool --totp -b $SECRET)" | latchkey totp confirm carol'
+code_at "now" | "$lk" totp confirm carol
+show 'printf "%s\n%s\n" "$CAROL" "$CODE" | pam-login ... web carol      # key, then the code'
+# The next time step's code (within the window): the confirmed one is used up.
+CODE=$(code_at "$(date -u -d '+30 seconds' '+%Y-%m-%d %H:%M:%S UTC')")
+printf '%s\n%s\n' "$CAROL" "$CODE" | "$build/tests/pam-login" --confdir "$state/pam.d" \
+	--rhost 192.0.2.10 web carol || true
+show 'printf "%s\n%s\n" "$CAROL" "$CODE" | pam-login ... web carol      # the same code again'
+printf '%s\n%s\n' "$CAROL" "$CODE" | "$build/tests/pam-login" --confdir "$state/pam.d" \
+	--rhost 192.0.2.10 web carol || true
+show 'printf "%s\n%s\n" "$CAROL" 000000 | pam-login ... web carol        # a wrong code'
+printf '%s\n%s\n' "$CAROL" 000000 | "$build/tests/pam-login" --confdir "$state/pam.d" \
+	--rhost 192.0.2.10 web carol 2>/dev/null || true
+show "latchkey audit log --type auth.decision --limit 3"
+"$lk" audit log --type auth.decision --limit 3
+show "latchkey totp show carol"
+"$lk" totp show carol
+
+step "15. Stop the daemon: it drains, commits and exits; PAM then fails closed"
 show "kill -TERM \$(pidof latchkeyd); tail -2 demo-state/latchkeyd.log"
 stop_daemon
 tail -n 2 "$state/latchkeyd.log"
@@ -201,5 +239,5 @@ show "latchkey audit verify          (exit 4: every verb goes through the daemon
 show "latchkey --offline audit verify   (the database's owner, daemon stopped)"
 "$lk" --offline audit verify
 
-unset KEY NEW WEB BOB
+unset KEY NEW WEB BOB CAROL CODE SECRET
 printf '\nDemo state left in %s (config: %s).\n' "$state" "$LATCHKEY_CONFIG"
