@@ -28,8 +28,13 @@ static int apikey_init(const struct lk_plugin_host *host, const char *const *arg
 {
 	struct apikey_state *st;
 
-	if (host == NULL || host->struct_size < sizeof(*host) || host->verify_api_key == NULL)
-		return -1; /* an older engine without key verification */
+	/* Only the members this plugin uses: an engine of ABI 1.0 has
+	 * verify_api_key but not what later minors append. */
+	if (host == NULL ||
+	    host->struct_size <
+	        offsetof(struct lk_plugin_host, verify_api_key) + sizeof(host->verify_api_key) ||
+	    host->verify_api_key == NULL)
+		return -1;
 	st = calloc(1, sizeof(*st));
 	if (st == NULL)
 		return -1;
