@@ -209,8 +209,8 @@ sed -e 's/secret=[A-Z2-7]*/secret=****************/' \
 	"$state/enroll.out"
 rm -f "$state/enroll.out"
 # The user's authenticator app, played by Debian's oathtool.
-code_at() { oathtool --totp -b --now "$1" "$SECRET"; }
-show 'printf "%s\n" "$(oathtool --totp -b $SECRET)" | latchkey totp confirm carol'
+code_at() { printf '%s\n' "$SECRET" | oathtool --totp -b --now "$1" -; }   # secret on stdin
+show 'printf "%s\n" "$SECRET" | oathtool --totp -b - | latchkey totp confirm carol'
 code_at "now" | "$lk" totp confirm carol
 show 'printf "%s\n%s\n" "$CAROL" "$CODE" | pam-login ... web carol      # key, then the code'
 # The next time step's code (within the window): the confirmed one is used up.

@@ -20,6 +20,7 @@ native() { sh -c 'exec "$@"' sh "$@"; }
 
 e2e_tmp=
 e2e_pamd=
+e2e_pamd2=
 e2e_daemon=
 e2e_service=latchkey-e2e-$$
 
@@ -53,7 +54,9 @@ e2e_cleanup() {
 		e2e_daemon=
 	fi
 	[ -z "$e2e_pamd" ] || native rm -f "$e2e_pamd"
+	[ -z "$e2e_pamd2" ] || native rm -f "$e2e_pamd2"
 	e2e_pamd=
+	e2e_pamd2=
 	[ -z "$e2e_tmp" ] || native rm -rf "$e2e_tmp"
 	e2e_tmp=
 }
@@ -118,14 +121,32 @@ e2e_setup() {
 	case $e2e_conf in
 	*[[:space:]]*) e2e_skip "temp dir $e2e_tmp has white space (PAM module arguments cannot)" ;;
 	esac
-	"$LATCHKEY_BIN" init --state-dir "$e2e_state" --plugin-dir "$LK_APIKEY_PLUGIN_DIR" \
+	# The plugin directory holds copies of the build's apikey and (when
+	# built) totp plugins: the loader takes regular files from one place.
+	e2e_plugins=$e2e_tmp/plugins
+	native mkdir -m 0755 "$e2e_plugins" || e2e_fail "mkdir $e2e_plugins"
+	native cp "$LK_APIKEY_PLUGIN_DIR/apikey.so" "$e2e_plugins/" || e2e_fail "copying apikey.so"
+	if [ -n "${LK_TOTP_PLUGIN_DIR:-}" ] && [ -f "$LK_TOTP_PLUGIN_DIR/totp.so" ]; then
+		native cp "$LK_TOTP_PLUGIN_DIR/totp.so" "$e2e_plugins/" || e2e_fail "copying totp.so"
+	fi
+	"$LATCHKEY_BIN" init --state-dir "$e2e_state" --plugin-dir "$e2e_plugins" \
 		>/dev/null || e2e_fail "latchkey init"
 	printf '%s%s%s\n' \
 		"<policy xmlns=\"urn:latchkey:policy:1\" service=\"$e2e_service\" environment=\"prod\">" \
 		'<stack><step plugin="apikey" control="required"/></stack>' \
 		'<scopes><scope>web:read</scope></scopes></policy>' \
 		>"$e2e_state/policies/$e2e_service.xml" || e2e_fail "writing the policy"
-	[ "$1" -eq 0 ] || printf 'auth_peer = %s %s\n' "$1" "$e2e_service" >>"$e2e_conf" ||
+	# The same service with TOTP after the key (tests that use it add its
+	# /etc/pam.d file with e2e_add_service).
+	printf '%s%s%s%s\n' \
+		"<policy xmlns=\"urn:latchkey:policy:1\" service=\"$e2e_service-mfa\" environment=\"prod\">" \
+		'<stack><step plugin="apikey" control="required"/>' \
+		'<step plugin="totp" control="required"/></stack>' \
+		'<scopes><scope>web:read</scope></scopes></policy>' \
+		>"$e2e_state/policies/$e2e_service-mfa.xml" || e2e_fail "writing the mfa policy"
+	native chmod 0644 "$e2e_state/policies/$e2e_service-mfa.xml" || e2e_fail "chmod"
+	[ "$1" -eq 0 ] ||
+		printf 'auth_peer = %s %s,%s-mfa\n' "$1" "$e2e_service" "$e2e_service" >>"$e2e_conf" ||
 		e2e_fail "adding auth_peer"
 	# The client reads the config (for auth_socket) and reaches the socket
 	# as its own uid: search permission on the way, nothing writable (the
@@ -142,6 +163,40 @@ e2e_setup() {
 			>"/etc/pam.d/$e2e_service"
 	) || e2e_fail "cannot create /etc/pam.d/$e2e_service"
 	e2e_pamd=/etc/pam.d/$e2e_service
+}
+
+# e2e_add_service NAME ARGS: /etc/pam.d/NAME (a second service, removed at
+# exit like the first), auth and account through the module with ARGS.
+e2e_add_service() {
+	(
+		set -C
+		printf 'auth required %s config=%s %s\naccount required %s config=%s\n' \
+			"$LK_PAM_MODULE" "$e2e_conf" "$2" "$LK_PAM_MODULE" "$e2e_conf" \
+			>"/etc/pam.d/$1"
+	) || e2e_fail "cannot create /etc/pam.d/$1"
+	e2e_pamd2=/etc/pam.d/$1
+}
+
+# e2e_totp_enroll USER: enrolls USER through the daemon and confirms it with
+# oathtool's current code; the secret goes to $e2e_tmp/totp-secret (0600),
+# never on a command line of ours.
+e2e_totp_enroll() {
+	"$LATCHKEY_BIN" -c "$e2e_conf" totp enroll "$1" >"$e2e_tmp/enroll.out" 2>/dev/null ||
+		e2e_fail "latchkey totp enroll $1"
+	(
+		umask 077
+		native sed -n '1s/.*secret=\([A-Z2-7]*\).*/\1/p' "$e2e_tmp/enroll.out" \
+			>"$e2e_tmp/totp-secret"
+	)
+	native rm -f "$e2e_tmp/enroll.out"
+	e2e_totp_code now | "$LATCHKEY_BIN" -c "$e2e_conf" totp confirm "$1" >/dev/null 2>&1 ||
+		e2e_fail "latchkey totp confirm $1"
+}
+
+# e2e_totp_code WHEN: the code oathtool computes for the enrolled secret at
+# WHEN (oathtool's --now syntax: "now", or a date); the secret on stdin.
+e2e_totp_code() {
+	native oathtool --totp -b --now "$1" - <"$e2e_tmp/totp-secret"
 }
 
 # e2e_issue OWNER [ARG...]: prints a new prod key with scope web:read (more
