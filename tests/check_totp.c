@@ -1218,13 +1218,13 @@ static bool find_oathtool(char *out, size_t outlen)
 	return false;
 }
 
-/* oathtool --totp=ALG --digits=N -s PERIODs -N @T -b SECRET, through a
- * pipe (no shell). */
+/* oathtool --totp=ALG --digits=N -s PERIODs -N @T -b -, the secret on its
+ * stdin (never in an argv), the code through a pipe (no shell). */
 static void oathtool_code(const char *tool, const struct cred *c, int64_t t, char *out,
                           size_t outlen)
 {
 	char mode[32], digits[32], step[32], now[32];
-	int fds[2], status;
+	int fds[2], in[2], status;
 	ssize_t n, got = 0;
 	pid_t pid;
 
@@ -1233,15 +1233,23 @@ static void oathtool_code(const char *tool, const struct cred *c, int64_t t, cha
 	snprintf(step, sizeof(step), "--time-step-size=%us", c->period);
 	snprintf(now, sizeof(now), "--now=@%lld", (long long)t);
 	ck_assert_int_eq(pipe(fds), 0);
+	ck_assert_int_eq(pipe(in), 0);
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
 		dup2(fds[1], STDOUT_FILENO);
+		dup2(in[0], STDIN_FILENO);
 		close(fds[0]);
 		close(fds[1]);
-		execl(tool, tool, mode, digits, step, now, "--base32", c->secret, (char *)NULL);
+		close(in[0]);
+		close(in[1]);
+		execl(tool, tool, mode, digits, step, now, "--base32", "-", (char *)NULL);
 		_exit(127);
 	}
+	close(in[0]);
+	ck_assert_int_eq(write(in[1], c->secret, strlen(c->secret)), (ssize_t)strlen(c->secret));
+	ck_assert_int_eq(write(in[1], "\n", 1), 1);
+	close(in[1]);
 	close(fds[1]);
 	while (got < (ssize_t)outlen - 1 && (n = read(fds[0], out + got, outlen - 1 - got)) > 0)
 		got += n;
