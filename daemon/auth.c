@@ -168,7 +168,11 @@ static int decide(struct daemon *d, void *arg, struct lk_err *err)
 
 	if ((r = lk_now(&now)) < 0)
 		return lk_err_set(err, r, "cannot read the clock");
-	return lk_engine_authenticate(d->engine, x->req, now, x->res, err);
+	r = lk_engine_authenticate(d->engine, x->req, now, x->res, err);
+	/* A round that ends in a prompt decided nothing and the engine undid
+	 * it whole (no code used up, no count, no row): no commit to wait for
+	 * before asking. */
+	return r == LK_OK && x->res->need_input ? 1 : r;
 }
 
 /* One PROMPT/ANSWER round: the answer replaces or joins the AUTH's inputs

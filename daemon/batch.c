@@ -219,6 +219,15 @@ int lkd_batch_run(struct daemon *d, int (*unit)(struct daemon *, void *, struct 
 		pthread_mutex_unlock(&d->lock);
 		return r;
 	}
+	if (r > 0) {
+		/* The unit kept nothing (a round that ends in a prompt is
+		 * undone whole): nothing of its to wait for. The others in the
+		 * batch still need whoever leaves last to commit. */
+		if (lk_store_batch_open(d->store) && nobody_waiting(d))
+			(void)lkd_batch_finish(d, NULL);
+		pthread_mutex_unlock(&d->lock);
+		return LK_OK;
+	}
 	me.next = d->members;
 	d->members = &me;
 	d->n_members++;

@@ -111,7 +111,8 @@ int lkd_batch_finish(struct daemon *d, struct lk_err *err);
  * Runs unit(d, arg, err) with the lock held, inside the open batch (one is
  * started if none is), then waits until the batch is committed. LK_OK only
  * if the unit succeeded and its writes are durable (at the configured
- * level); any error means: deny.
+ * level); any error means: deny. A unit returns > 0 when it kept nothing
+ * (its work was undone): then there is nothing to wait for.
  */
 int lkd_batch_run(struct daemon *d, int (*unit)(struct daemon *, void *, struct lk_err *),
                   void *arg, struct lk_err *err);
