@@ -25,6 +25,7 @@ struct lk_cached_plugin {
 	struct lk_loaded_plugin *plugin; /* NULL: it failed to load, steps using it fail */
 	char error[512];
 	bool kept_previous; /* the file now fails to load; the build loaded before stays */
+	bool reused;        /* the same file as before: the loaded build carried over */
 };
 
 /*

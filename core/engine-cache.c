@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "engine-cache-private.h"
 #include "util-private.h"
@@ -130,6 +131,21 @@ static int want_plugin(struct lk_engine_cache *c, const char *name, size_t cap, 
 	return LK_OK;
 }
 
+/* True if <plugin_dir>/<name>.so is still the very file p was loaded from
+ * (device, inode, size and modification time). */
+static bool same_file(const char *plugin_dir, const struct lk_loaded_plugin *p)
+{
+	char path[PATH_MAX];
+	struct stat now, then;
+
+	if (snprintf(path, sizeof(path), "%s/%s.so", plugin_dir, p->name) >= (int)sizeof(path) ||
+	    p->fd < 0 || fstat(p->fd, &then) != 0 || lstat(path, &now) != 0)
+		return false;
+	return now.st_dev == then.st_dev && now.st_ino == then.st_ino &&
+	       now.st_size == then.st_size && now.st_mtim.tv_sec == then.st_mtim.tv_sec &&
+	       now.st_mtim.tv_nsec == then.st_mtim.tv_nsec;
+}
+
 static int load_plugins(const char *plugin_dir, struct lk_engine_cache *c,
                         struct lk_engine_cache *prev, struct lk_err *err)
 {
@@ -152,6 +168,15 @@ static int load_plugins(const char *plugin_dir, struct lk_engine_cache *c,
 		struct lk_cached_plugin *e = &c->plugins[i], *old = find_plugin(prev, e->name);
 		struct lk_err perr = { { 0 } };
 
+		/* The same file as loaded before: kept, not loaded again (glibc
+		 * would share the mapping anyway, and each new load holds one
+		 * more descriptor for the life of the process). */
+		if (old != NULL && old->plugin != NULL && same_file(plugin_dir, old->plugin)) {
+			e->plugin = old->plugin;
+			old->plugin = NULL;
+			e->reused = true;
+			continue;
+		}
 		if (lk_plugin_load(plugin_dir, e->name, &e->plugin, &perr) == LK_OK)
 			continue;
 		snprintf(e->error, sizeof(e->error), "%s", perr.msg);
@@ -198,7 +223,7 @@ void lk_engine_cache_discard(struct lk_engine_cache *c, struct lk_engine_cache *
 	}
 	for (size_t i = 0; i < c->n_plugins; i++) {
 		struct lk_cached_plugin *old = find_plugin(prev, c->plugins[i].name);
-		if (c->plugins[i].kept_previous && old != NULL) {
+		if ((c->plugins[i].kept_previous || c->plugins[i].reused) && old != NULL) {
 			old->plugin = c->plugins[i].plugin;
 			c->plugins[i].plugin = NULL;
 		}

@@ -192,6 +192,9 @@ static int lock_for_verb(struct admin_conn *a)
 	struct lk_err err = { { 0 } };
 
 	lkd_lock(a->d);
+	if (!lkd_healthy_locked(a->d))
+		return cli_fail(&a->c, LK_ESTORE,
+		                "the audit log could not be synced to disk; restart latchkeyd");
 	if (lkd_batch_finish(a->d, &err) < 0)
 		return cli_fail(&a->c, LK_ESTORE, "the audit log cannot be written: %s", err.msg);
 	if (lk_now(&a->c.now) < 0)
@@ -213,7 +216,11 @@ static int run_verb(struct admin_conn *a)
 		lkd_log(d, LOG_ERR,
 		        "reload after a policy change failed, the previous policies stay: %s",
 		        err.msg);
-	lkd_unlock(d);
+	/* Nothing is confirmed that is not on disk. */
+	if (lkd_unlock(d) < 0 && status == EXIT_OK)
+		status =
+		    cli_fail(&a->c, LK_ESTORE,
+		             "the change may not be on disk: the audit log could not be synced");
 	return status;
 }
 

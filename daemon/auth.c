@@ -313,7 +313,10 @@ static int serve(struct conn *c, struct lk_err *err)
 		if (!res.need_input)
 			break;
 		if (round >= LKD_MAX_ROUNDS) {
-			lk_msg_wipe(&c->auth);
+			/* The inputs (secrets) go now; the service stays for the row. */
+			for (size_t i = 0; i < c->auth.n_inputs; i++)
+				sodium_memzero(&c->auth.inputs[i], sizeof(c->auth.inputs[i]));
+			c->auth.n_inputs = 0;
 			return deny_audited(c, PAM_AUTH_ERR, "auth.too-many-rounds",
 			                    "too-many-rounds", err);
 		}

@@ -164,20 +164,37 @@ int lkd_batch_finish(struct daemon *d, struct lk_err *err)
 	return r;
 }
 
-void lkd_unlock(struct daemon *d)
+/* Every way out of the lock but a member's wait goes through here: whoever
+ * leaves last commits, or the members of the open batch sleep forever. */
+static void leave(struct daemon *d)
+{
+	if (lk_store_batch_open(d->store) && nobody_waiting(d))
+		(void)lkd_batch_finish(d, NULL);
+	pthread_mutex_unlock(&d->lock);
+}
+
+int lkd_unlock(struct daemon *d)
 {
 	struct lk_err lerr = { { 0 } };
+	int r = LK_OK;
 
-	/* Whoever leaves last commits: the members are asleep until then. */
 	if (lk_store_batch_open(d->store) && nobody_waiting(d))
 		(void)lkd_batch_finish(d, NULL);
 	/* What this holder wrote on its own (admin commands, reloads) is
 	 * committed by now: make it durable before the caller answers. */
 	if (lkd_external_sync(d)) {
 		d->commit_gen++;
-		(void)make_durable(d, d->commit_gen, &lerr); /* a failure is logged there */
+		r = make_durable(d, d->commit_gen, &lerr); /* a failure is logged there */
+	} else if (d->sync_failed) {
+		r = LK_ESTORE;
 	}
 	pthread_mutex_unlock(&d->lock);
+	return r;
+}
+
+bool lkd_healthy_locked(const struct daemon *d)
+{
+	return !d->sync_failed;
 }
 
 bool lkd_healthy(struct daemon *d)
@@ -198,13 +215,13 @@ int lkd_batch_run(struct daemon *d, int (*unit)(struct daemon *, void *, struct 
 
 	lkd_lock(d);
 	if (d->sync_failed) {
-		pthread_mutex_unlock(&d->lock);
+		leave(d);
 		return lk_err_set(err, LK_ESTORE, "the audit log could not be synced to disk");
 	}
 	if (!lk_store_batch_open(d->store)) {
 		r = lk_store_batch_begin(d->store, err);
 		if (r < 0) {
-			pthread_mutex_unlock(&d->lock);
+			leave(d);
 			return r;
 		}
 	}
@@ -214,18 +231,13 @@ int lkd_batch_run(struct daemon *d, int (*unit)(struct daemon *, void *, struct 
 		 * SQLite threw the whole transaction away. */
 		if (lk_store_batch_lost(d->store))
 			(void)lkd_batch_finish(d, NULL);
-		if (lk_store_batch_open(d->store) && nobody_waiting(d))
-			(void)lkd_batch_finish(d, NULL);
-		pthread_mutex_unlock(&d->lock);
+		leave(d);
 		return r;
 	}
 	if (r > 0) {
 		/* The unit kept nothing (a round that ends in a prompt is
-		 * undone whole): nothing of its to wait for. The others in the
-		 * batch still need whoever leaves last to commit. */
-		if (lk_store_batch_open(d->store) && nobody_waiting(d))
-			(void)lkd_batch_finish(d, NULL);
-		pthread_mutex_unlock(&d->lock);
+		 * undone whole): nothing of its to wait for. */
+		leave(d);
 		return LK_OK;
 	}
 	me.next = d->members;
@@ -244,6 +256,6 @@ int lkd_batch_run(struct daemon *d, int (*unit)(struct daemon *, void *, struct 
 		me.status = make_durable(d, me.gen, err);
 	else if (me.status < 0)
 		lk_err_set(err, me.status, "the audit record was not committed: %s", me.error);
-	pthread_mutex_unlock(&d->lock);
+	leave(d);
 	return me.status;
 }

@@ -93,10 +93,14 @@ void lkd_peer_done(struct lkd_peer *peer);
 
 void lkd_lock(struct daemon *d);
 /* Commits the open batch if nobody is waiting to join it, makes everything
- * committed so far durable (at the configured level), then unlocks. */
-void lkd_unlock(struct daemon *d);
+ * committed so far durable (at the configured level), then unlocks. LK_OK,
+ * or LK_ESTORE if that could not be made durable (the caller must not
+ * confirm what it wrote). */
+int lkd_unlock(struct daemon *d);
 /* False once a sync of the audit log failed: answer nothing but denials. */
 bool lkd_healthy(struct daemon *d);
+/* The same, with the lock held. */
+bool lkd_healthy_locked(const struct daemon *d);
 
 /* True when the write-ahead log is synced by batch.c (durability = fsync
  * with group commit), so SQLite itself runs synchronous=NORMAL. */

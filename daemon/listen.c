@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "daemon-private.h"
@@ -157,6 +158,11 @@ static void *worker_main(void *arg)
 		if (fd < 0) {
 			if (e != EINTR && e != EAGAIN && e != ECONNABORTED)
 				lkd_log(d, LOG_WARNING, "accept: %s", strerror(e));
+			/* Out of descriptors: the pending connection stays in the
+			 * backlog, so accept() fails again at once; pause instead
+			 * of spinning. */
+			if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM)
+				nanosleep(&(struct timespec){ 0, 100 * 1000 * 1000 }, NULL);
 			continue;
 		}
 		peer = calloc(1, sizeof(*peer));

@@ -522,6 +522,9 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
 	struct session *s;
 	int fd = -1, r;
 
+	/* An earlier success on this handle vouches for nothing now: account
+	 * management must ask about this attempt's key, or none. */
+	(void)pam_set_data(pamh, LKPAM_DATA_CREDENTIAL, NULL, NULL);
 	if ((r = parse_args(pamh, argc, argv, &a)) != PAM_SUCCESS)
 		return r;
 	if ((s = session_new()) == NULL)
