@@ -674,9 +674,10 @@ fail:
 
 /* ---- lockout ------------------------------------------------------- */
 
-/* Root is never locked out unless the policy says so: a lockout anyone can
- * trigger must not keep the administrator out (pam_faillock's even_deny_root
- * is off by default for the same reason). */
+/* Root's credentials are never locked unless the policy says so: a lockout
+ * anyone can trigger must not keep the administrator out (pam_faillock's
+ * even_deny_root is off by default for the same reason). Sources are locked
+ * for root as for anyone. */
 static bool lockout_exempt(const struct lk_auth_request *req, const struct lk_policy *policy)
 {
 	return req->user != NULL && strcmp(req->user, "root") == 0 && !policy->lockout_include_root;
@@ -720,7 +721,10 @@ static int source_locked(struct run *run, const struct lk_auth_request *req, boo
                          struct lk_err *err)
 {
 	*ret_locked = false;
-	if (req->rhost == NULL || req->rhost[0] == '\0' || lockout_exempt(req, run->policy))
+	/* Root too: only root's credentials are exempt. A locked source is an
+	 * address that guessed, and letting it go on guessing root's code
+	 * would make root the one account without a limit. */
+	if (req->rhost == NULL || req->rhost[0] == '\0')
 		return LK_OK;
 	return lk_lockout_check(run->engine->store, run->policy, LK_LOCKOUT_SOURCE, req->rhost,
 	                        run->now, ret_locked, NULL, err);
@@ -778,7 +782,7 @@ static int apply_lockout(struct run *run, const struct lk_auth_request *req,
 		                    &locked, err);
 		if (r == LK_OK && locked) {
 			r = audit_lockout(run, req, LK_LOCKOUT_SOURCE, req->rhost, err);
-			if (why == NULL && !exempt)
+			if (why == NULL)
 				why = "locked-source";
 		}
 		if (r < 0)

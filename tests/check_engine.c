@@ -890,13 +890,14 @@ START_TEST(test_lockout_source)
 }
 END_TEST
 
-/* Root is never locked out unless the policy says include-root="true". */
+/* Root's credentials are never locked unless the policy says
+ * include-root="true"; a source that guessed is locked for root too. */
 START_TEST(test_lockout_root)
 {
 	char key[LK_KEY_MAX_LEN + 1], bad[LK_KEY_MAX_LEN + 1];
 	struct lk_auth_result res;
 
-	write_policy("lk", LOCKOUT_POLICY("lk", "credential-failures=\"2\" source-failures=\"2\""));
+	write_policy("lk", LOCKOUT_POLICY("lk", "credential-failures=\"2\" source-failures=\"0\""));
 	issue("root", "prod", "web:read", key);
 	wrong_secret(key, bad, sizeof(bad));
 	for (int i = 0; i < 5; i++) {
@@ -906,10 +907,21 @@ START_TEST(test_lockout_root)
 	}
 	auth_req(&(struct req){ "lk", "root", "192.0.2.99", key, NULL, NULL, 0 }, &res);
 	ck_assert_int_eq(res.pam_code, PAM_SUCCESS);
-	/* Root's failures still count against the source, for everyone else. */
-	auth_req(&(struct req){ "lk", "alice", "192.0.2.99", bad, NULL, NULL, 0 }, &res);
+	/* A source limit: the guessing address is locked, for root as for
+	 * everyone; root from elsewhere still gets in. */
+	write_policy("lk", LOCKOUT_POLICY("lk", "credential-failures=\"2\" source-failures=\"2\""));
+	auth_req(&(struct req){ "lk", "root", "192.0.2.98", bad, NULL, NULL, 0 }, &res);
+	ck_assert_int_eq(res.pam_code, PAM_AUTH_ERR);
+	auth_req(&(struct req){ "lk", "root", "192.0.2.98", bad, NULL, NULL, 0 }, &res);
 	ck_assert_int_eq(res.pam_code, PAM_MAXTRIES);
 	ck_assert_str_eq(res.reason, "locked-source");
+	auth_req(&(struct req){ "lk", "root", "192.0.2.98", key, NULL, NULL, 0 }, &res);
+	ck_assert_int_eq(res.pam_code, PAM_MAXTRIES);
+	auth_req(&(struct req){ "lk", "alice", "192.0.2.98", bad, NULL, NULL, 0 }, &res);
+	ck_assert_int_eq(res.pam_code, PAM_MAXTRIES);
+	ck_assert_str_eq(res.reason, "locked-source");
+	auth_req(&(struct req){ "lk", "root", "192.0.2.97", key, NULL, NULL, 0 }, &res);
+	ck_assert_int_eq(res.pam_code, PAM_SUCCESS);
 
 	write_policy("lk", LOCKOUT_POLICY("lk", "credential-failures=\"2\" source-failures=\"0\" "
 	                                        "include-root=\"true\""));
