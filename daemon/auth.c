@@ -29,12 +29,24 @@ struct conn {
 	struct daemon *d;
 	int fd;
 	uid_t uid;
+	int timeout_ms; /* per frame */
 	unsigned char buf[LK_FRAME_MAX + 4];
 	struct lk_msg in;   /* the last message read (HELLO, ANSWER) */
 	struct lk_msg auth; /* the AUTH, answers appended to its inputs */
 	struct lk_msg out;
 	struct lk_plugin_input inputs[LK_MSG_MAX_INPUTS];
 };
+
+/* Root, or a uid with an auth_peer line: a host service of ours. */
+static bool peer_listed(const struct lk_config *cfg, uid_t uid)
+{
+	if (uid == 0)
+		return true;
+	for (size_t i = 0; i < cfg->n_auth_peers; i++)
+		if (cfg->auth_peers[i].uid == uid)
+			return true;
+	return false;
+}
 
 static bool peer_allowed(const struct lk_config *cfg, uid_t uid, const char *service)
 {
@@ -58,7 +70,7 @@ static int send_msg(struct conn *c, struct lk_err *err)
 
 	r = lk_msg_encode(&c->out, c->buf, sizeof(c->buf), &len, err);
 	if (r == LK_OK)
-		r = lk_frame_write(c->fd, c->buf, len, LKD_IO_TIMEOUT_MS, err);
+		r = lk_frame_write(c->fd, c->buf, len, c->timeout_ms, err);
 	lk_msg_wipe(&c->out);
 	return r;
 }
@@ -84,7 +96,7 @@ static int read_msg(struct conn *c, struct lk_msg *m, uint8_t want, struct lk_er
 	size_t len = 0;
 	int r, rr;
 
-	rr = r = lk_frame_read(c->fd, c->buf, sizeof(c->buf), &len, LKD_IO_TIMEOUT_MS, err);
+	rr = r = lk_frame_read(c->fd, c->buf, sizeof(c->buf), &len, c->timeout_ms, err);
 	if (r == LK_OK)
 		r = lk_msg_decode(c->buf, len, m, err);
 	/* The frame may hold a key: wiped, all of it if the read failed part
@@ -361,12 +373,53 @@ static struct conn *thread_conn(void)
 	return c;
 }
 
+struct protocol_error {
+	uid_t uid;
+	const char *why;
+};
+
+static int record_protocol_error(struct daemon *d, void *arg, struct lk_err *err)
+{
+	struct protocol_error *x = arg;
+	char detail[300];
+	int64_t now;
+	int r;
+
+	if ((r = lk_now(&now)) < 0)
+		return lk_err_set(err, r, "cannot read the clock");
+	/* The codec's messages name fields and bounds, never input values. */
+	snprintf(detail, sizeof(detail), "error=%.250s",
+	         lk_text_valid(x->why, 256) ? x->why : "(unprintable)");
+	return lk_audit_record(d->store,
+	                       &(struct lk_audit_event){ .ts = now,
+	                                                 .actor_uid = (int64_t)x->uid,
+	                                                 .action = "auth.protocol-error",
+	                                                 .reason = "protocol-error",
+	                                                 .detail = detail },
+	                       NULL, err);
+}
+
 void *lkd_auth_conn(void *arg)
 {
 	struct lkd_peer *peer = arg;
 	struct daemon *d = peer->d;
 	struct lk_err err = { { 0 } };
-	struct conn *c = thread_conn();
+	struct conn *c;
+	bool listed = peer_listed(d->cfg, peer->uid);
+	int r;
+
+	/* Any local user may connect (the socket is 0666), so uids that are
+	 * no host service of ours get a few workers at most and a short read
+	 * deadline: idle connections cannot hold every worker and starve the
+	 * services' logins. They are still answered, and refused, in full. */
+	if (!listed &&
+	    __atomic_add_fetch(&d->unlisted_conns, 1, __ATOMIC_SEQ_CST) > LKD_MAX_UNLISTED) {
+		__atomic_sub_fetch(&d->unlisted_conns, 1, __ATOMIC_SEQ_CST);
+		close(peer->fd);
+		lkd_peer_done(peer);
+		return NULL;
+	}
+	c = thread_conn();
 
 	if (c == NULL) {
 		lkd_log(d, LOG_ERR, "out of memory for a connection from uid %u",
@@ -378,9 +431,18 @@ void *lkd_auth_conn(void *arg)
 	c->d = d;
 	c->fd = peer->fd;
 	c->uid = peer->uid;
-	if (serve(c, &err) < 0) {
+	c->timeout_ms = listed ? LKD_IO_TIMEOUT_MS : LKD_UNLISTED_TIMEOUT_MS;
+	if ((r = serve(c, &err)) < 0) {
 		lkd_log(d, LOG_WARNING, "connection from uid %u: %s", (unsigned)c->uid, err.msg);
 		send_error(c, err.msg);
+		/* Malformed, oversized or out-of-order input is audited (a
+		 * closed connection or a timeout is not input). */
+		if (r == LK_EINVAL) {
+			struct lk_err aerr = { { 0 } };
+			struct protocol_error x = { .uid = c->uid, .why = err.msg };
+			if (lkd_batch_run(d, record_protocol_error, &x, &aerr) < 0)
+				lkd_log(d, LOG_ERR, "cannot audit a protocol error: %s", aerr.msg);
+		}
 	}
 	close(c->fd);
 	lk_msg_wipe(&c->in);
@@ -388,6 +450,8 @@ void *lkd_auth_conn(void *arg)
 	lk_msg_wipe(&c->out);
 	sodium_memzero(c->inputs, sizeof(c->inputs));
 	c->fd = -1;
+	if (!listed)
+		__atomic_sub_fetch(&d->unlisted_conns, 1, __ATOMIC_SEQ_CST);
 	lkd_peer_done(peer);
 	return NULL;
 }

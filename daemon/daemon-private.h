@@ -21,6 +21,10 @@
 
 #define LKD_MAX_CONNS     64
 #define LKD_IO_TIMEOUT_MS 10000
+/* Connections on the auth socket from uids with no auth_peer line (and not
+ * root): at most this many at once, each frame within this deadline. */
+#define LKD_MAX_UNLISTED        8
+#define LKD_UNLISTED_TIMEOUT_MS 2000
 
 struct lkd_waiter;
 struct pool;
@@ -56,6 +60,7 @@ struct daemon {
 	 * decision). */
 	struct pool *pools;
 	bool stopping;
+	unsigned unlisted_conns; /* atomic: auth connections from unlisted uids */
 };
 
 /* A connected peer, as SO_PEERCRED tells it. */

@@ -199,6 +199,33 @@ START_TEST(test_prompt_answer)
 }
 END_TEST
 
+/* Rows in the daemon's audit log with this action (and reason, if not
+ * NULL), read straight from the database (WAL: readers never block it). */
+static long audit_rows(const char *action, const char *reason)
+{
+	char path[PATH_MAX + 32];
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	long n = -1;
+
+	snprintf(path, sizeof(path), "%s/latchkey.db", g.dir);
+	ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	sqlite3_busy_timeout(db, 10000);
+	ck_assert_int_eq(sqlite3_prepare_v2(db,
+	                                    "SELECT count(*) FROM audit WHERE action = ?1"
+	                                    " AND (?2 IS NULL OR reason = ?2)",
+	                                    -1, &st, NULL),
+	                 SQLITE_OK);
+	sqlite3_bind_text(st, 1, action, -1, SQLITE_STATIC);
+	if (reason != NULL)
+		sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return n;
+}
+
 START_TEST(test_garbage_frame)
 {
 	static const unsigned char bad[] = { 0xff, 0xff, 0xff, 0xff, 1, 2, 3, 4 };
@@ -232,6 +259,11 @@ START_TEST(test_garbage_frame)
 	/* The daemon still serves the next client. */
 	auth("web", g.key);
 	ck_assert_uint_eq(msg.pam_code, 0);
+	/* Both violations are in the audit log (written after the connection
+	 * closed: a readiness wait, not a timing assertion). */
+	for (int i = 0; i < 3000 && audit_rows("auth.protocol-error", NULL) < 2; i++)
+		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
+	ck_assert_int_eq(audit_rows("auth.protocol-error", NULL), 2);
 	ck_assert_int_eq(stop_daemon(), 0);
 }
 END_TEST
@@ -384,33 +416,6 @@ START_TEST(test_peer_not_allowed)
 END_TEST
 
 /* ---- Group commit and durability ---- */
-
-/* Rows in the daemon's audit log with this action (and reason, if not
- * NULL), read straight from the database (WAL: readers never block it). */
-static long audit_rows(const char *action, const char *reason)
-{
-	char path[PATH_MAX + 32];
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
-	long n = -1;
-
-	snprintf(path, sizeof(path), "%s/latchkey.db", g.dir);
-	ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	sqlite3_busy_timeout(db, 10000);
-	ck_assert_int_eq(sqlite3_prepare_v2(db,
-	                                    "SELECT count(*) FROM audit WHERE action = ?1"
-	                                    " AND (?2 IS NULL OR reason = ?2)",
-	                                    -1, &st, NULL),
-	                 SQLITE_OK);
-	sqlite3_bind_text(st, 1, action, -1, SQLITE_STATIC);
-	if (reason != NULL)
-		sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return n;
-}
 
 /* True if the database holds seq as a successful decision. */
 static bool decision_row(sqlite3 *db, uint64_t seq)
