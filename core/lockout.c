@@ -25,6 +25,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "cidr-private.h"
 #include "lockout-private.h"
@@ -56,7 +57,13 @@ static int source_ref(struct lk_store *store, const char *source, bool create, i
 	if (source == NULL || source[0] == '\0' || !lk_text_valid(source, 255))
 		return lk_err_set(err, LK_EINVAL, "bad source '%.40s'", source ? source : "");
 	if (lk_ip_parse(source, &addr) == LK_OK) {
-		lk_ip_format(&addr, canon, sizeof(canon));
+		/* An IPv6 client may take any address of its /64 for each try
+		 * (privacy addresses, SLAAC): the /64 is the source. */
+		if (addr.family == AF_INET6)
+			memset(addr.addr + 8, 0, 8);
+		lk_ip_format(&addr, canon, sizeof(canon) - 3);
+		if (addr.family == AF_INET6)
+			strcat(canon, "/64");
 		source = canon;
 	}
 	return lk_subject_ref(store, "source", source, create, now, ret_ref, err);

@@ -173,6 +173,14 @@ START_TEST(test_sources_by_pseudonym)
 	ck_assert_int_eq(count_sql("SELECT count(*) FROM subject WHERE kind = 'source'"
 	                           " AND name = '192.0.2.7'"),
 	                 1);
+	/* IPv6: one /64 is one source, whichever of its addresses tries. */
+	ck_assert(!fail_at(LK_LOCKOUT_SOURCE, "2001:db8:1:2::1", TK_NOW));
+	ck_assert(!fail_at(LK_LOCKOUT_SOURCE, "2001:db8:1:2:aaaa::7", TK_NOW));
+	ck_assert(!fail_at(LK_LOCKOUT_SOURCE, "2001:db8:1:2:ffff:ffff:ffff:ffff", TK_NOW));
+	ck_assert(!fail_at(LK_LOCKOUT_SOURCE, "2001:DB8:1:2::9", TK_NOW));
+	ck_assert(fail_at(LK_LOCKOUT_SOURCE, "2001:db8:1:2:1234::1", TK_NOW));
+	ck_assert(locked_at(LK_LOCKOUT_SOURCE, "2001:db8:1:2::42", TK_NOW, NULL));
+	ck_assert(!locked_at(LK_LOCKOUT_SOURCE, "2001:db8:1:3::1", TK_NOW, NULL));
 	/* A host name (UseDNS) is a source too; a credential of the same name
 	 * is another counter. */
 	for (int i = 0; i < 4; i++)
