@@ -71,15 +71,19 @@ struct listener {
 static void reload(struct daemon *d)
 {
 	struct lk_err err = { { 0 } };
-	int r;
+	int r, synced;
 
 	lkd_lock(d);
-	r = lkd_batch_finish(d, NULL);
+	r = lkd_batch_finish(d, &err);
 	if (r == LK_OK)
 		r = lk_engine_reload(d->engine, (int64_t)geteuid(), &err);
-	lkd_unlock(d);
+	synced = lkd_unlock(d);
 	if (r < 0)
 		lkd_log(d, LOG_ERR, "reload failed, the previous policies stay: %s", err.msg);
+	else if (synced < 0)
+		lkd_log(d, LOG_ERR,
+		        "reloaded policies and plugins, but their audit rows could "
+		        "not be synced to disk");
 	else
 		lkd_log(d, LOG_INFO, "reloaded policies and plugins");
 }
