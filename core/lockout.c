@@ -61,9 +61,12 @@ static int source_ref(struct lk_store *store, const char *source, bool create, i
 		 * (privacy addresses, SLAAC): the /64 is the source. */
 		if (addr.family == AF_INET6)
 			memset(addr.addr + 8, 0, 8);
-		lk_ip_format(&addr, canon, sizeof(canon) - 3);
-		if (addr.family == AF_INET6)
-			strcat(canon, "/64");
+		lk_ip_format(&addr, canon, sizeof(canon));
+		if (addr.family == AF_INET6) {
+			size_t n = strlen(canon);
+			/* "/64" fits: LK_CIDR_STRLEN has room for "/128". */
+			snprintf(canon + n, sizeof(canon) - n, "/64");
+		}
 		source = canon;
 	}
 	return lk_subject_ref(store, "source", source, create, now, ret_ref, err);

@@ -200,30 +200,15 @@ START_TEST(test_prompt_answer)
 END_TEST
 
 /* Rows in the daemon's audit log with this action (and reason, if not
- * NULL), read straight from the database (WAL: readers never block it). */
+ * NULL), read straight from the database. */
 static long audit_rows(const char *action, const char *reason)
 {
-	char path[PATH_MAX + 32];
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
-	long n = -1;
+	char key[128];
 
-	snprintf(path, sizeof(path), "%s/latchkey.db", g.dir);
-	ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	sqlite3_busy_timeout(db, 10000);
-	ck_assert_int_eq(sqlite3_prepare_v2(db,
-	                                    "SELECT count(*) FROM audit WHERE action = ?1"
-	                                    " AND (?2 IS NULL OR reason = ?2)",
-	                                    -1, &st, NULL),
-	                 SQLITE_OK);
-	sqlite3_bind_text(st, 1, action, -1, SQLITE_STATIC);
-	if (reason != NULL)
-		sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return n;
+	if (reason == NULL)
+		return db_long("SELECT count(*) FROM audit WHERE action = ?1", action);
+	snprintf(key, sizeof(key), "%s/%s", action, reason);
+	return db_long("SELECT count(*) FROM audit WHERE action || '/' || reason = ?1", key);
 }
 
 START_TEST(test_garbage_frame)
@@ -501,12 +486,8 @@ static size_t read_seqs(int fd, uint64_t *seqs, size_t max)
 
 static void expect_durable(const uint64_t *seqs, size_t n)
 {
-	char path[PATH_MAX + 32];
-	sqlite3 *db = NULL;
+	sqlite3 *db = db_open();
 
-	snprintf(path, sizeof(path), "%s/latchkey.db", g.dir);
-	ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	sqlite3_busy_timeout(db, 10000);
 	for (size_t i = 0; i < n; i++)
 		ck_assert_msg(decision_row(db, seqs[i]),
 		              "success reply %zu (seq %llu) has no row after the crash", i,

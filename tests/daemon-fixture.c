@@ -257,7 +257,7 @@ void allow_me(void)
 	add_config(line);
 }
 
-static sqlite3 *db_open(void)
+sqlite3 *db_open(void)
 {
 	char path[PATH_MAX + 32];
 	sqlite3 *db = NULL;

@@ -8,6 +8,8 @@
 #include <limits.h>
 #include <sys/types.h>
 
+#include <sqlite3.h>
+
 #include "admin-proto-private.h"
 #include "apikey-private.h"
 
@@ -57,6 +59,9 @@ void allow_me(void);
 /* The database, read beside the daemon (WAL: readers never block): the
  * first column of the first row of sql (?1 = arg, may be NULL) as text in
  * ret ("" if no row), or as a number (-1 if no row). */
+/* The state dir's database, read-only, with a busy timeout (WAL: readers
+ * never block the daemon). */
+sqlite3 *db_open(void);
 void db_text(const char *sql, const char *arg, char *ret, size_t len);
 long db_long(const char *sql, const char *arg);
 
