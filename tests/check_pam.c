@@ -860,18 +860,7 @@ static Suite *pam_suite(void)
 
 int main(void)
 {
-	const char *tmp = getenv("TMPDIR");
-	char root[PATH_MAX];
-	int rc;
-
-	snprintf(root, sizeof(root), "%s/pam-XXXXXX", tmp != NULL && tmp[0] ? tmp : "/tmp");
-	if (mkdtemp(root) == NULL || chmod(root, 0711) != 0) {
-		perror(root);
-		return EXIT_FAILURE;
-	}
-	setenv("TMPDIR", root, 1);
-	signal(SIGPIPE, SIG_IGN);
-	rc = tk_run_suite(pam_suite());
-	tk_rmrf(root);
-	return rc;
+	/* Every test's directory lives under one root, removed at the end;
+	 * searchable by others (tests connect as nobody). */
+	return fixture_run(pam_suite(), "pam");
 }
