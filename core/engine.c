@@ -20,6 +20,7 @@
 #include "keys-private.h"
 #include "loader-private.h"
 #include "lockout-private.h"
+#include "policy-files-private.h"
 #include "stack-private.h"
 #include "subject-private.h"
 #include "totp-private.h"
@@ -148,6 +149,64 @@ static void host_secure_free(void *ctx, void *ptr)
 static int host_now(void *ctx, int64_t *ret_now)
 {
 	*ret_now = ((struct run *)ctx)->now;
+	return 0;
+}
+
+/* Files the policy names for the plugin: checked and read by the core
+ * (policy-files-private.h). A refusal is logged with the rule it broke,
+ * since the plugin only learns that it failed. */
+static int host_read_file(void *ctx, const char *path, size_t max_size,
+                          int (*cb)(void *cb_ctx, const unsigned char *data, size_t len,
+                                    uint64_t stamp),
+                          void *cb_ctx)
+{
+	struct run *run = ctx;
+	struct lk_err err = { { 0 } };
+	unsigned char *data = NULL;
+	size_t len = 0;
+	uint64_t stamp = 0;
+	int r;
+
+	if (cb == NULL || lk_policy_file_read(path, max_size, &data, &len, &stamp, &err) < 0) {
+		if (cb != NULL)
+			engine_log(run->engine, LK_LOG_ERR, "plugin file refused: %s", err.msg);
+		return -1;
+	}
+	r = cb(cb_ctx, data, len, stamp);
+	free(data);
+	return r;
+}
+
+static int host_list_dir(void *ctx, const char *path, int (*cb)(void *cb_ctx, const char *name),
+                         void *cb_ctx)
+{
+	struct run *run = ctx;
+	struct lk_err err = { { 0 } };
+	char **names = NULL;
+	size_t n = 0;
+	int r = 0;
+
+	if (cb == NULL || lk_policy_dir_list(path, &names, &n, &err) < 0) {
+		if (cb != NULL)
+			engine_log(run->engine, LK_LOG_ERR, "plugin directory refused: %s",
+			           err.msg);
+		return -1;
+	}
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = cb(cb_ctx, names[i]);
+	lk_policy_dir_free(names, n);
+	return r;
+}
+
+static int host_file_stamp(void *ctx, const char *path, uint64_t *ret_stamp)
+{
+	struct run *run = ctx;
+	struct lk_err err = { { 0 } };
+
+	if (ret_stamp == NULL || lk_policy_file_stamp(path, ret_stamp, &err) < 0) {
+		engine_log(run->engine, LK_LOG_ERR, "plugin file refused: %s", err.msg);
+		return -1;
+	}
 	return 0;
 }
 
@@ -920,6 +979,9 @@ int lk_engine_authenticate(struct lk_engine *engine, const struct lk_auth_reques
 		.verify_api_key = host_verify_api_key,
 		.store_exec = host_store_exec,
 		.verify_totp = host_verify_totp,
+		.read_file = host_read_file,
+		.list_dir = host_list_dir,
+		.file_stamp = host_file_stamp,
 	};
 	struct step_run steps[MAX_RUN_STEPS];
 	const char *scopes[2 * LK_SCOPES_MAX], *stepups[LK_POLICY_MAX_STEPS];

@@ -16,8 +16,9 @@
  * meaning, and the engine refuses any other major. abi_minor grows when a
  * member is appended.
  *
- * ABI history: 1.0 the first; 1.1 appended lk_plugin_host.verify_totp. A
- * plugin built against 1.1 that needs verify_totp checks
+ * ABI history: 1.0 the first; 1.1 appended lk_plugin_host.verify_totp;
+ * 1.2 appended read_file, list_dir and file_stamp. A plugin that needs a
+ * member appended after 1.0 checks, e.g. for verify_totp,
  *   host->struct_size >= offsetof(struct lk_plugin_host, verify_totp) +
  *                        sizeof(host->verify_totp)
  * and refuses to initialise otherwise (an older engine).
@@ -37,7 +38,7 @@ extern "C" {
 #endif
 
 #define LK_PLUGIN_ABI_MAJOR 1
-#define LK_PLUGIN_ABI_MINOR 1 /* 1.1: host->verify_totp */
+#define LK_PLUGIN_ABI_MINOR 2 /* 1.1: host->verify_totp; 1.2: read_file, list_dir, file_stamp */
 
 /* The one symbol a plugin exports. */
 #define LK_PLUGIN_ENTRY_SYMBOL "lk_plugin_entry"
@@ -68,7 +69,11 @@ enum lk_plugin_decision {
 #define LK_LOG_INFO    6
 #define LK_LOG_DEBUG   7
 
-/* A named input the client supplied: "apikey", "totp", "client_cert", ...
+/* The input that carries a client certificate chain: PEM, leaf first, as
+ * the TLS terminator handed it over (public data, not wiped). */
+#define LK_INPUT_CLIENT_CERT "client_cert"
+
+/* A named input the client supplied: "apikey", "otp", "client_cert", ...
  * value is not NUL-terminated; len bytes. Secrets among them are wiped by
  * the engine after the call; a plugin must not keep pointers to them. */
 struct lk_plugin_input {
@@ -180,6 +185,39 @@ struct lk_plugin_host {
 	 */
 	int (*verify_totp)(void *host_ctx, const char *code, size_t code_len, unsigned skew,
 	                   const struct lk_plugin_request *req, struct lk_plugin_result *res);
+
+	/* ---- ABI 1.2: check struct_size before using anything below ---- */
+
+	/*
+	 * Reads a whole file a policy names (trust anchors, CRLs). The engine
+	 * refuses, logging why: a path that is not absolute or has a ".."
+	 * component; anything but a regular file (symbolic links are followed,
+	 * the target is checked); a file group- or world-writable, or owned by
+	 * anyone but root or the daemon's user; more than max_size bytes
+	 * (max_size at most 16 MiB). cb gets the bytes, valid only during the
+	 * call, and the file's stamp (as file_stamp). Returns cb's return
+	 * value, or -1 if the file was refused or unreadable (cb not called).
+	 */
+	int (*read_file)(void *host_ctx, const char *path, size_t max_size,
+	                 int (*cb)(void *cb_ctx, const unsigned char *data, size_t len,
+	                           uint64_t stamp),
+	                 void *cb_ctx);
+	/*
+	 * The names of the regular files in a directory a policy names, in
+	 * byte order, at most 1024 ("." entries skipped). The directory passes
+	 * read_file's checks (absolute, owner, not group/world-writable); each
+	 * file is checked again when read. cb returning non-zero stops.
+	 * Returns 0, cb's non-zero return, or -1 (refused or unreadable).
+	 */
+	int (*list_dir)(void *host_ctx, const char *path,
+	                int (*cb)(void *cb_ctx, const char *name), void *cb_ctx);
+	/*
+	 * A number that changes whenever the file is replaced or written
+	 * (device, inode, size, modification time in ns), so a plugin may keep
+	 * what it parsed between requests and re-read only a changed file.
+	 * Same checks as read_file. Returns 0, or -1.
+	 */
+	int (*file_stamp)(void *host_ctx, const char *path, uint64_t *ret_stamp);
 };
 
 struct lk_plugin {

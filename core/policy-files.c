@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Files a policy names for its plugins: see policy-files-private.h. */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "policy-files-private.h"
+#include "util-private.h"
+
+static int path_check(const char *path, struct lk_err *err)
+{
+	size_t len;
+
+	if (path == NULL || path[0] != '/')
+		return lk_err_set(err, LK_EINVAL, "policy file '%.200s' is not an absolute path",
+		                  path != NULL ? path : "");
+	len = strlen(path);
+	if (len >= PATH_MAX)
+		return lk_err_set(err, LK_EINVAL, "policy file path is longer than %d bytes",
+		                  PATH_MAX - 1);
+	/* ".." as a whole component anywhere: the path a policy shows must be
+	 * the file that is read. */
+	for (const char *p = path; (p = strstr(p, "..")) != NULL; p += 2)
+		if (p[-1] == '/' && (p[2] == '/' || p[2] == '\0'))
+			return lk_err_set(err, LK_EINVAL, "policy file %.200s has a '..' component",
+			                  path);
+	return LK_OK;
+}
+
+static uint64_t stamp_of(const struct stat *st)
+{
+	const int64_t parts[] = { (int64_t)st->st_dev,          (int64_t)st->st_ino,
+		                  (int64_t)st->st_size,         (int64_t)st->st_mtim.tv_sec,
+		                  (int64_t)st->st_mtim.tv_nsec, (int64_t)st->st_ctim.tv_sec,
+		                  (int64_t)st->st_ctim.tv_nsec };
+	uint64_t out;
+
+	crypto_generichash((unsigned char *)&out, sizeof(out), (const unsigned char *)parts,
+	                   sizeof(parts), NULL, 0);
+	return out;
+}
+
+/* Opens path (following links) and checks what it is; *ret_fd on success. */
+static int open_checked(const char *path, bool want_dir, struct stat *ret_st, int *ret_fd,
+                        struct lk_err *err)
+{
+	int fd, r;
+
+	r = path_check(path, err);
+	if (r < 0)
+		return r;
+	fd =
+	    open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | (want_dir ? O_DIRECTORY : 0));
+	if (fd < 0)
+		return lk_err_set(err, errno == ENOENT ? LK_ENOTFOUND : LK_EIO,
+		                  "cannot open %s: %s", path, strerror(errno));
+	r = lk_err_set(err, LK_EIO, "cannot stat %s: %s", path, strerror(errno));
+	if (fstat(fd, ret_st) != 0)
+		goto fail;
+	r = lk_err_set(err, LK_EINVAL, "%s is not a %s", path,
+	               want_dir ? "directory" : "regular file");
+	if (want_dir ? !S_ISDIR(ret_st->st_mode) : !S_ISREG(ret_st->st_mode))
+		goto fail;
+	r = lk_check_owner_mode(ret_st, want_dir ? "policy directory" : "policy file", path, 022,
+	                        err);
+	if (r < 0) {
+		r = LK_EINVAL;
+		goto fail;
+	}
+	*ret_fd = fd;
+	return LK_OK;
+fail:
+	close(fd);
+	return r;
+}
+
+int lk_policy_file_read(const char *path, size_t max_size, unsigned char **ret_data,
+                        size_t *ret_len, uint64_t *ret_stamp, struct lk_err *err)
+{
+	unsigned char *buf = NULL;
+	struct stat st;
+	size_t got = 0;
+	int fd, r;
+
+	if (max_size > LK_POLICY_FILE_MAX)
+		max_size = LK_POLICY_FILE_MAX;
+	r = open_checked(path, false, &st, &fd, err);
+	if (r < 0)
+		return r;
+	r = lk_err_set(err, LK_EINVAL, "%s is %lld bytes; at most %zu", path, (long long)st.st_size,
+	               max_size);
+	if (st.st_size < 0 || (uint64_t)st.st_size > max_size)
+		goto out;
+	r = lk_err_set(err, LK_ENOMEM, "out of memory reading %s", path);
+	buf = malloc((size_t)st.st_size + 1);
+	if (buf == NULL)
+		goto out;
+	/* Up to one byte past the size fstat gave: a file that grew while
+	 * it was read is refused rather than cut. */
+	for (;;) {
+		ssize_t n = read(fd, buf + got, (size_t)st.st_size + 1 - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = lk_err_set(err, LK_EIO, "cannot read %s: %s", path, strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+		if (got > (size_t)st.st_size) {
+			r = lk_err_set(err, LK_EIO, "%s changed while it was read", path);
+			goto out;
+		}
+	}
+	if (got != (size_t)st.st_size) {
+		r = lk_err_set(err, LK_EIO, "%s changed while it was read", path);
+		goto out;
+	}
+	*ret_data = buf;
+	*ret_len = got;
+	*ret_stamp = stamp_of(&st);
+	buf = NULL;
+	r = LK_OK;
+out:
+	free(buf);
+	close(fd);
+	return r;
+}
+
+int lk_policy_file_stamp(const char *path, uint64_t *ret_stamp, struct lk_err *err)
+{
+	struct stat st;
+	int fd, r;
+
+	r = open_checked(path, false, &st, &fd, err);
+	if (r < 0)
+		return r;
+	close(fd);
+	*ret_stamp = stamp_of(&st);
+	return LK_OK;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void lk_policy_dir_free(char **names, size_t n)
+{
+	if (names == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+int lk_policy_dir_list(const char *path, char ***ret_names, size_t *ret_n, struct lk_err *err)
+{
+	char **names = NULL;
+	size_t n = 0;
+	struct stat st;
+	struct dirent *de;
+	DIR *dir = NULL;
+	int fd, r;
+
+	r = open_checked(path, true, &st, &fd, err);
+	if (r < 0)
+		return r;
+	r = lk_err_set(err, LK_ENOMEM, "out of memory listing %s", path);
+	dir = fdopendir(fd);
+	if (dir == NULL) {
+		close(fd);
+		goto out;
+	}
+	names = calloc(LK_POLICY_DIR_MAX, sizeof(*names));
+	if (names == NULL)
+		goto out;
+	errno = 0;
+	while ((de = readdir(dir)) != NULL) {
+		struct stat fst;
+		if (de->d_name[0] == '.')
+			continue;
+		/* Links followed: /etc/ssl/certs is a directory of links. */
+		if (fstatat(dirfd(dir), de->d_name, &fst, 0) != 0 || !S_ISREG(fst.st_mode))
+			continue;
+		if (n == LK_POLICY_DIR_MAX) {
+			r = lk_err_set(err, LK_EINVAL, "%s has more than %d files", path,
+			               LK_POLICY_DIR_MAX);
+			goto out;
+		}
+		if ((names[n] = strdup(de->d_name)) == NULL)
+			goto out;
+		n++;
+	}
+	if (errno != 0) {
+		r = lk_err_set(err, LK_EIO, "cannot list %s: %s", path, strerror(errno));
+		goto out;
+	}
+	qsort(names, n, sizeof(*names), name_cmp);
+	*ret_names = names;
+	*ret_n = n;
+	names = NULL;
+	r = LK_OK;
+out:
+	lk_policy_dir_free(names, n);
+	if (dir != NULL)
+		closedir(dir);
+	return r;
+}
