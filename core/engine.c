@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "audit-private.h"
+#include "certs-private.h"
 #include "engine-cache-private.h"
 #include "engine-private.h"
 #include "keys-private.h"
@@ -88,6 +89,12 @@ struct run {
 	char table_prefix[LK_PLUGIN_NAME_MAX + 8];
 	struct check checks[MAX_CHECKS];
 	size_t n_checks;
+	/* The client certificate input's leaf, read once per request (for
+	 * certificate-bound keys and the inventory). */
+	const struct lk_plugin_input *inputs;
+	size_t n_inputs;
+	int cert_state; /* 0: not read yet; 1: read; -1: none or unreadable */
+	struct lk_cert_info cert;
 };
 
 int lk_engine_new(struct lk_store *store, const char *policy_dir, const char *plugin_dir,
@@ -225,6 +232,31 @@ static struct check *new_check(struct run *run, struct lk_plugin_result *res)
 	return &run->checks[run->n_checks++];
 }
 
+/* The leaf of the request's client certificate, or NULL when there is
+ * none or it does not decode (then a bound key is refused, and an mtls step
+ * cannot have accepted it). */
+static const struct lk_cert_info *presented_cert(struct run *run)
+{
+	struct lk_err err = { { 0 } };
+
+	if (run->cert_state == 0) {
+		run->cert_state = -1;
+		for (size_t i = 0; i < run->n_inputs; i++) {
+			const struct lk_plugin_input *in = &run->inputs[i];
+			if (in->name == NULL || strcmp(in->name, LK_INPUT_CLIENT_CERT) != 0)
+				continue;
+			if (lk_cert_leaf((const unsigned char *)in->value, in->len, &run->cert,
+			                 &err) == LK_OK)
+				run->cert_state = 1;
+			else
+				engine_log(run->engine, LK_LOG_WARNING, "client certificate: %s",
+				           err.msg);
+			break;
+		}
+	}
+	return run->cert_state == 1 ? &run->cert : NULL;
+}
+
 static int host_verify_api_key(void *ctx, const char *key, size_t key_len,
                                const struct lk_plugin_request *preq, struct lk_plugin_result *res)
 {
@@ -243,9 +275,11 @@ static int host_verify_api_key(void *ctx, const char *key, size_t key_len,
 		.source = run->rhost != NULL && lk_ip_parse(run->rhost, &addr) == LK_OK ? run->rhost
 		                                                                        : NULL,
 	};
+	const struct lk_cert_info *cert = presented_cert(run);
 	struct check *c;
 
 	(void)preq;
+	req.cert_sha256 = cert != NULL ? cert->sha256 : NULL;
 
 	res->decision = LK_PLUGIN_UNAVAILABLE;
 	snprintf(res->reason, sizeof(res->reason), "store-error");
@@ -956,6 +990,18 @@ static int exec_step(struct run *run, const struct lk_plugin_host *host,
 			snprintf(res->principal, sizeof(res->principal), "%s", pres.principal);
 		}
 	}
+	if (step->pam_code == PAM_SUCCESS && (pres.factors & LK_FACTOR_CLIENT_CERT)) {
+		/* Into the inventory, with the request's unit: the core reads
+		 * the leaf itself rather than take a plugin's word for it. */
+		const struct lk_cert_info *cert = presented_cert(run);
+		if (cert == NULL) {
+			step->pam_code = PAM_AUTH_ERR;
+			snprintf(step->reason, sizeof(step->reason), "malformed");
+		} else if ((r = lk_cert_record(run->engine->store, cert, pres.principal, req->service,
+		                               run->now, err)) < 0) {
+			return r;
+		}
+	}
 	if (step->pam_code == PAM_SUCCESS)
 		res->factors |= pres.factors;
 	if (credential[0] == '\0' && pres.credential[0] != '\0')
@@ -1012,6 +1058,8 @@ int lk_engine_authenticate(struct lk_engine *engine, const struct lk_auth_reques
 		return r;
 	run.user = req->user;
 	run.principal = res.principal;
+	run.inputs = req->inputs;
+	run.n_inputs = req->n_inputs;
 
 	res.pam_code = PAM_AUTH_ERR;
 	snprintf(path, sizeof(path), "%s/%s.xml", engine->policy_dir, req->service);

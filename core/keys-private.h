@@ -37,6 +37,9 @@ struct lk_issue_request {
 	size_t n_cidrs;
 	const char *description; /* may be NULL */
 	int64_t lifetime;        /* seconds, or LK_LIFETIME_NEVER */
+	/* Bind the key to this client certificate (SHA-256 of its DER,
+	 * lowercase hex); NULL: not bound. */
+	const char *cert_sha256;
 };
 
 /* Everything about a key except its secret and hash. */
@@ -53,6 +56,7 @@ struct lk_key_info {
 	char rotated_from[LK_KID_LEN + 1];
 	char rotated_to[LK_KID_LEN + 1];
 	int64_t created, expires, last_used, status_changed; /* 0: none */
+	char cert_sha256[65]; /* the bound certificate; "" when not bound */
 };
 
 /* What a person should read: revoked, suspended, expired, rotated (in its
@@ -97,6 +101,13 @@ int lk_key_suspend(struct lk_store *store, const char *kid, const char *reason, 
 int lk_key_resume(struct lk_store *store, const char *kid, const char *reason, int64_t actor,
                   int64_t now, struct lk_err *err);
 
+/* Binds a live key to a client certificate (cert_sha256: lowercase hex),
+ * replacing any earlier binding, or unbinds it (NULL); audited key.bind /
+ * key.unbind with the reason. From then on the key works only presented
+ * with that certificate (lk_key_check: "pin-mismatch"). */
+int lk_key_bind(struct lk_store *store, const char *kid, const char *cert_sha256,
+                const char *reason, int64_t actor, int64_t now, struct lk_err *err);
+
 /* Revokes every live key of owner in one transaction (offboarding). */
 int lk_key_revoke_all(struct lk_store *store, const char *owner, const char *reason, int64_t actor,
                       int64_t now, size_t *ret_count, struct lk_err *err);
@@ -118,6 +129,7 @@ enum lk_verdict {
 	LK_VERDICT_WRONG_ENVIRONMENT,
 	LK_VERDICT_SCOPE_MISSING,
 	LK_VERDICT_SOURCE_NOT_ALLOWED,
+	LK_VERDICT_CERT_MISMATCH, /* a certificate-bound key without its certificate */
 };
 
 /* "ok", "malformed", "unknown", "bad-secret", ... */
@@ -128,6 +140,9 @@ struct lk_verify_request {
 	const char *const *scopes;
 	size_t n_scopes;
 	const char *source; /* client address; NULL: none known */
+	/* SHA-256 (lowercase hex) of the client certificate presented with
+	 * the key, NULL if none: a bound key needs exactly that one. */
+	const char *cert_sha256;
 };
 
 struct lk_verify_result {

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "audit-private.h"
+#include "certs-private.h"
 #include "keys-private.h"
 #include "util-private.h"
 
@@ -79,19 +80,20 @@ static void commas(const char *set, char *out, size_t outlen)
 
 static const char sql_insert[] =
     "INSERT INTO api_key (kid, owner_ref, env, scopes, allow_cidrs, description, hash, hash_alg,"
-    " pepper_ver, created, expires, status, rotated_from)"
-    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'active', ?12)";
+    " pepper_ver, created, expires, status, rotated_from, cert_sha256)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'active', ?12, ?13)";
 
 /* The shared core of issue and rotate: generates, hashes and inserts a key
  * and its audit row inside the caller's transaction. */
 static int insert_key(struct lk_store *store, const char *owner_ref, const char *env,
                       const char *scopes, const char *cidrs, const char *description,
-                      int64_t expires, const char *rotated_from, const char *action, int64_t actor,
-                      int64_t now, char *ret_key, char ret_kid[LK_KID_LEN + 1], struct lk_err *err)
+                      int64_t expires, const char *rotated_from, const char *cert_sha256,
+                      const char *action, int64_t actor, int64_t now, char *ret_key,
+                      char ret_kid[LK_KID_LEN + 1], struct lk_err *err)
 {
 	struct lk_apikey k;
 	unsigned char hash[LK_HASH_LEN];
-	char detail[LK_SCOPES_TEXT_MAX + LK_CIDRS_TEXT_MAX + 128], scopes_c[LK_SCOPES_TEXT_MAX],
+	char detail[LK_SCOPES_TEXT_MAX + LK_CIDRS_TEXT_MAX + 200], scopes_c[LK_SCOPES_TEXT_MAX],
 	    cidrs_c[LK_CIDRS_TEXT_MAX], exp[32];
 	sqlite3_stmt *st;
 	int r;
@@ -123,6 +125,7 @@ static int insert_key(struct lk_store *store, const char *owner_ref, const char 
 	if (expires != 0)
 		sqlite3_bind_int64(st, 11, expires);
 	sqlite3_bind_text(st, 12, rotated_from, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 13, cert_sha256, -1, SQLITE_STATIC);
 	r = lk_store_exec_stmt(store, st, "inserting the key", err);
 	if (r < 0)
 		goto out;
@@ -133,9 +136,10 @@ static int insert_key(struct lk_store *store, const char *owner_ref, const char 
 		lk_time_format(expires, exp, sizeof(exp));
 	else
 		snprintf(exp, sizeof(exp), "never");
-	snprintf(detail, sizeof(detail), "env=%s scopes=%s cidrs=%s expires=%s%s%s", env, scopes_c,
-	         cidrs_c[0] ? cidrs_c : "any", exp, rotated_from ? " rotated_from=" : "",
-	         rotated_from ? rotated_from : "");
+	snprintf(detail, sizeof(detail), "env=%s scopes=%s cidrs=%s expires=%s%s%s%s%s", env,
+	         scopes_c, cidrs_c[0] ? cidrs_c : "any", exp, rotated_from ? " rotated_from=" : "",
+	         rotated_from ? rotated_from : "", cert_sha256 ? " cert=sha256:" : "",
+	         cert_sha256 ? cert_sha256 : "");
 	r = lk_audit_append(store,
 	                    &(struct lk_audit_event){ .ts = now,
 	                                              .actor_uid = actor,
@@ -157,6 +161,18 @@ out:
 	lk_apikey_wipe(&k);
 	sodium_memzero(hash, sizeof(hash));
 	return r;
+}
+
+/* A bound certificate's fingerprint as the store keeps it (callers
+ * normalise with lk_cert_fingerprint_parse). */
+static int check_fingerprint(const char *sha256, struct lk_err *err)
+{
+	if (sha256 != NULL && (strlen(sha256) != LK_CERT_SHA256_HEX ||
+	                       strspn(sha256, "0123456789abcdef") != LK_CERT_SHA256_HEX))
+		return lk_err_set(err, LK_EINVAL,
+		                  "bad certificate fingerprint '%.70s' (64 lowercase hex digits)",
+		                  sha256);
+	return LK_OK;
 }
 
 static int check_lifetime(const struct lk_key_rules *rules, int64_t lifetime, struct lk_err *err)
@@ -209,6 +225,8 @@ int lk_key_issue(struct lk_store *store, const struct lk_key_rules *rules,
 	if (req->description != NULL &&
 	    (r = check_free_text("description", req->description, LK_DESCRIPTION_MAX, err)) < 0)
 		return r;
+	if ((r = check_fingerprint(req->cert_sha256, err)) < 0)
+		return r;
 
 	r = lk_store_begin(store, err);
 	if (r < 0)
@@ -218,7 +236,7 @@ int lk_key_issue(struct lk_store *store, const struct lk_key_rules *rules,
 		goto fail;
 	r = insert_key(store, owner_ref, req->env, scopes, cidrs, req->description,
 	               req->lifetime == LK_LIFETIME_NEVER ? 0 : now + req->lifetime, NULL,
-	               "key.issue", actor, now, ret_key, kid, err);
+	               req->cert_sha256, "key.issue", actor, now, ret_key, kid, err);
 	if (r < 0)
 		goto fail;
 	r = lk_store_commit(store, err);
@@ -234,7 +252,8 @@ fail:
 #define KEY_COLUMNS                                                                            \
 	"k.kid, s.name, k.owner_ref, k.env, k.scopes, k.allow_cidrs, k.description, k.status," \
 	" k.status_reason, k.rotated_from, k.rotated_to, k.created, k.expires, k.last_used,"   \
-	" k.status_changed FROM api_key k JOIN subject s ON s.subject_ref = k.owner_ref"
+	" k.status_changed, k.cert_sha256"                                                       \
+	" FROM api_key k JOIN subject s ON s.subject_ref = k.owner_ref"
 
 static void copy_col(sqlite3_stmt *st, int i, char *out, size_t outlen)
 {
@@ -263,6 +282,7 @@ static void read_info(sqlite3_stmt *st, struct lk_key_info *k)
 	k->expires = sqlite3_column_int64(st, 12);
 	k->last_used = sqlite3_column_int64(st, 13);
 	k->status_changed = sqlite3_column_int64(st, 14);
+	copy_col(st, 15, k->cert_sha256, sizeof(k->cert_sha256));
 }
 
 static const char sql_get[] = "SELECT " KEY_COLUMNS " WHERE k.kid = ?1";
@@ -561,7 +581,8 @@ int lk_key_rotate(struct lk_store *store, const struct lk_key_rules *rules, cons
 		lifetime = rules->max_lifetime;
 	new_expires = never ? 0 : now + lifetime;
 	r = insert_key(store, old.owner_ref, old.env, old.scopes, old.cidrs, old.description,
-	               new_expires, old.kid, "key.rotate", actor, now, ret_key, new_kid, err);
+	               new_expires, old.kid, old.cert_sha256[0] ? old.cert_sha256 : NULL,
+	               "key.rotate", actor, now, ret_key, new_kid, err);
 	if (r < 0)
 		goto fail;
 
@@ -605,5 +626,69 @@ int lk_key_rotate(struct lk_store *store, const struct lk_key_rules *rules, cons
 fail:
 	lk_store_rollback(store);
 	sodium_memzero(ret_key, LK_KEY_MAX_LEN + 1);
+	return r;
+}
+
+static const char sql_bind[] = "UPDATE api_key SET cert_sha256 = ?2 WHERE kid = ?1";
+
+int lk_key_bind(struct lk_store *store, const char *kid, const char *cert_sha256,
+                const char *reason, int64_t actor, int64_t now, struct lk_err *err)
+{
+	struct lk_key_info k;
+	char detail[160];
+	sqlite3_stmt *st;
+	int r;
+
+	if (!lk_kid_valid(kid))
+		return lk_err_set(err, LK_EINVAL, "bad key id '%.40s' (12 base62 characters)",
+		                  kid ? kid : "");
+	if ((r = check_fingerprint(cert_sha256, err)) < 0)
+		return r;
+	if (reason == NULL || reason[0] == '\0')
+		return lk_err_set(err, LK_EINVAL, "a reason is required");
+	if ((r = check_free_text("reason", reason, LK_REASON_MAX, err)) < 0)
+		return r;
+	r = lk_store_begin(store, err);
+	if (r < 0)
+		return r;
+	r = lk_key_get(store, kid, &k, err);
+	if (r < 0)
+		goto fail;
+	r = lk_err_set(err, LK_ESTATE, "key %s is %s; only a live key can be %s", kid,
+	               lk_key_effective_status(&k, now), cert_sha256 ? "bound" : "unbound");
+	if (strcmp(k.status, "revoked") == 0 || (k.expires != 0 && k.expires <= now))
+		goto fail;
+	r = lk_err_set(err, LK_ESTATE, "key %s is not bound to a certificate", kid);
+	if (cert_sha256 == NULL && k.cert_sha256[0] == '\0')
+		goto fail;
+	r = lk_err_set(err, LK_ESTATE, "key %s is already bound to that certificate", kid);
+	if (cert_sha256 != NULL && strcmp(k.cert_sha256, cert_sha256) == 0)
+		goto fail;
+	st = lk_store_stmt(store, sql_bind, err);
+	r = LK_ESTORE;
+	if (st == NULL)
+		goto fail;
+	sqlite3_bind_text(st, 1, kid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, cert_sha256, -1, SQLITE_STATIC);
+	r = lk_store_exec_stmt(store, st, "binding the key", err);
+	if (r < 0)
+		goto fail;
+	snprintf(detail, sizeof(detail), "cert=%s%s%s%s", cert_sha256 ? "sha256:" : "none",
+	         cert_sha256 ? cert_sha256 : "", k.cert_sha256[0] ? " previous=sha256:" : "",
+	         k.cert_sha256);
+	r = lk_audit_append(store,
+	                    &(struct lk_audit_event){ .ts = now,
+	                                              .actor_uid = actor,
+	                                              .subject_ref = k.owner_ref,
+	                                              .kid = kid,
+	                                              .action = cert_sha256 ? "key.bind" : "key.unbind",
+	                                              .reason = reason,
+	                                              .detail = detail },
+	                    NULL, err);
+	if (r < 0)
+		goto fail;
+	return lk_store_commit(store, err);
+fail:
+	lk_store_rollback(store);
 	return r;
 }

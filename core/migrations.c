@@ -113,5 +113,27 @@ static const char migration_4[] =
     "  PRIMARY KEY (kind, id)"
     ") WITHOUT ROWID;";
 
-const char *const lk_migrations[] = { migration_1, migration_2, migration_3, migration_4 };
+/* Client certificates (core/certs.c, plugins/mtls): the inventory of every
+ * certificate a plugin accepted (SOC 2 CC6.1, ISO 27001 8.24), and the
+ * certificate an API key is bound to (RFC 8705-style sender-constrained
+ * keys): a bound key works only presented with that certificate. */
+static const char migration_5[] =
+    "CREATE TABLE certificate ("
+    "  sha256 TEXT PRIMARY KEY," /* lowercase hex of the DER's SHA-256 */
+    "  subject TEXT NOT NULL,"
+    "  issuer TEXT NOT NULL,"
+    "  serial TEXT NOT NULL,"
+    "  not_before INTEGER NOT NULL,"
+    "  not_after INTEGER NOT NULL,"
+    "  principal_ref TEXT REFERENCES subject (subject_ref),"
+    "  first_seen INTEGER NOT NULL,"
+    "  last_seen INTEGER NOT NULL,"
+    "  last_service TEXT NOT NULL,"
+    "  uses INTEGER NOT NULL"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX certificate_not_after ON certificate (not_after);"
+    "ALTER TABLE api_key ADD COLUMN cert_sha256 TEXT;";
+
+const char *const lk_migrations[] = { migration_1, migration_2, migration_3, migration_4,
+	                              migration_5 };
 const int lk_migration_count = (int)(sizeof(lk_migrations) / sizeof(lk_migrations[0]));

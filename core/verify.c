@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "audit-private.h"
+#include "certs-private.h"
 #include "keys-private.h"
 
 const char *lk_verdict_str(enum lk_verdict v)
@@ -22,6 +23,7 @@ const char *lk_verdict_str(enum lk_verdict v)
 		[LK_VERDICT_WRONG_ENVIRONMENT] = "wrong-environment",
 		[LK_VERDICT_SCOPE_MISSING] = "scope-missing",
 		[LK_VERDICT_SOURCE_NOT_ALLOWED] = "source-not-allowed",
+		[LK_VERDICT_CERT_MISMATCH] = "pin-mismatch",
 	};
 
 	if ((size_t)v < sizeof(names) / sizeof(names[0]))
@@ -46,7 +48,26 @@ int lk_verify_request_check(const struct lk_verify_request *req, struct lk_err *
 	}
 	if (req->source != NULL && lk_ip_parse(req->source, &addr) != LK_OK)
 		return lk_err_set(err, LK_EINVAL, "bad source address '%.60s'", req->source);
+	if (req->cert_sha256 != NULL &&
+	    (strlen(req->cert_sha256) != LK_CERT_SHA256_HEX ||
+	     strspn(req->cert_sha256, "0123456789abcdef") != LK_CERT_SHA256_HEX))
+		return lk_err_set(err, LK_EINVAL, "bad certificate fingerprint '%.70s'",
+		                  req->cert_sha256);
 	return LK_OK;
+}
+
+/* A key bound to a certificate works only presented with it. The
+ * fingerprint is public, but compared in constant time all the same: no
+ * timing should tell how close a certificate came. */
+static bool cert_matches(sqlite3_stmt *st, int col, const char *presented)
+{
+	const unsigned char *bound = sqlite3_column_text(st, col);
+
+	if (sqlite3_column_type(st, col) == SQLITE_NULL)
+		return true; /* not bound */
+	return presented != NULL && bound != NULL &&
+	       sqlite3_column_bytes(st, col) == LK_CERT_SHA256_HEX &&
+	       sodium_memcmp(bound, presented, LK_CERT_SHA256_HEX) == 0;
 }
 
 static bool source_allowed(const char *cidrs, const char *source)
@@ -67,7 +88,7 @@ static bool source_allowed(const char *cidrs, const char *source)
 }
 
 static const char sql_lookup[] =
-    "SELECT hash, env, scopes, allow_cidrs, status, expires, owner_ref, rotated_to"
+    "SELECT hash, env, scopes, allow_cidrs, status, expires, owner_ref, rotated_to, cert_sha256"
     " FROM api_key WHERE kid = ?1";
 
 int lk_key_check(struct lk_store *store, const char *key, size_t keylen,
@@ -137,6 +158,8 @@ int lk_key_check(struct lk_store *store, const char *key, size_t keylen,
 	else if (req->env != NULL &&
 	         strcmp(req->env, (const char *)sqlite3_column_text(st, 1)) != 0)
 		res.verdict = LK_VERDICT_WRONG_ENVIRONMENT;
+	else if (!cert_matches(st, 8, req->cert_sha256))
+		res.verdict = LK_VERDICT_CERT_MISMATCH;
 	else {
 		const char *scopes = (const char *)sqlite3_column_text(st, 2);
 		res.verdict = LK_VERDICT_OK;

@@ -1,0 +1,243 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Client certificates: the leaf's facts and the inventory (certs-private.h). */
+#include "config.h"
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "certs-private.h"
+#include "subject-private.h"
+
+static int64_t asn1_time_unix(const ASN1_TIME *t)
+{
+	struct tm tm;
+
+	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
+		return INT64_MIN;
+	return (int64_t)timegm(&tm);
+}
+
+static void name_text(const X509_NAME *name, char *out, size_t outlen)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	char *p = NULL;
+	long n;
+
+	out[0] = '\0';
+	if (bio == NULL)
+		return;
+	if (X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0 &&
+	    (n = BIO_get_mem_data(bio, &p)) > 0) {
+		size_t len = (size_t)n < outlen - 1 ? (size_t)n : outlen - 1;
+		memcpy(out, p, len);
+		out[len] = '\0';
+		if ((size_t)n > len) /* cut, and say so */
+			memcpy(out + len - 3, "...", 3);
+	}
+	BIO_free(bio);
+	/* Printed into terminals and audit text: no control bytes. */
+	for (char *c = out; *c != '\0'; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
+}
+
+static int leaf_parse(const unsigned char *data, size_t len, X509 **ret_x, struct lk_err *err)
+{
+	static const char begin[] = "-----BEGIN CERTIFICATE-----";
+	X509 *x = NULL;
+
+	if (data == NULL || len == 0)
+		return lk_err_set(err, LK_EINVAL, "no client certificate");
+	if (len > LK_CERT_INPUT_MAX)
+		return lk_err_set(err, LK_EINVAL, "client certificate input is %zu bytes; at most %d",
+		                  len, LK_CERT_INPUT_MAX);
+	if (memchr(data, '\0', len) != NULL && data[0] != 0x30)
+		return lk_err_set(err, LK_EINVAL, "client certificate input has a NUL byte");
+	if (data[0] == 0x30) {
+		const unsigned char *p = data;
+		x = d2i_X509(NULL, &p, (long)len);
+	} else {
+		/* The leaf is the first block, and it must be the input's start
+		 * (after white space): no text before it is taken on trust. */
+		size_t i = 0;
+		BIO *bio;
+		while (i < len && (data[i] == ' ' || data[i] == '\t' || data[i] == '\r' ||
+		                   data[i] == '\n'))
+			i++;
+		if (len - i < sizeof(begin) - 1 || memcmp(data + i, begin, sizeof(begin) - 1) != 0)
+			return lk_err_set(err, LK_EINVAL,
+			                  "client certificate input does not start with a PEM "
+			                  "CERTIFICATE block");
+		bio = BIO_new_mem_buf(data + i, (int)(len - i));
+		if (bio == NULL)
+			return lk_err_set(err, LK_ENOMEM, "out of memory");
+		x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+		BIO_free(bio);
+	}
+	if (x == NULL)
+		return lk_err_set(err, LK_EINVAL, "client certificate does not decode");
+	*ret_x = x;
+	return LK_OK;
+}
+
+int lk_cert_leaf(const unsigned char *data, size_t len, struct lk_cert_info *ret_info,
+                 struct lk_err *err)
+{
+	struct lk_cert_info info;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	X509 *x = NULL;
+	BIGNUM *bn = NULL;
+	char *hex = NULL;
+	int r;
+
+	memset(&info, 0, sizeof(info));
+	r = leaf_parse(data, len, &x, err);
+	if (r < 0)
+		return r;
+	r = lk_err_set(err, LK_ECRYPTO, "cannot hash the client certificate");
+	if (X509_digest(x, EVP_sha256(), md, &mdlen) != 1 || mdlen != 32)
+		goto out;
+	for (unsigned i = 0; i < 32; i++)
+		snprintf(info.sha256 + 2 * i, 3, "%02x", md[i]);
+	name_text(X509_get_subject_name(x), info.subject, sizeof(info.subject));
+	name_text(X509_get_issuer_name(x), info.issuer, sizeof(info.issuer));
+	bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
+	if (bn != NULL && (hex = BN_bn2hex(bn)) != NULL)
+		snprintf(info.serial, sizeof(info.serial), "%s", hex);
+	info.not_before = asn1_time_unix(X509_get0_notBefore(x));
+	info.not_after = asn1_time_unix(X509_get0_notAfter(x));
+	r = lk_err_set(err, LK_EINVAL, "client certificate has an unreadable validity period");
+	if (info.not_before == INT64_MIN || info.not_after == INT64_MIN)
+		goto out;
+	*ret_info = info;
+	r = LK_OK;
+out:
+	OPENSSL_free(hex);
+	BN_free(bn);
+	X509_free(x);
+	return r;
+}
+
+int lk_cert_fingerprint_parse(const char *text, char ret_hex[LK_CERT_SHA256_HEX + 1],
+                              struct lk_err *err)
+{
+	char hex[LK_CERT_SHA256_HEX + 1];
+	size_t n = 0;
+	const char *p = text;
+
+	if (p != NULL && strncasecmp(p, "sha256:", 7) == 0)
+		p += 7;
+	for (; p != NULL && *p != '\0'; p++) {
+		char c = *p;
+		if (c == ':' && n > 0 && n % 2 == 0 && p[1] != '\0' && p[1] != ':')
+			continue;
+		if (n == LK_CERT_SHA256_HEX || !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+		                                 (c >= 'A' && c <= 'F')))
+			break;
+		hex[n++] = (char)(c >= 'A' && c <= 'F' ? c - 'A' + 'a' : c);
+	}
+	if (p == NULL || *p != '\0' || n != LK_CERT_SHA256_HEX)
+		return lk_err_set(err, LK_EINVAL,
+		                  "bad certificate fingerprint '%.100s' (SHA-256: 64 hex digits, "
+		                  "colons allowed)",
+		                  text != NULL ? text : "");
+	hex[n] = '\0';
+	memcpy(ret_hex, hex, sizeof(hex));
+	return LK_OK;
+}
+
+static const char sql_record[] =
+    "INSERT INTO certificate (sha256, subject, issuer, serial, not_before, not_after,"
+    "  principal_ref, first_seen, last_seen, last_service, uses)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, 1)"
+    " ON CONFLICT (sha256) DO UPDATE SET last_seen = ?8, last_service = ?9,"
+    "  principal_ref = ?7, uses = uses + 1";
+
+int lk_cert_record(struct lk_store *store, const struct lk_cert_info *info,
+                   const char *principal, const char *service, int64_t now, struct lk_err *err)
+{
+	char ref[LK_SUBJECT_REF_LEN + 1] = "";
+	sqlite3_stmt *st;
+	int r;
+
+	/* Principals by pseudonym, like every other row: an erasure of the
+	 * subject leaves the certificate's facts but not who held it. */
+	if (principal != NULL && principal[0] != '\0') {
+		r = lk_subject_ref(store, "owner", principal, true, now, ref, err);
+		if (r == LK_EINVAL)
+			ref[0] = '\0'; /* not a name subjects can have: recorded without */
+		else if (r < 0)
+			return r;
+	}
+	st = lk_store_stmt(store, sql_record, err);
+	if (st == NULL)
+		return LK_ESTORE;
+	sqlite3_bind_text(st, 1, info->sha256, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, info->subject, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, info->issuer, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, info->serial, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, info->not_before);
+	sqlite3_bind_int64(st, 6, info->not_after);
+	if (ref[0] != '\0')
+		sqlite3_bind_text(st, 7, ref, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 7);
+	sqlite3_bind_int64(st, 8, now);
+	sqlite3_bind_text(st, 9, service, -1, SQLITE_STATIC);
+	return lk_store_exec_stmt(store, st, "recording a client certificate", err);
+}
+
+static const char sql_list[] =
+    "SELECT sha256, subject, issuer, serial, not_before, not_after, principal_ref, first_seen,"
+    "  last_seen, last_service, uses FROM certificate"
+    " WHERE ?1 = 0 OR not_after < ?1 ORDER BY not_after, sha256";
+
+static void column_text(sqlite3_stmt *st, int col, char *out, size_t outlen)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+	snprintf(out, outlen, "%s", t != NULL ? (const char *)t : "");
+}
+
+int lk_cert_list(struct lk_store *store, int64_t not_after_before,
+                 int (*cb)(const struct lk_cert_row *row, void *ctx), void *ctx,
+                 struct lk_err *err)
+{
+	sqlite3_stmt *st;
+	int r = LK_OK, rc;
+
+	st = lk_store_stmt(store, sql_list, err);
+	if (st == NULL)
+		return LK_ESTORE;
+	sqlite3_bind_int64(st, 1, not_after_before);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct lk_cert_row row;
+		char ref[LK_SUBJECT_REF_LEN + 1];
+		memset(&row, 0, sizeof(row));
+		column_text(st, 0, row.info.sha256, sizeof(row.info.sha256));
+		column_text(st, 1, row.info.subject, sizeof(row.info.subject));
+		column_text(st, 2, row.info.issuer, sizeof(row.info.issuer));
+		column_text(st, 3, row.info.serial, sizeof(row.info.serial));
+		row.info.not_before = sqlite3_column_int64(st, 4);
+		row.info.not_after = sqlite3_column_int64(st, 5);
+		column_text(st, 6, ref, sizeof(ref));
+		row.first_seen = sqlite3_column_int64(st, 7);
+		row.last_seen = sqlite3_column_int64(st, 8);
+		column_text(st, 9, row.last_service, sizeof(row.last_service));
+		row.uses = sqlite3_column_int64(st, 10);
+		if (ref[0] != '\0' &&
+		    (r = lk_subject_name(store, ref, row.principal, sizeof(row.principal), err)) < 0)
+			break;
+		if (cb(&row, ctx) != 0)
+			break;
+	}
+	if (r == LK_OK && rc != SQLITE_ROW && rc != SQLITE_DONE)
+		r = lk_store_error(store, rc, "listing certificates", err);
+	sqlite3_reset(st);
+	return r;
+}
