@@ -180,5 +180,12 @@ int cmd_audit(struct cli *c, int argc, char **argv);
 int cmd_policy(struct cli *c, int argc, char **argv);
 int cmd_auth(struct cli *c, int argc, char **argv);
 int cmd_totp(struct cli *c, int argc, char **argv);
+int cmd_cert(struct cli *c, int argc, char **argv);
+
+/* --cert FILE (key issue, key bind) becomes --cert-sha256=HEX here, in the
+ * caller's process: latchkeyd never opens a file a client names. Returns
+ * the new argc (argv edited in place; *ret_owned to free), or -1 after
+ * printing why the file was refused. */
+int cli_localize_cert(int argc, char **argv, char **ret_owned);
 
 #endif

@@ -11,6 +11,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "certs-private.h"
 #include "cli-private.h"
 #include "keys-private.h"
 #include "util-private.h"
@@ -32,6 +33,8 @@ enum {
 	OPT_ROTATE,
 	OPT_SOURCE,
 	OPT_JSON,
+	OPT_CERT_SHA256,
+	OPT_CERT,
 };
 
 static const struct option all_opts[] = {
@@ -47,6 +50,10 @@ static const struct option all_opts[] = {
 	{ "rotate", no_argument, NULL, OPT_ROTATE },
 	{ "source", required_argument, NULL, OPT_SOURCE },
 	{ "json", no_argument, NULL, OPT_JSON },
+	{ "cert-sha256", required_argument, NULL, OPT_CERT_SHA256 },
+	/* Only ever seen here if the file could not be read first: main.c
+	 * turns --cert FILE into --cert-sha256 in the caller's process. */
+	{ "cert", required_argument, NULL, OPT_CERT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -58,6 +65,7 @@ struct key_args {
 	size_t n_cidrs;
 	bool immediate, rotate;
 	const char *kid; /* the one positional argument, where the verb takes it */
+	char cert_sha256[LK_CERT_SHA256_HEX + 1]; /* "" unless --cert-sha256 */
 };
 
 /* The option as the user typed it: getopt has already consumed its value,
@@ -90,6 +98,8 @@ static int parse_args(struct cli *c, int argc, char **argv, const int *allowed, 
 		if (opt == '?' && optopt != 0)
 			return cli_fail(c, LK_EINVAL, "option '%.60s' needs a value",
 			                argv[optind - 1]);
+		if (opt == OPT_CERT)
+			ok = true; /* refused below with its own message */
 		if (opt == '?' || !ok)
 			return cli_fail(c, LK_EINVAL, "option '%.60s' is not valid for 'key %s'",
 			                option_name(opt, argv[optind - 1]), argv[0]);
@@ -138,6 +148,17 @@ static int parse_args(struct cli *c, int argc, char **argv, const int *allowed, 
 		case OPT_JSON:
 			c->json = true;
 			break;
+		case OPT_CERT_SHA256: {
+			struct lk_err err = { { 0 } };
+			if (lk_cert_fingerprint_parse(optarg, a->cert_sha256, &err) < 0)
+				return cli_fail_err(c, LK_EINVAL, &err);
+			break;
+		}
+		case OPT_CERT:
+			/* latchkeyd never opens a file a client names. */
+			return cli_fail(c, LK_EINVAL,
+			                "--cert is read by the latchkey command, not by latchkeyd; "
+			                "use --cert-sha256");
 		}
 	}
 	if (argc - optind > positional)
@@ -171,6 +192,7 @@ static void key_json(struct json *j, const struct lk_key_info *k, int64_t now)
 	json_time(j, "last_used", k->last_used);
 	json_str(j, "rotated_from", k->rotated_from[0] ? k->rotated_from : NULL);
 	json_str(j, "rotated_to", k->rotated_to[0] ? k->rotated_to : NULL);
+	json_str(j, "cert_sha256", k->cert_sha256[0] ? k->cert_sha256 : NULL);
 }
 
 static void key_text(FILE *f, const struct lk_key_info *k, int64_t now)
@@ -198,6 +220,8 @@ static void key_text(FILE *f, const struct lk_key_info *k, int64_t now)
 		fprintf(f, "%-13s %s\n", "rotated from", k->rotated_from);
 	if (k->rotated_to[0])
 		fprintf(f, "%-13s %s\n", "rotated to", k->rotated_to);
+	if (k->cert_sha256[0])
+		fprintf(f, "%-13s sha256:%s\n", "bound cert", k->cert_sha256);
 }
 
 int cli_revoke_undelivered(struct cli *c, const char *kid)
@@ -255,8 +279,8 @@ static int show_new_key(struct cli *c, char *key, const struct lk_key_info *info
 
 static int key_issue(struct cli *c, int argc, char **argv)
 {
-	static const int allowed[] = { OPT_OWNER, OPT_ENV,         OPT_SCOPE, OPT_EXPIRES,
-		                       OPT_CIDR,  OPT_DESCRIPTION, 0 };
+	static const int allowed[] = { OPT_OWNER, OPT_ENV,         OPT_SCOPE,       OPT_EXPIRES,
+		                       OPT_CIDR,  OPT_DESCRIPTION, OPT_CERT_SHA256, 0 };
 	struct key_args a;
 	struct lk_key_rules rules;
 	struct lk_key_info info;
@@ -284,16 +308,18 @@ static int key_issue(struct cli *c, int argc, char **argv)
 	if ((status = cli_open(c, true, false)) != EXIT_OK)
 		return status;
 	lk_key_rules_from_config(c->cfg, &rules);
-	r = lk_key_issue(c->store, &rules,
-	                 &(struct lk_issue_request){ .owner = a.owner,
-	                                             .env = a.env,
-	                                             .scopes = a.scopes,
-	                                             .n_scopes = a.n_scopes,
-	                                             .cidrs = a.cidrs,
-	                                             .n_cidrs = a.n_cidrs,
-	                                             .description = a.description,
-	                                             .lifetime = lifetime },
-	                 c->actor, c->now, key, &info, &err);
+	r = lk_key_issue(
+	    c->store, &rules,
+	    &(struct lk_issue_request){ .owner = a.owner,
+	                                .env = a.env,
+	                                .scopes = a.scopes,
+	                                .n_scopes = a.n_scopes,
+	                                .cidrs = a.cidrs,
+	                                .n_cidrs = a.n_cidrs,
+	                                .description = a.description,
+	                                .lifetime = lifetime,
+	                                .cert_sha256 = a.cert_sha256[0] ? a.cert_sha256 : NULL },
+	    c->actor, c->now, key, &info, &err);
 	if (r < 0) {
 		sodium_memzero(key, sizeof(key));
 		return cli_fail_err(c, r, &err);
@@ -579,6 +605,47 @@ static int key_due(struct cli *c, int argc, char **argv)
 	return failed ? EXIT_SYSTEM : EXIT_OK;
 }
 
+/* key bind KID --cert-sha256 FP --reason R; key unbind KID --reason R */
+static int key_bind(struct cli *c, int argc, char **argv)
+{
+	static const int bind_opts[] = { OPT_CERT_SHA256, OPT_REASON, 0 };
+	static const int unbind_opts[] = { OPT_REASON, 0 };
+	bool unbind = strcmp(argv[0], "unbind") == 0;
+	struct key_args a;
+	struct lk_key_info info;
+	struct lk_err err = { { 0 } };
+	int status, r;
+
+	if ((status = parse_args(c, argc, argv, unbind ? unbind_opts : bind_opts, 1, &a)) !=
+	    EXIT_OK)
+		return status;
+	if (!unbind && a.cert_sha256[0] == '\0')
+		return cli_fail(c, LK_EINVAL,
+		                "missing --cert FILE or --cert-sha256 FINGERPRINT (the client "
+		                "certificate the key will need)");
+	if (a.reason == NULL)
+		return cli_fail(c, LK_EINVAL, "missing --reason");
+	if ((status = cli_open(c, true, false)) != EXIT_OK)
+		return status;
+	r = lk_key_bind(c->store, a.kid, unbind ? NULL : a.cert_sha256, a.reason, c->actor, c->now,
+	                &err);
+	if (r == LK_OK)
+		r = lk_key_get(c->store, a.kid, &info, &err);
+	if (r < 0)
+		return cli_fail_err(c, r, &err);
+	if (c->json) {
+		struct json j;
+		json_open(&j, c->out, '{');
+		key_json(&j, &info, c->now);
+		json_close(&j, '{');
+	} else if (unbind) {
+		fprintf(c->out, "%s unbound: it works without a client certificate again\n", a.kid);
+	} else {
+		fprintf(c->out, "%s bound to certificate sha256:%s\n", a.kid, info.cert_sha256);
+	}
+	return EXIT_OK;
+}
+
 static int key_verify(struct cli *c, int argc, char **argv)
 {
 	static const int allowed[] = { OPT_ENV, OPT_SCOPE, OPT_SOURCE, 0 };
@@ -638,12 +705,14 @@ int cmd_key(struct cli *c, int argc, char **argv)
 		{ "revoke-all", key_revoke_all },
 		{ "due", key_due },
 		{ "verify", key_verify },
+		{ "bind", key_bind },
+		{ "unbind", key_bind },
 	};
 
 	if (argc < 2)
 		return cli_fail(c, LK_EINVAL,
 		                "missing key command (issue, list, show, rotate, revoke, "
-		                "suspend, resume, revoke-all, due, verify)");
+		                "suspend, resume, revoke-all, due, verify, bind, unbind)");
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
 		if (strcmp(argv[1], verbs[i].name) == 0) {
 			optind = 0;

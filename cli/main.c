@@ -22,13 +22,15 @@ static const char usage_text[] =
     "\n"
     "  init --state-dir DIR            create a self-contained setup, print its config path\n"
     "  key issue --owner O --env E --scope S... --expires 30d|never\n"
-    "            [--allow-cidr C...] [--description D]\n"
+    "            [--allow-cidr C...] [--description D] [--cert FILE|--cert-sha256 FP]\n"
     "  key list [--owner O] [--env E]   key show KID\n"
     "  key rotate KID [--immediate]     key revoke KID --reason R\n"
     "  key suspend KID --reason R       key resume KID --reason R\n"
     "  key revoke-all --owner O --reason R\n"
     "  key due [--within 14d] [--rotate]\n"
     "  key verify [--env E] [--scope S...] [--source IP]   (key on stdin)\n"
+    "  key bind KID --cert FILE|--cert-sha256 FP --reason R   key unbind KID --reason R\n"
+    "  cert list [--expiring 30d]        (client certificates mtls steps accepted)\n"
     "  audit verify                     audit log [--since T] [--key KID] [--subject S]\n"
     "                                             [--type ACTION] [--limit N]\n"
     "  policy check FILE...             policy show SERVICE\n"
@@ -55,6 +57,7 @@ int main(int argc, char **argv)
 	struct cli c;
 	const struct cli_verb *verb;
 	const char *cli_config = NULL;
+	char *cert_arg = NULL;
 	int opt, status;
 
 	memset(&c, 0, sizeof(c));
@@ -106,6 +109,11 @@ int main(int argc, char **argv)
 
 	argc -= optind;
 	argv += optind;
+	if (argc > 1 && strcmp(argv[0], "key") == 0 &&
+	    (argc = cli_localize_cert(argc, argv, &cert_arg)) < 0) {
+		free(cert_arg);
+		return EXIT_USAGE;
+	}
 	verb = cli_verb_find(argc, argv);
 	if (verb == NULL)
 		return cli_fail(&c, LK_EINVAL, "unknown command '%.60s' (try --help)", argv[0]);
@@ -117,6 +125,7 @@ int main(int argc, char **argv)
 	else
 		status = cli_remote(&c, argc, argv);
 	cli_close(&c);
+	free(cert_arg);
 	if ((ferror(stdout) || fflush(stdout) != 0) && status == EXIT_OK) {
 		fputs("latchkey: cannot write to standard output\n", stderr);
 		status = EXIT_SYSTEM;

@@ -54,8 +54,9 @@ static int leaf_parse(const unsigned char *data, size_t len, X509 **ret_x, struc
 	if (data == NULL || len == 0)
 		return lk_err_set(err, LK_EINVAL, "no client certificate");
 	if (len > LK_CERT_INPUT_MAX)
-		return lk_err_set(err, LK_EINVAL, "client certificate input is %zu bytes; at most %d",
-		                  len, LK_CERT_INPUT_MAX);
+		return lk_err_set(err, LK_EINVAL,
+		                  "client certificate input is %zu bytes; at most %d", len,
+		                  LK_CERT_INPUT_MAX);
 	if (memchr(data, '\0', len) != NULL && data[0] != 0x30)
 		return lk_err_set(err, LK_EINVAL, "client certificate input has a NUL byte");
 	if (data[0] == 0x30) {
@@ -66,8 +67,8 @@ static int leaf_parse(const unsigned char *data, size_t len, X509 **ret_x, struc
 		 * (after white space): no text before it is taken on trust. */
 		size_t i = 0;
 		BIO *bio;
-		while (i < len && (data[i] == ' ' || data[i] == '\t' || data[i] == '\r' ||
-		                   data[i] == '\n'))
+		while (i < len &&
+		       (data[i] == ' ' || data[i] == '\t' || data[i] == '\r' || data[i] == '\n'))
 			i++;
 		if (len - i < sizeof(begin) - 1 || memcmp(data + i, begin, sizeof(begin) - 1) != 0)
 			return lk_err_set(err, LK_EINVAL,
@@ -137,8 +138,8 @@ int lk_cert_fingerprint_parse(const char *text, char ret_hex[LK_CERT_SHA256_HEX 
 		char c = *p;
 		if (c == ':' && n > 0 && n % 2 == 0 && p[1] != '\0' && p[1] != ':')
 			continue;
-		if (n == LK_CERT_SHA256_HEX || !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-		                                 (c >= 'A' && c <= 'F')))
+		if (n == LK_CERT_SHA256_HEX ||
+		    !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')))
 			break;
 		hex[n++] = (char)(c >= 'A' && c <= 'F' ? c - 'A' + 'a' : c);
 	}
@@ -159,8 +160,8 @@ static const char sql_record[] =
     " ON CONFLICT (sha256) DO UPDATE SET last_seen = ?8, last_service = ?9,"
     "  principal_ref = ?7, uses = uses + 1";
 
-int lk_cert_record(struct lk_store *store, const struct lk_cert_info *info,
-                   const char *principal, const char *service, int64_t now, struct lk_err *err)
+int lk_cert_record(struct lk_store *store, const struct lk_cert_info *info, const char *principal,
+                   const char *service, int64_t now, struct lk_err *err)
 {
 	char ref[LK_SUBJECT_REF_LEN + 1] = "";
 	sqlite3_stmt *st;
@@ -205,8 +206,7 @@ static void column_text(sqlite3_stmt *st, int col, char *out, size_t outlen)
 }
 
 int lk_cert_list(struct lk_store *store, int64_t not_after_before,
-                 int (*cb)(const struct lk_cert_row *row, void *ctx), void *ctx,
-                 struct lk_err *err)
+                 int (*cb)(const struct lk_cert_row *row, void *ctx), void *ctx, struct lk_err *err)
 {
 	sqlite3_stmt *st;
 	int r = LK_OK, rc;
@@ -230,8 +230,8 @@ int lk_cert_list(struct lk_store *store, int64_t not_after_before,
 		row.last_seen = sqlite3_column_int64(st, 8);
 		column_text(st, 9, row.last_service, sizeof(row.last_service));
 		row.uses = sqlite3_column_int64(st, 10);
-		if (ref[0] != '\0' &&
-		    (r = lk_subject_name(store, ref, row.principal, sizeof(row.principal), err)) < 0)
+		if (ref[0] != '\0' && (r = lk_subject_name(store, ref, row.principal,
+		                                           sizeof(row.principal), err)) < 0)
 			break;
 		if (cb(&row, ctx) != 0)
 			break;

@@ -10,7 +10,7 @@
 #include "policy-private.h"
 #include "store-private.h"
 
-#define LK_ENGINE_MAX_INPUTS 8
+#define LK_ENGINE_MAX_INPUTS 9 /* the protocol's 8, and a client certificate */
 
 struct lk_engine;
 

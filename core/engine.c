@@ -997,8 +997,8 @@ static int exec_step(struct run *run, const struct lk_plugin_host *host,
 		if (cert == NULL) {
 			step->pam_code = PAM_AUTH_ERR;
 			snprintf(step->reason, sizeof(step->reason), "malformed");
-		} else if ((r = lk_cert_record(run->engine->store, cert, pres.principal, req->service,
-		                               run->now, err)) < 0) {
+		} else if ((r = lk_cert_record(run->engine->store, cert, pres.principal,
+		                               req->service, run->now, err)) < 0) {
 			return r;
 		}
 	}

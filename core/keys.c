@@ -252,7 +252,7 @@ fail:
 #define KEY_COLUMNS                                                                            \
 	"k.kid, s.name, k.owner_ref, k.env, k.scopes, k.allow_cidrs, k.description, k.status," \
 	" k.status_reason, k.rotated_from, k.rotated_to, k.created, k.expires, k.last_used,"   \
-	" k.status_changed, k.cert_sha256"                                                       \
+	" k.status_changed, k.cert_sha256"                                                     \
 	" FROM api_key k JOIN subject s ON s.subject_ref = k.owner_ref"
 
 static void copy_col(sqlite3_stmt *st, int i, char *out, size_t outlen)
@@ -676,15 +676,16 @@ int lk_key_bind(struct lk_store *store, const char *kid, const char *cert_sha256
 	snprintf(detail, sizeof(detail), "cert=%s%s%s%s", cert_sha256 ? "sha256:" : "none",
 	         cert_sha256 ? cert_sha256 : "", k.cert_sha256[0] ? " previous=sha256:" : "",
 	         k.cert_sha256);
-	r = lk_audit_append(store,
-	                    &(struct lk_audit_event){ .ts = now,
-	                                              .actor_uid = actor,
-	                                              .subject_ref = k.owner_ref,
-	                                              .kid = kid,
-	                                              .action = cert_sha256 ? "key.bind" : "key.unbind",
-	                                              .reason = reason,
-	                                              .detail = detail },
-	                    NULL, err);
+	r = lk_audit_append(
+	    store,
+	    &(struct lk_audit_event){ .ts = now,
+	                              .actor_uid = actor,
+	                              .subject_ref = k.owner_ref,
+	                              .kid = kid,
+	                              .action = cert_sha256 ? "key.bind" : "key.unbind",
+	                              .reason = reason,
+	                              .detail = detail },
+	    NULL, err);
 	if (r < 0)
 		goto fail;
 	return lk_store_commit(store, err);

@@ -9,9 +9,11 @@
  *
  * Conversation:
  *   client HELLO{min_version, max_version}   daemon HELLO{version}
- *   client AUTH{service, user?, rhost?, scope*, (input_name, input_value)*}
+ *   client AUTH{service, user?, rhost?, scope*, (input_name, input_value)*,
+ *               client_cert?}
  *   daemon PROMPT{input_name, prompt_text, echo}  (zero or more rounds)
  *   client ANSWER{input_name, input_value}
+ *          ANSWER{input_name = "client_cert", client_cert}
  *   daemon RESULT{pam_code, reason, principal?, credential?, audit_seq}
  *   either side may send ERROR{error} and close.
  *
@@ -68,6 +70,11 @@ enum lk_msg_tag {
 	LK_TAG_ERROR = 16,       /* text, 1..255 */
 	LK_TAG_CREDENTIAL = 17,  /* text, [A-Za-z0-9_-]{1,31}: a key id, never a secret */
 	LK_TAG_EVENT = 18,       /* u8: LK_SESSION_OPEN or LK_SESSION_CLOSE */
+	/* bytes, 1..LK_MSG_CERT_MAX: the client's certificate chain (PEM, leaf
+	 * first), the engine's input "client_cert". Public, but bounded: a
+	 * chain is larger than any other input, so it has a field of its own
+	 * rather than raising every input's bound. */
+	LK_TAG_CLIENT_CERT = 19,
 };
 
 enum lk_session_event {
@@ -75,9 +82,11 @@ enum lk_session_event {
 	LK_SESSION_CLOSE = 2,
 };
 
-#define LK_MSG_MAX_SCOPES 32
-#define LK_MSG_MAX_INPUTS 8
-#define LK_MSG_INPUT_MAX  4096
+#define LK_MSG_MAX_SCOPES    32
+#define LK_MSG_MAX_INPUTS    8
+#define LK_MSG_INPUT_MAX     4096
+#define LK_MSG_CERT_MAX      32768         /* = LK_CERT_INPUT_MAX */
+#define LK_CLIENT_CERT_INPUT "client_cert" /* = plugin.h's LK_INPUT_CLIENT_CERT */
 
 struct lk_msg_input {
 	char name[32];
@@ -106,6 +115,8 @@ struct lk_msg {
 	char error[256];
 	char credential[32];
 	uint8_t event;
+	unsigned char client_cert[LK_MSG_CERT_MAX];
+	size_t client_cert_len; /* 0: absent */
 };
 
 /* Encodes m (fields required by its type must be set) as a whole frame,

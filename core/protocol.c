@@ -34,7 +34,7 @@
 #define HEADER_LEN       2 /* version, type */
 #define FIELD_HEADER_LEN 4 /* tag, length */
 #define PREFIX_LEN       4 /* the frame's length */
-#define TAG_LAST         LK_TAG_EVENT
+#define TAG_LAST         LK_TAG_CLIENT_CERT
 #define TYPE_LAST        LK_MSG_SESSION
 #define BIT(tag)         (UINT32_C(1) << (tag))
 
@@ -65,6 +65,7 @@ static const struct tag_spec tags[TAG_LAST + 1] = {
 	[LK_TAG_ERROR] = { "error", KIND_TEXT, 1, 255 },
 	[LK_TAG_CREDENTIAL] = { "credential", KIND_TEXT, 1, 31 },
 	[LK_TAG_EVENT] = { "event", KIND_U8, 1, 1 },
+	[LK_TAG_CLIENT_CERT] = { "client_cert", KIND_BYTES, 1, LK_MSG_CERT_MAX },
 };
 
 struct type_spec {
@@ -80,13 +81,18 @@ static const struct type_spec types[TYPE_LAST + 1] = {
 	                   0 },
 	[LK_MSG_AUTH] = { "AUTH",
 	                  BIT(LK_TAG_SERVICE) | BIT(LK_TAG_USER) | BIT(LK_TAG_RHOST) |
-	                      BIT(LK_TAG_SCOPE) | BIT(LK_TAG_INPUT_NAME) | BIT(LK_TAG_INPUT_VALUE),
+	                      BIT(LK_TAG_SCOPE) | BIT(LK_TAG_INPUT_NAME) | BIT(LK_TAG_INPUT_VALUE) |
+	                      BIT(LK_TAG_CLIENT_CERT),
 	                  BIT(LK_TAG_SERVICE) },
 	[LK_MSG_PROMPT] = { "PROMPT",
 	                    BIT(LK_TAG_INPUT_NAME) | BIT(LK_TAG_PROMPT_TEXT) | BIT(LK_TAG_ECHO),
 	                    BIT(LK_TAG_INPUT_NAME) },
-	[LK_MSG_ANSWER] = { "ANSWER", BIT(LK_TAG_INPUT_NAME) | BIT(LK_TAG_INPUT_VALUE),
-	                    BIT(LK_TAG_INPUT_NAME) | BIT(LK_TAG_INPUT_VALUE) },
+	/* input_value or, for the input "client_cert", client_cert: checked
+	 * by parse_field and check_complete. */
+	[LK_MSG_ANSWER] = { "ANSWER",
+	                    BIT(LK_TAG_INPUT_NAME) | BIT(LK_TAG_INPUT_VALUE) |
+	                        BIT(LK_TAG_CLIENT_CERT),
+	                    BIT(LK_TAG_INPUT_NAME) },
 	[LK_MSG_RESULT] = { "RESULT",
 	                    BIT(LK_TAG_PAM_CODE) | BIT(LK_TAG_REASON) | BIT(LK_TAG_PRINCIPAL) |
 	                        BIT(LK_TAG_CREDENTIAL) | BIT(LK_TAG_AUDIT_SEQ),
@@ -262,6 +268,9 @@ static int parse_field(struct parse_state *s, unsigned type, unsigned tag, size_
 			                   len, t->max);
 		num = get_be(v, len);
 	} else if (t->kind == KIND_BYTES) {
+		if (len < t->min)
+			return field_error(err, type, tag, off, "%zu bytes, at least %u", len,
+			                   t->min);
 		if (len > t->max)
 			return field_error(err, type, tag, off, "%zu bytes, at most %u", len,
 			                   t->max);
@@ -341,12 +350,33 @@ static int parse_field(struct parse_state *s, unsigned type, unsigned tag, size_
 	case LK_TAG_INPUT_VALUE:
 		if (!s->pending_name)
 			return field_error(err, type, tag, off, "without a preceding input_name");
+		if (strcmp(s->names[s->n_inputs], LK_CLIENT_CERT_INPUT) == 0)
+			return field_error(err, type, tag, off,
+			                   "the input client_cert travels in its own field");
 		if (m != NULL) {
 			memcpy(m->inputs[s->n_inputs].value, v, len);
 			m->inputs[s->n_inputs].len = len;
 		}
 		s->n_inputs++;
 		s->pending_name = false;
+		break;
+	case LK_TAG_CLIENT_CERT:
+		if (type == LK_MSG_ANSWER) {
+			/* The answer to a prompt for the chain: after its name. */
+			if (!s->pending_name ||
+			    strcmp(s->names[s->n_inputs], LK_CLIENT_CERT_INPUT) != 0)
+				return field_error(err, type, tag, off,
+				                   "answers only the input client_cert");
+			s->n_inputs++;
+			s->pending_name = false;
+		} else if (s->pending_name) {
+			return field_error(err, type, tag, off,
+			                   "the previous input_name has no input_value");
+		}
+		if (m != NULL) {
+			memcpy(m->client_cert, v, len);
+			m->client_cert_len = len;
+		}
 		break;
 	default: /* the single-valued text fields */
 		if (m != NULL)
@@ -549,6 +579,10 @@ int lk_msg_encode(const struct lk_msg *m, unsigned char *buf, size_t cap, size_t
 	if (m->n_inputs > LK_MSG_MAX_INPUTS)
 		return lk_err_set(err, LK_EINVAL, "type %u (%s): %zu inputs, at most %d", type,
 		                  types[type].name, m->n_inputs, LK_MSG_MAX_INPUTS);
+	if (m->client_cert_len > LK_MSG_CERT_MAX)
+		return lk_err_set(err, LK_EINVAL,
+		                  "type %u (%s): client_cert of %zu bytes, at most %d", type,
+		                  types[type].name, m->client_cert_len, LK_MSG_CERT_MAX);
 	for (size_t i = 0; i < m->n_inputs; i++) {
 		if (m->inputs[i].len > LK_MSG_INPUT_MAX)
 			return lk_err_set(err, LK_EINVAL,
@@ -578,6 +612,8 @@ int lk_msg_encode(const struct lk_msg *m, unsigned char *buf, size_t cap, size_t
 	for (size_t i = 0; i < m->n_inputs; i++) {
 		const struct lk_msg_input *in = &m->inputs[i];
 		put_text(&w, LK_TAG_INPUT_NAME, in->name, sizeof(in->name), true);
+		if (type == LK_MSG_ANSWER && strcmp(in->name, LK_CLIENT_CERT_INPUT) == 0)
+			continue; /* its value is client_cert, written below */
 		if (type != LK_MSG_PROMPT || in->len > 0)
 			put_field(&w, LK_TAG_INPUT_VALUE, in->value, in->len);
 	}
@@ -595,6 +631,8 @@ int lk_msg_encode(const struct lk_msg *m, unsigned char *buf, size_t cap, size_t
 	put_text(&w, LK_TAG_CREDENTIAL, m->credential, sizeof(m->credential), false);
 	if (m->event != 0)
 		put_num(&w, LK_TAG_EVENT, m->event, 1);
+	if (m->client_cert_len > 0)
+		put_field(&w, LK_TAG_CLIENT_CERT, m->client_cert, m->client_cert_len);
 
 	if (w.bad_text) {
 		r = lk_err_set(err, LK_EINVAL, "type %u (%s): tag %u (%s) is not NUL-terminated",
@@ -643,12 +681,18 @@ void lk_msg_wipe(struct lk_msg *m)
 		sodium_memzero(in->name, sizeof(in->name));
 		in->len = 0;
 	}
+	sodium_memzero(m->client_cert, m->client_cert_len <= sizeof(m->client_cert)
+	                                   ? m->client_cert_len
+	                                   : sizeof(m->client_cert));
+	m->client_cert_len = 0;
 	start = (unsigned char *)m;
 	inputs = (unsigned char *)m->inputs;
-	end = start + sizeof(*m);
+	end = (unsigned char *)m->client_cert; /* wiped above, up to its length */
 	sodium_memzero(start, (size_t)(inputs - start));
 	inputs += sizeof(m->inputs);
 	sodium_memzero(inputs, (size_t)(end - inputs));
+	end += sizeof(m->client_cert); /* the padding and client_cert_len */
+	sodium_memzero(end, (size_t)((unsigned char *)(m + 1) - end));
 }
 
 /* --------------------------------------------------------- frame I/O */

@@ -34,7 +34,7 @@ struct conn {
 	struct lk_msg in;   /* the last message read (HELLO, ANSWER) */
 	struct lk_msg auth; /* the AUTH, answers appended to its inputs */
 	struct lk_msg out;
-	struct lk_plugin_input inputs[LK_MSG_MAX_INPUTS];
+	struct lk_plugin_input inputs[LK_MSG_MAX_INPUTS + 1]; /* + the client certificate */
 };
 
 /* Root, or a uid with an auth_peer line: a host service of ours. */
@@ -209,6 +209,13 @@ static int prompt(struct conn *c, const struct lk_auth_result *res, struct lk_er
 		return lk_err_set(err, LK_EINVAL, "the answer is not for input '%s'",
 		                  res->prompt_input);
 	}
+	if (strcmp(c->in.inputs[0].name, LK_CLIENT_CERT_INPUT) == 0) {
+		/* The chain has a field of its own in the AUTH as well. */
+		memcpy(c->auth.client_cert, c->in.client_cert, c->in.client_cert_len);
+		c->auth.client_cert_len = c->in.client_cert_len;
+		lk_msg_wipe(&c->in);
+		return LK_OK;
+	}
 	for (size_t i = 0; i < c->auth.n_inputs; i++)
 		if (strcmp(c->auth.inputs[i].name, c->in.inputs[0].name) == 0)
 			slot = &c->auth.inputs[i];
@@ -295,11 +302,18 @@ static int serve(struct conn *c, struct lk_err *err)
 		scopes[i] = c->auth.scopes[i];
 
 	for (int round = 0;; round++) {
+		size_t n_inputs = c->auth.n_inputs;
 		for (size_t i = 0; i < c->auth.n_inputs; i++)
 			c->inputs[i] = (struct lk_plugin_input){
 				.name = c->auth.inputs[i].name,
 				.value = (const char *)c->auth.inputs[i].value,
 				.len = c->auth.inputs[i].len,
+			};
+		if (c->auth.client_cert_len > 0)
+			c->inputs[n_inputs++] = (struct lk_plugin_input){
+				.name = LK_CLIENT_CERT_INPUT,
+				.value = (const char *)c->auth.client_cert,
+				.len = c->auth.client_cert_len,
 			};
 		memset(&res, 0, sizeof(res));
 		r = lkd_batch_run(d, decide,
@@ -313,7 +327,7 @@ static int serve(struct conn *c, struct lk_err *err)
 		                              .scopes = scopes,
 		                              .n_scopes = c->auth.n_scopes,
 		                              .inputs = c->inputs,
-		                              .n_inputs = c->auth.n_inputs,
+		                              .n_inputs = n_inputs,
 		                              .actor = (int64_t)c->uid,
 		                          },
 		                      .res = &res,

@@ -20,6 +20,14 @@
  *   rotated=newauthtok  account management returns PAM_NEW_AUTHTOK_REQD for
  *                  a key in its rotation grace period (default: success
  *                  with a PAM_TEXT_INFO warning)
+ *   no_authtok     do not ask for an API key up front: for policies that
+ *                  authenticate by client certificate alone (a plugin that
+ *                  needs a key still prompts for it)
+ *   cert_dir=DIR   LATCHKEY_CLIENT_CERT may name a file under DIR
+ *
+ * The client certificate chain (mtls policies): the PAM environment
+ * variable LATCHKEY_CLIENT_CERT (PEM, URL-encoded PEM, or a path under
+ * cert_dir=), or the answer to the daemon's prompt for it (client-cert.h).
  * An unknown or bad argument is a module configuration error:
  * PAM_SERVICE_ERR, never success.
  *
@@ -55,6 +63,7 @@
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
 
+#include "client-cert.h"
 #include "config-private.h"
 #include "protocol-private.h"
 #include "scopes-private.h"
@@ -75,6 +84,8 @@ struct args {
 	bool debug;
 	bool single_prompt;
 	bool rotated_newauthtok;
+	bool no_authtok;
+	const char *cert_dir;
 };
 
 /* Everything big or secret in one heap block, wiped before it is freed. */
@@ -121,6 +132,10 @@ static int parse_args(pam_handle_t *pamh, int argc, const char **argv, struct ar
 			a->rotated_newauthtok = true;
 		} else if (strcmp(arg, "rotated=warn") == 0) {
 			a->rotated_newauthtok = false;
+		} else if (strcmp(arg, "no_authtok") == 0) {
+			a->no_authtok = true;
+		} else if (strncmp(arg, "cert_dir=", 9) == 0 && arg[9] == '/') {
+			a->cert_dir = arg + 9;
 		} else if (strcmp(arg, "use_first_pass") == 0 ||
 		           strcmp(arg, "try_first_pass") == 0) {
 			/* pam_get_authtok reads these from the module's arguments. */
@@ -261,7 +276,7 @@ static bool set_input(struct lk_msg *m, const char *name, const char *value)
 static int build_auth(pam_handle_t *pamh, const struct args *a, struct lk_msg *m, char *extra,
                       size_t extra_len)
 {
-	const char *service = NULL, *user = NULL, *rhost = NULL, *tok = NULL, *scopes;
+	const char *service = NULL, *user = NULL, *rhost = NULL, *tok = NULL, *scopes, *cert;
 	int r;
 
 	lk_msg_wipe(m);
@@ -310,6 +325,13 @@ static int build_auth(pam_handle_t *pamh, const struct args *a, struct lk_msg *m
 		m->n_scopes++;
 		p += n;
 	}
+	cert = pam_getenv(pamh, LKPAM_CERT_ENV);
+	if (cert != NULL &&
+	    (r = lkpam_client_cert(pamh, a->cert_dir, cert, m->client_cert, sizeof(m->client_cert),
+	                           &m->client_cert_len)) != PAM_SUCCESS)
+		return r;
+	if (a->no_authtok)
+		goto done;
 	/* The authtok is PAM's own item (libpam wipes it); only our copy in m
 	 * is ours to wipe. */
 	r = pam_get_authtok(pamh, PAM_AUTHTOK, &tok, LKPAM_KEY_PROMPT);
@@ -335,9 +357,12 @@ static int build_auth(pam_handle_t *pamh, const struct args *a, struct lk_msg *m
 		pam_syslog(pamh, LOG_NOTICE, "the API key is too long");
 		return PAM_AUTH_ERR;
 	}
+done:
 	if (a->debug)
-		pam_syslog(pamh, LOG_DEBUG, "service '%s' user '%s' rhost '%s' %zu scope(s)",
-		           m->service, m->user, m->rhost, m->n_scopes);
+		pam_syslog(pamh, LOG_DEBUG,
+		           "service '%s' user '%s' rhost '%s' %zu scope(s), client certificate %zu "
+		           "bytes",
+		           m->service, m->user, m->rhost, m->n_scopes, m->client_cert_len);
 	return PAM_SUCCESS;
 }
 
@@ -363,6 +388,14 @@ static int answer_prompt(pam_handle_t *pamh, const struct args *a, struct sessio
 		/* The client cannot answer a second prompt: only what came after
 		 * the space, once. */
 		lk_msg_wipe(m);
+		if (strcmp(name, LK_CLIENT_CERT_INPUT) == 0) {
+			pam_syslog(
+			    pamh, LOG_NOTICE,
+			    "single_prompt: the policy asks for the client certificate; hand "
+			    "it over in %s",
+			    LKPAM_CERT_ENV);
+			return PAM_AUTH_ERR;
+		}
 		if (s->extra_used || s->extra[0] == '\0') {
 			pam_syslog(pamh, LOG_NOTICE,
 			           "single_prompt: the policy asks for '%s' but the authtok had %s",
@@ -385,12 +418,19 @@ static int answer_prompt(pam_handle_t *pamh, const struct args *a, struct sessio
 		return r == PAM_SUCCESS ? PAM_CONV_ERR : r;
 	}
 	m->type = LK_MSG_ANSWER;
-	ok = set_input(m, name, resp);
+	if (strcmp(name, LK_CLIENT_CERT_INPUT) == 0) {
+		/* The chain, in the field made for it. */
+		set_input(m, name, "");
+		ok = lkpam_client_cert(pamh, a->cert_dir, resp, m->client_cert,
+		                       sizeof(m->client_cert), &m->client_cert_len) == PAM_SUCCESS;
+	} else {
+		ok = set_input(m, name, resp);
+	}
 	sodium_memzero(resp, strlen(resp));
 	free(resp);
 	if (!ok) {
 		lk_msg_wipe(m);
-		pam_syslog(pamh, LOG_NOTICE, "the answer for '%s' is too long", name);
+		pam_syslog(pamh, LOG_NOTICE, "the answer for '%s' was refused", name);
 		return PAM_AUTH_ERR;
 	}
 	return PAM_SUCCESS;

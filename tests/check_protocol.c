@@ -51,6 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define T_ERROR  LK_TAG_ERROR
 #define T_CRED   LK_TAG_CREDENTIAL
 #define T_EVENT  LK_TAG_EVENT
+#define T_CERT   LK_TAG_CLIENT_CERT
 
 /* Big enough for any frame; static because a message is ~35 KB. */
 static unsigned char frame[LK_FRAME_MAX + 4], frame2[LK_FRAME_MAX + 4];
@@ -377,6 +378,47 @@ START_TEST(test_largest_frame_fits)
 }
 END_TEST
 
+/* The chain travels in its own field, up to its bound, in AUTH and in an
+ * ANSWER to a prompt for it, and comes out byte for byte. */
+START_TEST(test_client_cert_round_trip)
+{
+	struct lk_err err = { { 0 } };
+	size_t len;
+
+	memset(&built, 0, sizeof(built));
+	built.type = LK_MSG_AUTH;
+	snprintf(built.service, sizeof(built.service), "nginx");
+	for (size_t i = 0; i < LK_MSG_CERT_MAX; i++)
+		built.client_cert[i] = (unsigned char)(i * 7);
+	built.client_cert_len = LK_MSG_CERT_MAX;
+	ck_assert_int_eq(lk_msg_encode(&built, frame, sizeof(frame), &len, &err), LK_OK);
+	ck_assert_int_eq(lk_msg_decode(frame + 4, len - 4, &decoded, &err), LK_OK);
+	ck_assert_uint_eq(decoded.client_cert_len, LK_MSG_CERT_MAX);
+	ck_assert(memcmp(decoded.client_cert, built.client_cert, LK_MSG_CERT_MAX) == 0);
+	ck_assert_uint_eq(decoded.n_inputs, 0);
+	/* One byte more is refused before anything is written. */
+	built.client_cert_len = LK_MSG_CERT_MAX + 1;
+	ck_assert_int_eq(lk_msg_encode(&built, frame, sizeof(frame), &len, &err), LK_EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "client_cert of 32769 bytes"));
+	lk_msg_wipe(&built);
+	lk_msg_wipe(&decoded);
+
+	built.type = LK_MSG_ANSWER;
+	snprintf(built.inputs[0].name, sizeof(built.inputs[0].name), "client_cert");
+	built.n_inputs = 1;
+	memcpy(built.client_cert, "-----BEGIN CERTIFICATE-----", 27);
+	built.client_cert_len = 27;
+	ck_assert_int_eq(lk_msg_encode(&built, frame, sizeof(frame), &len, &err), LK_OK);
+	ck_assert_int_eq(lk_msg_decode(frame + 4, len - 4, &decoded, &err), LK_OK);
+	ck_assert_str_eq(decoded.inputs[0].name, "client_cert");
+	ck_assert_uint_eq(decoded.inputs[0].len, 0);
+	ck_assert_uint_eq(decoded.client_cert_len, 27);
+	ck_assert(memcmp(decoded.client_cert, "-----BEGIN CERTIFICATE-----", 27) == 0);
+	lk_msg_wipe(&built);
+	lk_msg_wipe(&decoded);
+}
+END_TEST
+
 START_TEST(test_wipe)
 {
 	static const struct lk_msg zero;
@@ -466,7 +508,26 @@ static const struct bad bad[] = {
 	ROW("type 255", 255, AUTH_OK, "unknown message type 255"),
 	/* tags and framing of fields */
 	ROW("tag 0", LK_MSG_AUTH, AUTH_OK F(0, "x"), "tag 0 (unknown) at offset 49: unknown tag"),
-	ROW("tag 19", LK_MSG_AUTH, AUTH_OK F(19, ""), "tag 19 (unknown)"),
+	ROW("tag 20", LK_MSG_AUTH, AUTH_OK F(20, ""), "tag 20 (unknown)"),
+	/* the client certificate chain */
+	ROW("empty client_cert", LK_MSG_AUTH, AUTH_OK F(T_CERT, ""),
+	    "tag 19 (client_cert) at offset 49: 0 bytes, at least 1"),
+	ROW("client_cert over its bound", LK_MSG_AUTH, AUTH_OK FILL(T_CERT, LK_MSG_CERT_MAX + 1),
+	    "tag 19 (client_cert) at offset 49: 32769 bytes, at most 32768"),
+	ROW("two client_certs", LK_MSG_AUTH, AUTH_OK F(T_CERT, "a") F(T_CERT, "b"),
+	    "tag 19 (client_cert) at offset 54: repeated"),
+	ROW("client_cert as an input_value", LK_MSG_AUTH,
+	    F(T_SVC, "sshd") F(T_NAME, "client_cert") F(T_VAL, SECRET),
+	    "the input client_cert travels in its own field"),
+	ROW("client_cert between a name and its value", LK_MSG_AUTH,
+	    F(T_SVC, "sshd") F(T_NAME, "otp") F(T_CERT, "a") F(T_VAL, SECRET),
+	    "the previous input_name has no input_value"),
+	ROW("ANSWER client_cert for another input", LK_MSG_ANSWER, F(T_NAME, "otp") F(T_CERT, "a"),
+	    "answers only the input client_cert"),
+	ROW("ANSWER client_cert without a name", LK_MSG_ANSWER, F(T_CERT, "a"),
+	    "answers only the input client_cert"),
+	ROW("client_cert in a RESULT", LK_MSG_RESULT, RESULT_OK F(T_CERT, "a"),
+	    "not allowed in this message type"),
 	ROW("credential in an AUTH", LK_MSG_AUTH, AUTH_OK F(T_CRED, "abc"),
 	    "tag 17 (credential) at offset 49: not allowed"),
 	ROW("tag 65535", LK_MSG_ERROR, F(0xffff, "x") F(T_ERROR, "e"), "tag 65535 (unknown)"),
@@ -772,6 +833,11 @@ START_TEST(test_bad_payload_bases_are_valid)
 		ROW("HELLO", LK_MSG_HELLO, HELLO_OK, NULL),
 		ROW("PROMPT", LK_MSG_PROMPT, PROMPT_OK F(T_PTEXT, "") F(T_ECHO, "\1"), NULL),
 		ROW("ANSWER", LK_MSG_ANSWER, ANSWER_OK, NULL),
+		ROW("AUTH with a client_cert", LK_MSG_AUTH, AUTH_OK F(T_CERT, "-----BEGIN"), NULL),
+		ROW("AUTH with the largest client_cert", LK_MSG_AUTH,
+		    AUTH_OK FILL(T_CERT, LK_MSG_CERT_MAX), NULL),
+		ROW("ANSWER with a client_cert", LK_MSG_ANSWER,
+		    F(T_NAME, "client_cert") F(T_CERT, "pem"), NULL),
 		ROW("RESULT", LK_MSG_RESULT, RESULT_OK F(T_PRINC, "p"), NULL),
 		ROW("ERROR", LK_MSG_ERROR, F(T_ERROR, "e"), NULL),
 		ROW("32 scopes", LK_MSG_AUTH, AUTH_OK REPEAT(T_SCOPE, "read", 32), NULL),
@@ -1509,6 +1575,7 @@ Suite *protocol_suite(void)
 	tcase_add_test(tc, test_wire_layout);
 	tcase_add_test(tc, test_largest_frame_fits);
 	tcase_add_test(tc, test_wipe);
+	tcase_add_test(tc, test_client_cert_round_trip);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("malformed");
