@@ -97,6 +97,7 @@ struct session {
 	 * policy's one extra prompt (secret) */
 	char extra[LK_MSG_INPUT_MAX + 1];
 	bool extra_used;
+	bool user_from_cert; /* no PAM_USER: a success sets it to the principal */
 	char sock[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
 
@@ -274,7 +275,7 @@ static bool set_input(struct lk_msg *m, const char *name, const char *value)
 
 /* Fills the AUTH message from the PAM items; a PAM code on bad input. */
 static int build_auth(pam_handle_t *pamh, const struct args *a, struct lk_msg *m, char *extra,
-                      size_t extra_len)
+                      size_t extra_len, bool *ret_user_from_cert)
 {
 	const char *service = NULL, *user = NULL, *rhost = NULL, *tok = NULL, *scopes, *cert;
 	int r;
@@ -288,13 +289,27 @@ static int build_auth(pam_handle_t *pamh, const struct args *a, struct lk_msg *m
 		return PAM_SERVICE_ERR;
 	}
 	snprintf(m->service, sizeof(m->service), "%s", service);
-	if ((r = pam_get_user(pamh, &user, NULL)) != PAM_SUCCESS)
-		return r == PAM_CONV_AGAIN ? PAM_INCOMPLETE : PAM_USER_UNKNOWN;
-	if (user == NULL || user[0] == '\0' || !lk_text_valid(user, sizeof(m->user) - 1)) {
-		pam_syslog(pamh, LOG_NOTICE, "user name is empty, too long or not valid text");
-		return PAM_USER_UNKNOWN;
+	cert = pam_getenv(pamh, LKPAM_CERT_ENV);
+	if (cert != NULL &&
+	    (r = lkpam_client_cert(pamh, a->cert_dir, cert, m->client_cert, sizeof(m->client_cert),
+	                           &m->client_cert_len)) != PAM_SUCCESS)
+		return r;
+	/* With a client certificate and no PAM_USER, nobody is asked who they
+	 * are: the certificate says, and a success sets PAM_USER to the
+	 * principal it proved (as pam_pkcs11 does). */
+	*ret_user_from_cert = m->client_cert_len > 0 &&
+	                      (pam_get_item(pamh, PAM_USER, (const void **)&user) != PAM_SUCCESS ||
+	                       user == NULL || user[0] == '\0');
+	if (!*ret_user_from_cert) {
+		if ((r = pam_get_user(pamh, &user, NULL)) != PAM_SUCCESS)
+			return r == PAM_CONV_AGAIN ? PAM_INCOMPLETE : PAM_USER_UNKNOWN;
+		if (user == NULL || user[0] == '\0' || !lk_text_valid(user, sizeof(m->user) - 1)) {
+			pam_syslog(pamh, LOG_NOTICE,
+			           "user name is empty, too long or not valid text");
+			return PAM_USER_UNKNOWN;
+		}
+		snprintf(m->user, sizeof(m->user), "%s", user);
 	}
-	snprintf(m->user, sizeof(m->user), "%s", user);
 	if (pam_get_item(pamh, PAM_RHOST, (const void **)&rhost) == PAM_SUCCESS && rhost != NULL &&
 	    rhost[0] != '\0') {
 		if (!lk_text_valid(rhost, sizeof(m->rhost) - 1)) {
@@ -325,11 +340,6 @@ static int build_auth(pam_handle_t *pamh, const struct args *a, struct lk_msg *m
 		m->n_scopes++;
 		p += n;
 	}
-	cert = pam_getenv(pamh, LKPAM_CERT_ENV);
-	if (cert != NULL &&
-	    (r = lkpam_client_cert(pamh, a->cert_dir, cert, m->client_cert, sizeof(m->client_cert),
-	                           &m->client_cert_len)) != PAM_SUCCESS)
-		return r;
 	if (a->no_authtok)
 		goto done;
 	/* The authtok is PAM's own item (libpam wipes it); only our copy in m
@@ -508,6 +518,14 @@ static int converse(pam_handle_t *pamh, const struct args *a, struct session *s,
 			        r == PAM_SUCCESS && m->credential[0] ? strdup(m->credential) : NULL,
 			        free_data) != PAM_SUCCESS)
 				r = r == PAM_SUCCESS ? PAM_BUF_ERR : r;
+			if (r == PAM_SUCCESS && s->user_from_cert &&
+			    (m->principal[0] == '\0' ||
+			     pam_set_item(pamh, PAM_USER, m->principal) != PAM_SUCCESS)) {
+				pam_syslog(pamh, LOG_ERR,
+				           "granted without a principal to be PAM_USER");
+				(void)pam_set_data(pamh, LKPAM_DATA_CREDENTIAL, NULL, NULL);
+				r = PAM_AUTH_ERR;
+			}
 			if (r == PAM_SUCCESS) {
 				if (a->debug)
 					pam_syslog(pamh, LOG_DEBUG, "granted to '%s' (audit #%llu)",
@@ -571,7 +589,7 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
 		return PAM_BUF_ERR;
 	r = resolve_socket(pamh, &a, s);
 	if (r == PAM_SUCCESS)
-		r = build_auth(pamh, &a, &s->auth, s->extra, sizeof(s->extra));
+		r = build_auth(pamh, &a, &s->auth, s->extra, sizeof(s->extra), &s->user_from_cert);
 	if (r == PAM_SUCCESS) {
 		fd = connect_daemon(pamh, &a, s->sock);
 		r = fd < 0 ? PAM_AUTHINFO_UNAVAIL : converse(pamh, &a, s, fd);
