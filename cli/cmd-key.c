@@ -648,7 +648,7 @@ static int key_bind(struct cli *c, int argc, char **argv)
 
 static int key_verify(struct cli *c, int argc, char **argv)
 {
-	static const int allowed[] = { OPT_ENV, OPT_SCOPE, OPT_SOURCE, 0 };
+	static const int allowed[] = { OPT_ENV, OPT_SCOPE, OPT_SOURCE, OPT_CERT_SHA256, 0 };
 	struct key_args a;
 	struct lk_verify_request req;
 	struct lk_verify_result res;
@@ -660,7 +660,11 @@ static int key_verify(struct cli *c, int argc, char **argv)
 	if ((status = parse_args(c, argc, argv, allowed, 0, &a)) != EXIT_OK)
 		return status;
 	req = (struct lk_verify_request){
-		.env = a.env, .scopes = a.scopes, .n_scopes = a.n_scopes, .source = a.source
+		.env = a.env,
+		.scopes = a.scopes,
+		.n_scopes = a.n_scopes,
+		.source = a.source,
+		.cert_sha256 = a.cert_sha256[0] ? a.cert_sha256 : NULL,
 	};
 	/* Arguments first: a bad request reads nothing and writes nothing. */
 	if ((r = lk_verify_request_check(&req, &err)) < 0)

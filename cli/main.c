@@ -28,7 +28,7 @@ static const char usage_text[] =
     "  key suspend KID --reason R       key resume KID --reason R\n"
     "  key revoke-all --owner O --reason R\n"
     "  key due [--within 14d] [--rotate]\n"
-    "  key verify [--env E] [--scope S...] [--source IP]   (key on stdin)\n"
+    "  key verify [--env E] [--scope S...] [--source IP] [--cert FILE]   (key on stdin)\n"
     "  key bind KID --cert FILE|--cert-sha256 FP --reason R   key unbind KID --reason R\n"
     "  cert list [--expiring 30d]        (client certificates mtls steps accepted)\n"
     "  audit verify                     audit log [--since T] [--key KID] [--subject S]\n"
