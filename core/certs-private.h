@@ -39,8 +39,8 @@ int lk_cert_fingerprint_parse(const char *text, char ret_hex[LK_CERT_SHA256_HEX 
 
 /* Records (or refreshes) a certificate a plugin accepted for principal
  * through service. Inside the caller's transaction. */
-int lk_cert_record(struct lk_store *store, const struct lk_cert_info *info,
-                   const char *principal, const char *service, int64_t now, struct lk_err *err);
+int lk_cert_record(struct lk_store *store, const struct lk_cert_info *info, const char *principal,
+                   const char *service, int64_t now, struct lk_err *err);
 
 struct lk_cert_row {
 	struct lk_cert_info info;
@@ -48,6 +48,16 @@ struct lk_cert_row {
 	char last_service[65];
 	int64_t first_seen, last_seen, uses;
 };
+
+/* The credential id an mtls step reports: the first
+ * LK_CERT_CREDENTIAL_HEX hex digits of the fingerprint. */
+#define LK_CERT_CREDENTIAL_HEX 24
+bool lk_cert_credential_valid(const char *credential);
+
+/* The inventory row whose fingerprint starts with credential and whose
+ * principal is principal; LK_ENOTFOUND if none. */
+int lk_cert_find(struct lk_store *store, const char *credential, const char *principal,
+                 struct lk_cert_row *ret_row, struct lk_err *err);
 
 /* The inventory, soonest notAfter first; only those expiring before
  * not_after_before when that is not 0. */

@@ -241,3 +241,60 @@ int lk_cert_list(struct lk_store *store, int64_t not_after_before,
 	sqlite3_reset(st);
 	return r;
 }
+
+bool lk_cert_credential_valid(const char *credential)
+{
+	return credential != NULL && strlen(credential) == LK_CERT_CREDENTIAL_HEX &&
+	       strspn(credential, "0123456789abcdef") == LK_CERT_CREDENTIAL_HEX;
+}
+
+static const char sql_find[] =
+    "SELECT sha256, subject, issuer, serial, not_before, not_after, principal_ref, first_seen,"
+    "  last_seen, last_service, uses FROM certificate"
+    " WHERE sha256 >= ?1 AND sha256 < ?1 || 'g' AND principal_ref = ?2"
+    " ORDER BY not_after DESC LIMIT 1";
+
+int lk_cert_find(struct lk_store *store, const char *credential, const char *principal,
+                 struct lk_cert_row *ret_row, struct lk_err *err)
+{
+	char ref[LK_SUBJECT_REF_LEN + 1];
+	sqlite3_stmt *st;
+	int r, rc;
+
+	if (!lk_cert_credential_valid(credential))
+		return lk_err_set(err, LK_EINVAL, "bad certificate credential '%.40s'",
+		                  credential ? credential : "");
+	r = lk_subject_ref(store, "owner", principal, false, 0, ref, err);
+	if (r == LK_ENOTFOUND || r == LK_EINVAL)
+		return lk_err_set(err, LK_ENOTFOUND, "no certificate %s for that principal",
+		                  credential);
+	if (r < 0)
+		return r;
+	st = lk_store_stmt(store, sql_find, err);
+	if (st == NULL)
+		return LK_ESTORE;
+	sqlite3_bind_text(st, 1, credential, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, ref, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		memset(ret_row, 0, sizeof(*ret_row));
+		column_text(st, 0, ret_row->info.sha256, sizeof(ret_row->info.sha256));
+		column_text(st, 1, ret_row->info.subject, sizeof(ret_row->info.subject));
+		column_text(st, 2, ret_row->info.issuer, sizeof(ret_row->info.issuer));
+		column_text(st, 3, ret_row->info.serial, sizeof(ret_row->info.serial));
+		ret_row->info.not_before = sqlite3_column_int64(st, 4);
+		ret_row->info.not_after = sqlite3_column_int64(st, 5);
+		snprintf(ret_row->principal, sizeof(ret_row->principal), "%s", principal);
+		ret_row->first_seen = sqlite3_column_int64(st, 7);
+		ret_row->last_seen = sqlite3_column_int64(st, 8);
+		column_text(st, 9, ret_row->last_service, sizeof(ret_row->last_service));
+		ret_row->uses = sqlite3_column_int64(st, 10);
+	}
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE)
+		return lk_err_set(err, LK_ENOTFOUND, "no certificate %s for that principal",
+		                  credential);
+	if (rc != SQLITE_ROW)
+		return lk_store_error(store, rc, "looking up a certificate", err);
+	return LK_OK;
+}

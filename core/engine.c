@@ -1004,7 +1004,12 @@ static int exec_step(struct run *run, const struct lk_plugin_host *host,
 	}
 	if (step->pam_code == PAM_SUCCESS)
 		res->factors |= pres.factors;
-	if (credential[0] == '\0' && pres.credential[0] != '\0')
+	/* The first credential a step looked at names the decision; a key
+	 * that succeeded outranks a certificate, so account management asks
+	 * about the key's state (revocation, expiry) after a key + mTLS login. */
+	if (pres.credential[0] != '\0' &&
+	    (credential[0] == '\0' ||
+	     (step->pam_code == PAM_SUCCESS && (pres.factors & LK_FACTOR_API_KEY))))
 		snprintf(credential, credential_len, "%s", pres.credential);
 	return LK_OK;
 }

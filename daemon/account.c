@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "audit-private.h"
+#include "certs-private.h"
 #include "daemon-private.h"
 #include "keys-private.h"
 #include "subject-private.h"
@@ -28,6 +29,40 @@ static int state_code(const char *state)
 	return PAM_PERM_DENIED; /* suspended, revoked, anything unknown */
 }
 
+/* A login by client certificate: the certificate the mtls step accepted,
+ * from the inventory. Past its notAfter the account has expired; a
+ * certificate this user was never seen with is denied. The chain itself
+ * was verified at authentication. */
+static int cert_account(struct daemon *d, struct lkd_account *a, int64_t now, struct lk_err *err)
+{
+	struct lk_cert_row row;
+	char detail[160];
+	int r;
+
+	r = lk_cert_find(d->store, a->credential, a->user, &row, err);
+	if (r < 0 && r != LK_ENOTFOUND)
+		return r;
+	a->pam_code = r == LK_ENOTFOUND           ? PAM_PERM_DENIED
+	              : row.info.not_after <= now ? PAM_ACCT_EXPIRED
+	                                          : PAM_SUCCESS;
+	snprintf(a->reason, sizeof(a->reason), "%s",
+	         r == LK_ENOTFOUND           ? "unknown-credential"
+	         : row.info.not_after <= now ? "expired"
+	                                     : "ok");
+	if (a->pam_code == PAM_SUCCESS)
+		return LK_OK; /* the authentication is on record already */
+	snprintf(detail, sizeof(detail), "service=%s pam=%d credential=certificate", a->service,
+	         a->pam_code);
+	return lk_audit_record(d->store,
+	                       &(struct lk_audit_event){ .ts = now,
+	                                                 .actor_uid = (int64_t)a->peer_uid,
+	                                                 .kid = a->credential,
+	                                                 .action = "account.check",
+	                                                 .reason = a->reason,
+	                                                 .detail = detail },
+	                       &a->audit_seq, err);
+}
+
 static int account_unit(struct daemon *d, void *arg, struct lk_err *err)
 {
 	struct lkd_account *a = arg;
@@ -38,8 +73,10 @@ static int account_unit(struct daemon *d, void *arg, struct lk_err *err)
 
 	if ((r = lk_now(&now)) < 0)
 		return lk_err_set(err, r, "cannot read the clock");
+	if (lk_cert_credential_valid(a->credential))
+		return cert_account(d, a, now, err);
 	r = lk_key_get(d->store, a->credential, &k, err);
-	if (r == LK_ENOTFOUND) {
+	if (r == LK_ENOTFOUND || r == LK_EINVAL) {
 		a->pam_code = PAM_PERM_DENIED;
 		snprintf(a->reason, sizeof(a->reason), "unknown-credential");
 	} else if (r < 0) {

@@ -3,14 +3,17 @@
  * pam-login: one login through a PAM stack, as a service does it, for the
  * demo and tests/pam-login.sh.
  *
- *   pam-login [--confdir DIR] [--rhost HOST] [--env NAME=VALUE]... [--session]
- *             SERVICE USER
+ *   pam-login [--confdir DIR] [--rhost HOST] [--env NAME=VALUE]...
+ *             [--env-file NAME=FILE]... [--session] SERVICE USER|-
  *
  * pam_start_confdir(SERVICE, USER, conv, DIR) (DIR unset: the system's
  * /etc/pam.d), PAM_RHOST, pam_putenv for each --env (LATCHKEY_SCOPE),
  * pam_authenticate, pam_acct_mgmt, and with --session pam_open_session and
  * pam_close_session (as sshd does around a session; the stack needs session
- * lines). The conversation answers each prompt
+ * lines). --env-file puts FILE's content in NAME (a PEM chain for
+ * LATCHKEY_CLIENT_CERT). USER "-" starts without a user (a module sets
+ * one, or asks); the result line then names the PAM_USER it ended with.
+ * The conversation answers each prompt
  * with one line of stdin, so a key never appears in argv; prompts and
  * messages go to stderr. Prints "SERVICE USER: <pam_strerror> (<code>)" and
  * exits 0 only on PAM_SUCCESS (1 otherwise, 2 for bad usage).
@@ -128,14 +131,41 @@ struct options {
 	int n_env;
 	const char *service;
 	const char *user;
+	char user_after[257]; /* PAM_USER after authentication, when USER was "-" */
 	bool session;
 };
 
 static void usage(void)
 {
 	fprintf(stderr, "usage: pam-login [--confdir DIR] [--rhost HOST] [--env NAME=VALUE]... "
-	                "[--session] SERVICE USER\n");
+	                "[--env-file NAME=FILE]... [--session] SERVICE USER|-\n");
 	exit(2);
+}
+
+/* "NAME=FILE" as "NAME=<FILE's content>" (a trailing newline kept, as a
+ * PEM file has it). Exits 2 on a bad argument or an unreadable file. */
+static const char *env_from_file(const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	char *out;
+	size_t n;
+	long size;
+	FILE *f;
+
+	if (eq == NULL || eq == arg || (f = fopen(eq + 1, "re")) == NULL) {
+		fprintf(stderr, "pam-login: bad --env-file '%s' (NAME=FILE, readable)\n", arg);
+		exit(2);
+	}
+	if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0 ||
+	    (out = malloc((size_t)(eq - arg) + 1 + (size_t)size + 1)) == NULL) {
+		fprintf(stderr, "pam-login: cannot read %s\n", eq + 1);
+		exit(2);
+	}
+	memcpy(out, arg, (size_t)(eq - arg) + 1);
+	n = fread(out + (eq - arg) + 1, 1, (size_t)size, f);
+	out[(size_t)(eq - arg) + 1 + n] = '\0';
+	fclose(f);
+	return out; /* lives as long as the process */
 }
 
 static void parse_options(int argc, char **argv, struct options *o)
@@ -144,6 +174,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{ "confdir", required_argument, NULL, 'c' },
 		{ "rhost", required_argument, NULL, 'r' },
 		{ "env", required_argument, NULL, 'e' },
+		{ "env-file", required_argument, NULL, 'f' },
 		{ "session", no_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -169,18 +200,24 @@ static void parse_options(int argc, char **argv, struct options *o)
 				exit(2);
 			}
 			o->env[o->n_env++] = optarg;
+		} else if (opt == 'f') {
+			if (o->n_env == MAX_ENV) {
+				fprintf(stderr, "pam-login: more than %d --env\n", MAX_ENV);
+				exit(2);
+			}
+			o->env[o->n_env++] = env_from_file(optarg);
 		} else
 			usage();
 	}
 	if (argc - optind != 2)
 		usage();
 	o->service = argv[optind];
-	o->user = argv[optind + 1];
+	o->user = strcmp(argv[optind + 1], "-") == 0 ? NULL : argv[optind + 1];
 }
 
 /* Start, items, environment, authenticate, account: the first failure is
  * the result. */
-static int login(const struct options *o)
+static int login(struct options *o)
 {
 	struct pam_conv pc = { conv, NULL };
 	pam_handle_t *pamh = NULL;
@@ -195,6 +232,11 @@ static int login(const struct options *o)
 		r = pam_putenv(pamh, o->env[i]);
 	if (r == PAM_SUCCESS)
 		r = pam_authenticate(pamh, 0);
+	if (r == PAM_SUCCESS && o->user == NULL) {
+		const void *user = NULL;
+		if (pam_get_item(pamh, PAM_USER, &user) == PAM_SUCCESS && user != NULL)
+			snprintf(o->user_after, sizeof(o->user_after), "%s", (const char *)user);
+	}
 	if (r == PAM_SUCCESS)
 		r = pam_acct_mgmt(pamh, 0);
 	if (r == PAM_SUCCESS && o->session)
@@ -217,6 +259,10 @@ int main(int argc, char **argv)
 	}
 	r = login(&o);
 	/* pam_strerror ignores its handle, which is gone by now. */
-	printf("%s %s: %s (%d)\n", o.service, o.user, pam_strerror(NULL, r), r);
+	if (o.user == NULL)
+		printf("%s - (PAM_USER %s): %s (%d)\n", o.service,
+		       o.user_after[0] ? o.user_after : "unset", pam_strerror(NULL, r), r);
+	else
+		printf("%s %s: %s (%d)\n", o.service, o.user, pam_strerror(NULL, r), r);
 	return r == PAM_SUCCESS ? 0 : 1;
 }
