@@ -33,12 +33,14 @@ int lk_cert_leaf(const unsigned char *data, size_t len, struct lk_cert_info *ret
                  struct lk_err *err);
 
 /* "sha256:AB:CD:..." or 64 hex digits, any case, colons optional, as
- * lowercase hex; LK_EINVAL names the bad text. */
+ * lowercase hex; LK_EINVAL names the bad text (long runs of letters and
+ * digits masked, as in every error: lk_redact_keys). */
 int lk_cert_fingerprint_parse(const char *text, char ret_hex[LK_CERT_SHA256_HEX + 1],
                               struct lk_err *err);
 
 /* Records (or refreshes) a certificate a plugin accepted for principal
- * through service. Inside the caller's transaction. */
+ * through service. Inside the caller's transaction. A principal that is
+ * not a valid subject name is not recorded (nor one already there lost). */
 int lk_cert_record(struct lk_store *store, const struct lk_cert_info *info, const char *principal,
                    const char *service, int64_t now, struct lk_err *err);
 

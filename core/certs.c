@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "certs-private.h"
+#include "keys-private.h"
 #include "subject-private.h"
 
 static int64_t asn1_time_unix(const ASN1_TIME *t)
@@ -34,10 +35,18 @@ static void name_text(const X509_NAME *name, char *out, size_t outlen)
 	if (X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0 &&
 	    (n = BIO_get_mem_data(bio, &p)) > 0) {
 		size_t len = (size_t)n < outlen - 1 ? (size_t)n : outlen - 1;
-		memcpy(out, p, len);
-		out[len] = '\0';
-		if ((size_t)n > len) /* cut, and say so */
-			memcpy(out + len - 3, "...", 3);
+		if ((size_t)n > len) {
+			/* Cut, and say so, at a character boundary: what is
+			 * left must still be UTF-8 (it goes into JSON). */
+			len -= 3;
+			while (len > 0 && ((unsigned char)p[len] & 0xc0) == 0x80)
+				len--;
+			memcpy(out, p, len);
+			memcpy(out + len, "...", 4);
+		} else {
+			memcpy(out, p, len);
+			out[len] = '\0';
+		}
 	}
 	BIO_free(bio);
 	/* Printed into terminals and audit text: no control bytes. */
@@ -158,7 +167,7 @@ static const char sql_record[] =
     "  principal_ref, first_seen, last_seen, last_service, uses)"
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, 1)"
     " ON CONFLICT (sha256) DO UPDATE SET last_seen = ?8, last_service = ?9,"
-    "  principal_ref = ?7, uses = uses + 1";
+    "  principal_ref = coalesce(?7, principal_ref), uses = uses + 1";
 
 int lk_cert_record(struct lk_store *store, const struct lk_cert_info *info, const char *principal,
                    const char *service, int64_t now, struct lk_err *err)
@@ -169,13 +178,13 @@ int lk_cert_record(struct lk_store *store, const struct lk_cert_info *info, cons
 
 	/* Principals by pseudonym, like every other row: an erasure of the
 	 * subject leaves the certificate's facts but not who held it. */
-	if (principal != NULL && principal[0] != '\0') {
+	if (principal != NULL && lk_owner_name_valid(principal)) {
 		r = lk_subject_ref(store, "owner", principal, true, now, ref, err);
-		if (r == LK_EINVAL)
-			ref[0] = '\0'; /* not a name subjects can have: recorded without */
-		else if (r < 0)
+		if (r < 0)
 			return r;
 	}
+	/* Else recorded without: not a name a subject can have (a mapping
+	 * rule's capture is checked by the plugin, but not trusted here). */
 	st = lk_store_stmt(store, sql_record, err);
 	if (st == NULL)
 		return LK_ESTORE;

@@ -184,9 +184,11 @@ int lk_policy_dir_list(const char *path, char ***ret_names, size_t *ret_n, struc
 	names = calloc(LK_POLICY_DIR_MAX, sizeof(*names));
 	if (names == NULL)
 		goto out;
-	errno = 0;
-	while ((de = readdir(dir)) != NULL) {
+	for (;;) {
 		struct stat fst;
+		errno = 0; /* readdir's NULL is an error only if it sets errno */
+		if ((de = readdir(dir)) == NULL)
+			break;
 		if (de->d_name[0] == '.')
 			continue;
 		/* Links followed: /etc/ssl/certs is a directory of links. */
