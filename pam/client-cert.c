@@ -127,8 +127,8 @@ int lkpam_client_cert(pam_handle_t *pamh, const char *cert_dir, const char *valu
                       unsigned char *out, size_t cap, size_t *ret_len)
 {
 	static const char pem[] = "-----BEGIN";
-	static const char escaped[] = "-----BEGIN%20";
 	size_t len;
+	int r;
 
 	if (value == NULL || value[0] == '\0') {
 		pam_syslog(pamh, LOG_NOTICE, "%s is empty", LKPAM_CERT_ENV);
@@ -136,8 +136,18 @@ int lkpam_client_cert(pam_handle_t *pamh, const char *cert_dir, const char *valu
 	}
 	if (value[0] == '/')
 		return read_under(pamh, cert_dir, value, out, cap, ret_len);
-	if (strncmp(value, escaped, sizeof(escaped) - 1) == 0)
-		return url_decode(pamh, value, out, cap, ret_len);
+	/* PEM never holds a '%' (base64, dashes, spaces and newlines): one
+	 * means URL-encoding, however much of it was escaped. */
+	if (strchr(value, '%') != NULL) {
+		r = url_decode(pamh, value, out, cap, ret_len);
+		if (r == PAM_SUCCESS &&
+		    (*ret_len < sizeof(pem) - 1 || memcmp(out, pem, sizeof(pem) - 1) != 0)) {
+			pam_syslog(pamh, LOG_NOTICE, "%s: the URL-decoded value is not PEM",
+			           LKPAM_CERT_ENV);
+			r = PAM_AUTH_ERR;
+		}
+		return r;
+	}
 	if (strncmp(value, pem, sizeof(pem) - 1) != 0) {
 		pam_syslog(pamh, LOG_NOTICE,
 		           "%s is neither PEM (-----BEGIN ...), URL-encoded PEM nor an absolute "
