@@ -1601,7 +1601,8 @@ START_TEST(test_fuzz_entry)
 					c.len = 1 + (rng >> 12) % c.len;
 					break;
 				default:
-					blob_add(&c, c.data + (rng >> 12) % c.len, c.len / 3);
+					blob_add(&c, c.data + (rng >> 12) % (c.len - c.len / 3),
+					         c.len / 3);
 					break;
 				}
 			}

@@ -265,8 +265,6 @@ int mtls_chain_parse(const unsigned char *data, size_t len, STACK_OF(X509) * *re
 	STACK_OF(X509) *chain = NULL;
 	int r;
 
-	if (why_len > 0)
-		why[0] = '\0';
 	if (len == 0)
 		return fail(&ps, "empty input");
 	if (len > MTLS_CHAIN_MAX_BYTES)
@@ -275,12 +273,12 @@ int mtls_chain_parse(const unsigned char *data, size_t len, STACK_OF(X509) * *re
 	r = data[0] == 0x30 ? frame_der(&ps) : frame_pem(&ps);
 	if (r < 0)
 		goto out;
-	r = fail(&ps, "no certificate");
-	if (ps.n == 0)
+	if (ps.n == 0 || ps.n > MTLS_CHAIN_MAX_CERTS) {
+		r = ps.n == 0 ? fail(&ps, "no certificate")
+		              : fail(&ps, "chain has %zu certificates; at most %d", ps.n,
+		                     MTLS_CHAIN_MAX_CERTS);
 		goto out;
-	r = fail(&ps, "chain has %zu certificates; at most %d", ps.n, MTLS_CHAIN_MAX_CERTS);
-	if (ps.n > MTLS_CHAIN_MAX_CERTS)
-		goto out;
+	}
 	r = MTLS_CHAIN_NOMEM;
 	chain = sk_X509_new_null();
 	if (chain == NULL)
@@ -288,7 +286,8 @@ int mtls_chain_parse(const unsigned char *data, size_t len, STACK_OF(X509) * *re
 	r = decode_spans(&ps, chain);
 	if (r < 0)
 		goto out;
-	why[0] = '\0';
+	if (why_len > 0)
+		why[0] = '\0';
 	*ret_chain = chain;
 	chain = NULL;
 	r = 0;

@@ -25,10 +25,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "mtls-private.h"
 
@@ -230,6 +232,28 @@ out:
 	return r;
 }
 
+/* OpenSSL fills some caches inside an object on first use (a
+ * certificate's extension flags, a CRL's sorted list of revoked serials).
+ * It locks while it does, but shared objects are best only ever read:
+ * fill them here, while the entry is still this thread's alone. */
+static int warm(const struct entry *e)
+{
+	ASN1_INTEGER *serial;
+	X509_REVOKED *rev;
+
+	for (int i = 0; e->certs != NULL && i < sk_X509_num(e->certs); i++)
+		(void)X509_check_purpose(sk_X509_value(e->certs, i), -1, 0);
+	if (e->crls == NULL)
+		return 0;
+	serial = ASN1_INTEGER_new();
+	if (serial == NULL)
+		return CB_NOMEM;
+	for (int i = 0; i < sk_X509_CRL_num(e->crls); i++)
+		(void)X509_CRL_get0_by_serial(sk_X509_CRL_value(e->crls, i), &rev, serial);
+	ASN1_INTEGER_free(serial);
+	return 0;
+}
+
 static int parse_cb(void *ctx, const unsigned char *data, size_t len, uint64_t stamp)
 {
 	struct entry *e = ctx;
@@ -241,6 +265,8 @@ static int parse_cb(void *ctx, const unsigned char *data, size_t len, uint64_t s
 	ERR_clear_error();
 	r = e->kind == PARSED_CERTS ? read_certs(data, len, e->certs)
 	                            : read_crls(data, len, e->crls);
+	if (r == 0)
+		r = warm(e);
 	ERR_clear_error();
 	return r;
 }
