@@ -1212,18 +1212,29 @@ START_TEST(test_pin_only)
 }
 END_TEST
 
-START_TEST(test_pin_colons_upper_case)
+START_TEST(test_pin_openssl_fingerprint)
 {
-	char hex[65], colons[100];
-	size_t n = 0;
+	char cmd[PATH_MAX + 64], line[256], *fp;
+	FILE *p;
 
-	sha256_hex("self.pem", hex);
-	for (int i = 0; i < 32; i++)
-		n += (size_t)snprintf(colons + n, sizeof(colons) - n, "%s%c%c", i ? ":" : "",
-		                      hex[2 * i] >= 'a' ? hex[2 * i] - 32 : hex[2 * i],
-		                      hex[2 * i + 1] >= 'a' ? hex[2 * i + 1] - 32 : hex[2 * i + 1]);
-	policy(fmt("pin=%s:selfie", colons), NULL);
+	/* As the man page says to get it: openssl's own output, upper case
+	 * with colons ("sha256 Fingerprint=AB:CD:..."). */
+	snprintf(cmd, sizeof(cmd), "openssl x509 -noout -fingerprint -sha256 -in '%s'",
+	         pk("self.pem"));
+	p = popen(cmd, "r");
+	ck_assert_ptr_nonnull(p);
+	ck_assert_ptr_nonnull(fgets(line, sizeof(line), p));
+	ck_assert_int_eq(pclose(p), 0);
+	line[strcspn(line, "\n")] = '\0';
+	fp = strchr(line, '=');
+	ck_assert_ptr_nonnull(fp);
+	ck_assert_uint_eq(strlen(fp + 1), 95);
+	policy(fmt("pin=%s:selfie", fp + 1), NULL);
 	expect_principal("selfie", "self.pem");
+	/* Colons between some pairs only are no fingerprint: "ABCD:EF:..". */
+	memmove(fp + 3, fp + 4, strlen(fp + 4) + 1);
+	policy(fmt("pin=%s:selfie", fp + 1), NULL);
+	expect("plugin-init-failed", "self.pem");
 }
 END_TEST
 
@@ -1701,7 +1712,7 @@ Suite *mtls_suite(void)
 	tcase_add_test(tc, test_no_mapping);
 	tcase_add_test(tc, test_user_mismatch);
 	tcase_add_test(tc, test_pin_only);
-	tcase_add_test(tc, test_pin_colons_upper_case);
+	tcase_add_test(tc, test_pin_openssl_fingerprint);
 	tcase_add_test(tc, test_pin_only_checks_leaf);
 	tcase_add_test(tc, test_pin_with_ca);
 	tcase_add_test(tc, test_pin_mismatch);
