@@ -29,8 +29,9 @@ step "1. Create a self-contained state directory"
 plugins="$top/demo-plugins"
 rm -rf "$plugins"
 mkdir -p "$plugins"
-cp "$build/plugins/apikey/.libs/apikey.so" "$build/plugins/totp/.libs/totp.so" "$plugins/"
-show "latchkey init --state-dir demo-state --plugin-dir demo-plugins   # apikey.so, totp.so"
+cp "$build/plugins/apikey/.libs/apikey.so" "$build/plugins/totp/.libs/totp.so" \
+	"$build/plugins/mtls/.libs/mtls.so" "$plugins/"
+show "latchkey init --state-dir demo-state --plugin-dir demo-plugins   # apikey.so, totp.so, mtls.so"
 LATCHKEY_CONFIG=$("$lk" init --state-dir "$state" --plugin-dir "$plugins")
 export LATCHKEY_CONFIG
 echo "$LATCHKEY_CONFIG"
@@ -228,7 +229,84 @@ show "latchkey audit log --type auth.decision --limit 3"
 show "latchkey totp show carol"
 "$lk" totp show carol
 
-step "15. Stop the daemon: it drains, commits and exits; PAM then fails closed"
+step "15. Mutual TLS: a client certificate alone, and an API key bound to one"
+# A small PKI, made here with openssl: a CA, dave's client certificate
+# (clientAuth, e-mail SAN), and a certificate from a CA nobody trusts.
+pki="$state/pki"
+mkdir -p "$pki"
+ossl() { openssl "$@" 2>/dev/null; }
+ossl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$pki/ca.key" \
+	-out "$pki/ca.pem" -subj "/CN=Demo Client CA" -days 30 \
+	-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign
+client_cert() { # name, subject, CA prefix
+	ossl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$pki/$1.key" \
+		-out "$pki/$1.csr" -subj "$2"
+	ossl x509 -req -in "$pki/$1.csr" -CA "$3.pem" -CAkey "$3.key" -CAcreateserial \
+		-out "$pki/$1.pem" -days 7 -extfile /dev/stdin <<EOF_EXT
+basicConstraints=critical,CA:FALSE
+keyUsage=critical,digitalSignature
+extendedKeyUsage=clientAuth
+subjectAltName=email:$1@example.com
+EOF_EXT
+}
+client_cert dave "/CN=dave" "$pki/ca"
+ossl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$pki/rogue-ca.key" \
+	-out "$pki/rogue-ca.pem" -subj "/CN=Rogue CA" -days 30 \
+	-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign
+client_cert mallory "/CN=dave" "$pki/rogue-ca"
+cat >"$state/policies/web-mtls.xml" <<EOF_POL
+<?xml version="1.0" encoding="UTF-8"?>
+<policy xmlns="urn:latchkey:policy:1" service="web-mtls" environment="prod">
+  <stack>
+    <step plugin="mtls" control="required">
+      <arg>ca=$pki/ca.pem</arg>
+      <arg>map=san-email:{}@example.com</arg>
+    </step>
+  </stack>
+</policy>
+EOF_POL
+sed -e 's/service="nginx"/service="api"/' "$top/policies/nginx.xml" >"$state/policies/api.xml"
+cat >"$state/pam.d/web-mtls" <<EOF_PAM
+auth     required  $mod socket=$sock no_authtok
+account  required  $mod socket=$sock
+EOF_PAM
+grep -v '^session' "$state/pam.d/web" >"$state/pam.d/api"
+if [ "$(id -u)" -ne 0 ]; then
+	printf 'auth_peer = %s web,web-mtls,api\n' "$(id -u)" >>"$LATCHKEY_CONFIG"
+	stop_daemon
+	"$build/daemon/latchkeyd" -c "$LATCHKEY_CONFIG" --foreground 2>>"$state/latchkeyd.log" &
+	daemon_pid=$!
+	sleep 1
+else
+	kill -HUP "$daemon_pid"
+	sleep 0.5
+fi
+show "cat demo-state/policies/web-mtls.xml"
+sed -e "s|$state|demo-state|g" "$state/policies/web-mtls.xml"
+mtls_login() { # certificate file, then pam-login's SERVICE USER
+	"$build/tests/pam-login" --confdir "$state/pam.d" --rhost 192.0.2.20 \
+		--env-file "LATCHKEY_CLIENT_CERT=$1" "$2" "$3" 2>/dev/null </dev/null || true
+}
+show "pam-login --env-file LATCHKEY_CLIENT_CERT=dave.pem web-mtls -     # no user given: the certificate says"
+mtls_login "$pki/dave.pem" web-mtls -
+show "pam-login --env-file LATCHKEY_CLIENT_CERT=mallory.pem web-mtls -  # CN=dave too, from a CA nobody trusts"
+mtls_login "$pki/mallory.pem" web-mtls -
+show "DAVE=\$(latchkey key issue --owner dave --env prod --scope web:read --expires 7d --cert dave.pem)"
+DAVE=$("$lk" key issue --owner dave --env prod --scope web:read --expires 7d --cert "$pki/dave.pem" 2>"$state/issue.err")
+grep -e '^kid' -e '^bound cert' "$state/issue.err"
+rm -f "$state/issue.err"
+show 'printf "%s\n" "$DAVE" | pam-login --env-file LATCHKEY_CLIENT_CERT=dave.pem api dave   # key + its certificate'
+printf '%s\n' "$DAVE" | "$build/tests/pam-login" --confdir "$state/pam.d" --rhost 192.0.2.20 \
+	--env-file "LATCHKEY_CLIENT_CERT=$pki/dave.pem" api dave 2>/dev/null || true
+show 'printf "%s\n" "$DAVE" | pam-login ... api dave                                        # the key alone (stolen?)'
+printf '%s\n' "$DAVE" | "$build/tests/pam-login" --confdir "$state/pam.d" --rhost 192.0.2.20 \
+	api dave 2>/dev/null || true
+show "latchkey audit log --type auth.decision --limit 4"
+"$lk" audit log --type auth.decision --limit 4
+show "latchkey cert list --expiring 30d        # the inventory: renew these"
+"$lk" cert list --expiring 30d
+
+step "16. Stop the daemon: it drains, commits and exits; PAM then fails closed"
 show "kill -TERM \$(pidof latchkeyd); tail -2 demo-state/latchkeyd.log"
 stop_daemon
 tail -n 2 "$state/latchkeyd.log"
@@ -239,5 +317,5 @@ show "latchkey audit verify          (exit 4: every verb goes through the daemon
 show "latchkey --offline audit verify   (the database's owner, daemon stopped)"
 "$lk" --offline audit verify
 
-unset KEY NEW WEB BOB CAROL CODE SECRET
+unset KEY NEW WEB BOB CAROL CODE SECRET DAVE
 printf '\nDemo state left in %s (config: %s).\n' "$state" "$LATCHKEY_CONFIG"

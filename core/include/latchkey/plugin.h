@@ -209,8 +209,8 @@ struct lk_plugin_host {
 	 * file is checked again when read. cb returning non-zero stops.
 	 * Returns 0, cb's non-zero return, or -1 (refused or unreadable).
 	 */
-	int (*list_dir)(void *host_ctx, const char *path,
-	                int (*cb)(void *cb_ctx, const char *name), void *cb_ctx);
+	int (*list_dir)(void *host_ctx, const char *path, int (*cb)(void *cb_ctx, const char *name),
+	                void *cb_ctx);
 	/*
 	 * A number that changes whenever the file is replaced or written
 	 * (device, inode, size, modification time in ns), so a plugin may keep
