@@ -512,6 +512,52 @@ static int check_totp_arg(const xmlNode *n, const char *v, struct problem *p)
 	return LK_EINVAL;
 }
 
+/* The mtls plugin's arguments, by name (plugins/mtls/args.c checks the
+ * values in full when the step starts): a misspelt name, a relative trust
+ * file or an unknown map= source is caught by "latchkey policy check". */
+static int check_mtls_arg(const xmlNode *n, const char *v, struct problem *p)
+{
+	static const char *const flags[] = { "crl-soft-fail", "prompt", NULL };
+	static const char *const valued[] = {
+		"crl-check=",   "crl-max-age=", "skew=",      "min-rsa-bits=",
+		"min-ec-bits=", "sig-algs=",    "max-depth=", "pin=",
+		"eku=",         "prompt=",      NULL
+	};
+	static const char *const files[] = { "ca=", "ca-dir=", "crl=", NULL };
+	static const char *const sources[] = { "san-uri:", "san-dns:", "san-email:", "cn:", NULL };
+	char a[SHOW_MAX + 4];
+
+	for (size_t i = 0; flags[i] != NULL; i++)
+		if (strcmp(v, flags[i]) == 0)
+			return LK_OK;
+	for (size_t i = 0; valued[i] != NULL; i++)
+		if (strncmp(v, valued[i], strlen(valued[i])) == 0 && v[strlen(valued[i])] != '\0')
+			return LK_OK;
+	for (size_t i = 0; files[i] != NULL; i++) {
+		if (strncmp(v, files[i], strlen(files[i])) != 0)
+			continue;
+		if (v[strlen(files[i])] == '/')
+			return LK_OK;
+		note(p, LK_EINVAL, line_of(n),
+		     "bad mtls argument \"%s\": the file must be an absolute path", show(v, a));
+		return LK_EINVAL;
+	}
+	if (strncmp(v, "map=", 4) == 0) {
+		if (strcmp(v + 4, "cn") == 0)
+			return LK_OK;
+		for (size_t i = 0; sources[i] != NULL; i++)
+			if (strncmp(v + 4, sources[i], strlen(sources[i])) == 0)
+				return LK_OK;
+		note(p, LK_EINVAL, line_of(n),
+		     "bad mtls argument \"%s\": map= takes san-uri:, san-dns:, san-email: or cn:",
+		     show(v, a));
+		return LK_EINVAL;
+	}
+	note(p, LK_EINVAL, line_of(n),
+	     "unknown mtls argument \"%s\" (see latchkey-policy(5), THE MTLS PLUGIN)", show(v, a));
+	return LK_EINVAL;
+}
+
 /* One <arg> of a step or step-up for plugin, appended to args (sized for
  * LK_POLICY_MAX_ARGS by the caller). */
 static int parse_arg(const xmlNode *n, const char *plugin, char **args, size_t *n_args,
@@ -553,6 +599,8 @@ static int parse_arg(const xmlNode *n, const char *plugin, char **args, size_t *
 		goto out;
 	}
 	if (strcmp(plugin, "totp") == 0 && check_totp_arg(n, v, p) < 0)
+		goto out;
+	if (strcmp(plugin, "mtls") == 0 && check_mtls_arg(n, v, p) < 0)
 		goto out;
 	if ((copy = strdup(v)) == NULL) {
 		note(p, LK_ENOMEM, line_of(n), "out of memory");

@@ -671,6 +671,22 @@ static const struct bad {
 	{ "totp unknown argument",
 	  ONE_STACK("<step plugin=\"totp\" control=\"required\"><arg>window=3</arg></step>"), 2,
 	  "unknown totp argument \"window=3\"" },
+	/* The mtls plugin's arguments, by name and form. */
+	{ "mtls misspelt argument",
+	  ONE_STACK("<step plugin=\"mtls\" control=\"required\"><arg>crl_max_age=2d</arg></step>"),
+	  2, "unknown mtls argument \"crl_max_age=2d\"" },
+	{ "mtls relative CA",
+	  ONE_STACK("<step plugin=\"mtls\" control=\"required\"><arg>ca=ca.pem</arg></step>"), 2,
+	  "bad mtls argument \"ca=ca.pem\": the file must be an absolute path" },
+	{ "mtls relative CRL",
+	  ONE_STACK("<step plugin=\"mtls\" control=\"required\"><arg>crl=./x.crl</arg></step>"), 2,
+	  "bad mtls argument \"crl=./x.crl\"" },
+	{ "mtls unknown map source",
+	  ONE_STACK("<step plugin=\"mtls\" control=\"required\"><arg>map=san-ip:{}</arg></step>"),
+	  2, "map= takes san-uri:, san-dns:, san-email: or cn:" },
+	{ "mtls value missing",
+	  ONE_STACK("<step plugin=\"mtls\" control=\"required\"><arg>skew=</arg></step>"), 2,
+	  "unknown mtls argument \"skew=\"" },
 	{ "step-up arg after scope",
 	  DOC("<step-up plugin=\"totp\"><scope>a</scope>\n<arg>skew=1</arg></step-up>\n"), 4,
 	  "<arg>" },
@@ -1183,7 +1199,7 @@ START_TEST(test_include_root_and_stepup_args)
 
 	p = parse_ok(DOC("<step-up plugin=\"totp\"><arg>rollout=2028-02-29</arg><arg>skew=0</arg>"
 	                 "<scope>admin</scope></step-up>\n"
-	                 "<step-up plugin=\"mtls\"><arg>anything=goes</arg></step-up>\n"
+	                 "<step-up plugin=\"acme-sso\"><arg>anything=goes</arg></step-up>\n"
 	                 "<lockout include-root=\"true\"/>\n"));
 	ck_assert(p->lockout_include_root);
 	ck_assert_uint_eq(p->n_stepups, 2);
