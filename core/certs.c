@@ -79,7 +79,14 @@ static int leaf_parse(const unsigned char *data, size_t len, X509 **ret_x, struc
 		while (i < len &&
 		       (data[i] == ' ' || data[i] == '\t' || data[i] == '\r' || data[i] == '\n'))
 			i++;
-		if (len - i < sizeof(begin) - 1 || memcmp(data + i, begin, sizeof(begin) - 1) != 0)
+		size_t b = i + sizeof(begin) - 1;
+		/* The marker alone on its line: OpenSSL's reader skips a
+		 * malformed first block and reads the next, and the leaf must
+		 * be the first block whoever reads the chain. */
+		if (len - i < sizeof(begin) - 1 ||
+		    memcmp(data + i, begin, sizeof(begin) - 1) != 0 ||
+		    !(b < len &&
+		      (data[b] == '\n' || (data[b] == '\r' && b + 1 < len && data[b + 1] == '\n'))))
 			return lk_err_set(err, LK_EINVAL,
 			                  "client certificate input does not start with a PEM "
 			                  "CERTIFICATE block");

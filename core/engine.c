@@ -95,6 +95,11 @@ struct run {
 	size_t n_inputs;
 	int cert_state; /* 0: not read yet; 1: read; -1: none or unreadable */
 	struct lk_cert_info cert;
+	bool cert_accepted; /* a step accepted that leaf: the inventory, on success */
+	/* The credential a successful step proved (a key outranks a
+	 * certificate): what the RESULT names for account management. */
+	char ok_credential[LK_PLUGIN_REASON_MAX];
+	bool ok_credential_is_key;
 };
 
 int lk_engine_new(struct lk_store *store, const char *policy_dir, const char *plugin_dir,
@@ -991,26 +996,37 @@ static int exec_step(struct run *run, const struct lk_plugin_host *host,
 		}
 	}
 	if (step->pam_code == PAM_SUCCESS && (pres.factors & LK_FACTOR_CLIENT_CERT)) {
-		/* Into the inventory, with the request's unit: the core reads
-		 * the leaf itself rather than take a plugin's word for it. */
+		/* One chain, two readers: the plugin names the leaf it verified
+		 * (its credential), and the core reads the leaf itself for bound
+		 * keys and the inventory. A leaf they disagree on (odd PEM
+		 * framing) is refused, never recorded under the wrong name. */
 		const struct lk_cert_info *cert = presented_cert(run);
-		if (cert == NULL) {
+		if (cert == NULL || strlen(pres.credential) != LK_CERT_CREDENTIAL_HEX ||
+		    strncmp(pres.credential, cert->sha256, LK_CERT_CREDENTIAL_HEX) != 0) {
+			engine_log(run->engine, LK_LOG_WARNING,
+			           "%s: step %s accepted a certificate the core reads differently; "
+			           "refused",
+			           req->service, step->plugin);
 			step->pam_code = PAM_AUTH_ERR;
 			snprintf(step->reason, sizeof(step->reason), "malformed");
-		} else if ((r = lk_cert_record(run->engine->store, cert, pres.principal,
-		                               req->service, run->now, err)) < 0) {
-			return r;
+		} else {
+			run->cert_accepted = true;
 		}
 	}
 	if (step->pam_code == PAM_SUCCESS)
 		res->factors |= pres.factors;
-	/* The first credential a step looked at names the decision; a key
-	 * that succeeded outranks a certificate, so account management asks
-	 * about the key's state (revocation, expiry) after a key + mTLS login. */
-	if (pres.credential[0] != '\0' &&
-	    (credential[0] == '\0' ||
-	     (step->pam_code == PAM_SUCCESS && (pres.factors & LK_FACTOR_API_KEY))))
+	/* The first credential a step looked at names a denial. */
+	if (pres.credential[0] != '\0' && credential[0] == '\0')
 		snprintf(credential, credential_len, "%s", pres.credential);
+	/* A success names what was proved; a key outranks a certificate, so
+	 * account management asks about the key's state (revocation,
+	 * expiry) after a key + mTLS login. */
+	if (step->pam_code == PAM_SUCCESS && pres.credential[0] != '\0' &&
+	    (run->ok_credential[0] == '\0' ||
+	     ((pres.factors & LK_FACTOR_API_KEY) && !run->ok_credential_is_key))) {
+		snprintf(run->ok_credential, sizeof(run->ok_credential), "%s", pres.credential);
+		run->ok_credential_is_key = (pres.factors & LK_FACTOR_API_KEY) != 0;
+	}
 	return LK_OK;
 }
 
@@ -1213,7 +1229,15 @@ int lk_engine_authenticate(struct lk_engine *engine, const struct lk_auth_reques
 		res.principal[0] = '\0';
 		res.factors = 0;
 	} else {
+		if (run.ok_credential[0] != '\0')
+			snprintf(credential, sizeof(credential), "%s", run.ok_credential);
 		snprintf(res.credential, sizeof(res.credential), "%s", credential);
+		/* The inventory holds certificates that logged someone in:
+		 * recorded with the decision, in its unit. */
+		if (run.cert_accepted &&
+		    (r = lk_cert_record(engine->store, &run.cert, res.principal, req->service, now,
+		                        err)) < 0)
+			goto out;
 	}
 decided:
 	r = audit_decision(&run, req, policy, steps, n_steps, credential, who, &res, err);

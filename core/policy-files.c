@@ -48,17 +48,64 @@ static uint64_t stamp_of(const struct stat *st)
 	return out;
 }
 
+/*
+ * Every directory above the resolved file must be as safe as the file (as
+ * OpenSSH's safe_path): owned by root or the daemon's user and not group- or
+ * world-writable, or else someone who may write there could swap the file
+ * for a link to another one (any root-owned bundle as trust anchors, an
+ * older CRL). A root-owned sticky directory (/tmp) is fine: others cannot
+ * rename or remove what they do not own in it.
+ */
+static int ancestors_check(const char *real, struct lk_err *err)
+{
+	char dir[PATH_MAX];
+	struct stat st;
+	size_t len = strlen(real);
+
+	memcpy(dir, real, len + 1);
+	while (len > 1) {
+		while (len > 1 && dir[len - 1] != '/')
+			len--;
+		dir[len > 1 ? len - 1 : 1] = '\0';
+		len = strlen(dir);
+		if (lstat(dir, &st) != 0)
+			return lk_err_set(err, LK_EIO, "cannot stat %s: %s", dir, strerror(errno));
+		if (st.st_uid != 0 && st.st_uid != geteuid())
+			return lk_err_set(
+			    err, LK_EINVAL,
+			    "directory %s (above a policy file) is owned by uid %u, not "
+			    "by uid %u or root; refusing it",
+			    dir, (unsigned)st.st_uid, (unsigned)geteuid());
+		if ((st.st_mode & 022) != 0 && !((st.st_mode & S_ISVTX) && st.st_uid == 0))
+			return lk_err_set(
+			    err, LK_EINVAL,
+			    "directory %s (above a policy file) has unsafe permissions "
+			    "(mode %04o); refusing it",
+			    dir, (unsigned)(st.st_mode & 07777));
+	}
+	return LK_OK;
+}
+
 /* Opens path (following links) and checks what it is; *ret_fd on success. */
 static int open_checked(const char *path, bool want_dir, struct stat *ret_st, int *ret_fd,
                         struct lk_err *err)
 {
+	char real[PATH_MAX];
 	int fd, r;
 
 	r = path_check(path, err);
 	if (r < 0)
 		return r;
-	fd =
-	    open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | (want_dir ? O_DIRECTORY : 0));
+	/* The file's own place, links resolved, then every directory above
+	 * it; opened by that name, so no link can be put in between. */
+	if (realpath(path, real) == NULL)
+		return lk_err_set(err, errno == ENOENT ? LK_ENOTFOUND : LK_EIO,
+		                  "cannot open %s: %s", path, strerror(errno));
+	r = ancestors_check(real, err);
+	if (r < 0)
+		return r;
+	fd = open(real, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW |
+	                    (want_dir ? O_DIRECTORY : 0));
 	if (fd < 0)
 		return lk_err_set(err, errno == ENOENT ? LK_ENOTFOUND : LK_EIO,
 		                  "cannot open %s: %s", path, strerror(errno));

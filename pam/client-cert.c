@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -59,14 +60,25 @@ static int url_decode(pam_handle_t *pamh, const char *in, unsigned char *out, si
 	return PAM_SUCCESS;
 }
 
-/* The file must resolve to a regular file inside cert_dir: a host service
- * could otherwise be made to send any file it can read. */
+/* True if path (absolute, resolved) is dir or lies beneath it. */
+static bool beneath(const char *dir, const char *path)
+{
+	size_t dlen = strlen(dir);
+
+	return strncmp(path, dir, dlen) == 0 && (path[dlen] == '/' || dlen == 1);
+}
+
+/* The file must be a regular file inside cert_dir: a host service could
+ * otherwise be made to send any file it can read. The check is on what was
+ * opened (the descriptor's own path), not on the name before opening, so
+ * a directory swapped for a link in between cannot lead outside. */
 static int read_under(pam_handle_t *pamh, const char *cert_dir, const char *path,
                       unsigned char *out, size_t cap, size_t *ret_len)
 {
-	char dir[PATH_MAX], real[PATH_MAX];
+	char dir[PATH_MAX], real[PATH_MAX], proc[64];
 	struct stat st;
-	size_t dlen, got = 0;
+	size_t got = 0;
+	ssize_t n;
 	int fd, r = PAM_AUTH_ERR;
 
 	if (cert_dir == NULL) {
@@ -78,22 +90,24 @@ static int read_under(pam_handle_t *pamh, const char *cert_dir, const char *path
 		pam_syslog(pamh, LOG_ERR, "cert_dir=%s: %s", cert_dir, strerror(errno));
 		return PAM_AUTH_ERR;
 	}
-	if (realpath(path, real) == NULL) {
-		pam_syslog(pamh, LOG_NOTICE, "%s: cannot resolve %.200s: %s", LKPAM_CERT_ENV, path,
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		pam_syslog(pamh, LOG_NOTICE, "%s: cannot open %.200s: %s", LKPAM_CERT_ENV, path,
 		           strerror(errno));
 		return PAM_AUTH_ERR;
 	}
-	dlen = strlen(dir);
-	if (strncmp(real, dir, dlen) != 0 || (real[dlen] != '/' && dlen != 1)) {
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	n = readlink(proc, real, sizeof(real) - 1);
+	if (n <= 0 || (size_t)n >= sizeof(real) - 1) {
+		pam_syslog(pamh, LOG_ERR, "%s: cannot tell where %.200s is (%s)", LKPAM_CERT_ENV,
+		           path, n < 0 ? strerror(errno) : "path too long");
+		goto out;
+	}
+	real[n] = '\0';
+	if (!beneath(dir, real) || strcmp(dir, real) == 0) {
 		pam_syslog(pamh, LOG_NOTICE, "%s: %.200s is not under cert_dir=%s", LKPAM_CERT_ENV,
 		           path, cert_dir);
-		return PAM_AUTH_ERR;
-	}
-	fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0) {
-		pam_syslog(pamh, LOG_NOTICE, "%s: cannot open %.200s: %s", LKPAM_CERT_ENV, real,
-		           strerror(errno));
-		return PAM_AUTH_ERR;
+		goto out;
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		pam_syslog(pamh, LOG_NOTICE, "%s: %.200s is not a regular file", LKPAM_CERT_ENV,
@@ -106,7 +120,7 @@ static int read_under(pam_handle_t *pamh, const char *cert_dir, const char *path
 		goto out;
 	}
 	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, out + got, (size_t)st.st_size - got);
+		n = read(fd, out + got, (size_t)st.st_size - got);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {

@@ -24,6 +24,11 @@
  *                  authenticate by client certificate alone (a plugin that
  *                  needs a key still prompts for it)
  *   cert_dir=DIR   LATCHKEY_CLIENT_CERT may name a file under DIR
+ *   cert_from_conv the conversation may answer a prompt for the client
+ *                  certificate: only for applications whose conversation
+ *                  function hands over what their TLS terminator verified,
+ *                  never where a person (or a remote client) answers
+ *                  prompts: a certificate is public, proving nothing alone
  *
  * The client certificate chain (mtls policies): the PAM environment
  * variable LATCHKEY_CLIENT_CERT (PEM, URL-encoded PEM, or a path under
@@ -85,6 +90,7 @@ struct args {
 	bool single_prompt;
 	bool rotated_newauthtok;
 	bool no_authtok;
+	bool cert_from_conv;
 	const char *cert_dir;
 };
 
@@ -135,6 +141,8 @@ static int parse_args(pam_handle_t *pamh, int argc, const char **argv, struct ar
 			a->rotated_newauthtok = false;
 		} else if (strcmp(arg, "no_authtok") == 0) {
 			a->no_authtok = true;
+		} else if (strcmp(arg, "cert_from_conv") == 0) {
+			a->cert_from_conv = true;
 		} else if (strncmp(arg, "cert_dir=", 9) == 0 && arg[9] == '/') {
 			a->cert_dir = arg + 9;
 		} else if (strcmp(arg, "use_first_pass") == 0 ||
@@ -418,6 +426,17 @@ static int answer_prompt(pam_handle_t *pamh, const struct args *a, struct sessio
 		sodium_memzero(s->extra, sizeof(s->extra));
 		return ok ? PAM_SUCCESS : PAM_AUTH_ERR;
 	}
+	if (strcmp(name, LK_CLIENT_CERT_INPUT) == 0 && !a->cert_from_conv) {
+		/* Whoever answers prompts could paste anyone's (public)
+		 * certificate: only a terminator's verified chain counts. */
+		lk_msg_wipe(m);
+		pam_syslog(pamh, LOG_NOTICE,
+		           "the policy asks for the client certificate through the conversation, "
+		           "which this module line does not allow (cert_from_conv); hand it over "
+		           "in %s",
+		           LKPAM_CERT_ENV);
+		return PAM_AUTH_ERR;
+	}
 	if (a->debug)
 		pam_syslog(pamh, LOG_DEBUG, "prompting for '%s' (echo %s)", name,
 		           m->echo ? "on" : "off");
@@ -430,9 +449,11 @@ static int answer_prompt(pam_handle_t *pamh, const struct args *a, struct sessio
 	m->type = LK_MSG_ANSWER;
 	if (strcmp(name, LK_CLIENT_CERT_INPUT) == 0) {
 		/* The chain, in the field made for it. */
+		/* The chain itself, never a path: the answer must not make the
+		 * service read a file another client left in cert_dir. */
 		set_input(m, name, "");
-		ok = lkpam_client_cert(pamh, a->cert_dir, resp, m->client_cert,
-		                       sizeof(m->client_cert), &m->client_cert_len) == PAM_SUCCESS;
+		ok = lkpam_client_cert(pamh, NULL, resp, m->client_cert, sizeof(m->client_cert),
+		                       &m->client_cert_len) == PAM_SUCCESS;
 	} else {
 		ok = set_input(m, name, resp);
 	}

@@ -264,6 +264,50 @@ static void expect_leaf_refused(const unsigned char *data, size_t len, struct lk
 	ck_assert_msg(memcmp(&info, &untouched, sizeof(info)) == 0, "info written on failure");
 }
 
+/* A first block whose marker line carries more than the marker: OpenSSL's
+ * PEM reader would skip it and read the next block, while a stricter
+ * reader (the mtls plugin's) takes the first. The core must not pick a
+ * different leaf than the one a plugin verified: refused. */
+START_TEST(test_leaf_marker_line_strict)
+{
+	static const char marker[] = "-----BEGIN CERTIFICATE-----";
+	unsigned char *ca, *alice, *buf;
+	size_t ca_len, alice_len, n = 0;
+	struct lk_err err;
+
+	ca = pki_slurp("ca.pem", &ca_len);
+	alice = pki_slurp("alice.pem", &alice_len);
+	ck_assert(ca_len > sizeof(marker) && memcmp(ca, marker, sizeof(marker) - 1) == 0);
+	buf = malloc(ca_len + alice_len);
+	ck_assert_ptr_nonnull(buf);
+	/* ca.pem with its first newline removed, then alice.pem. */
+	memcpy(buf, ca, sizeof(marker) - 1);
+	n = sizeof(marker) - 1;
+	memcpy(buf + n, ca + sizeof(marker), ca_len - sizeof(marker));
+	n += ca_len - sizeof(marker);
+	memcpy(buf + n, alice, alice_len);
+	n += alice_len;
+	expect_leaf_refused(buf, n, &err);
+	/* CRLF after the marker is a marker line too. */
+	{
+		struct lk_cert_info got, want;
+		unsigned char *crlf = malloc(alice_len + 1);
+		ck_assert_ptr_nonnull(crlf);
+		memcpy(crlf, alice, sizeof(marker) - 1);
+		crlf[sizeof(marker) - 1] = '\r';
+		memcpy(crlf + sizeof(marker), alice + sizeof(marker) - 1,
+		       alice_len - (sizeof(marker) - 1));
+		ck_assert_int_eq(lk_cert_leaf(crlf, alice_len + 1, &got, &err), LK_OK);
+		leaf_of("alice.pem", &want);
+		assert_same_facts(&got, &want);
+		free(crlf);
+	}
+	free(buf);
+	free(ca);
+	free(alice);
+}
+END_TEST
+
 static bool utf8_valid(const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
@@ -694,6 +738,17 @@ static void pf_path(const char *name, char *out, size_t outlen)
 	snprintf(out, outlen, "%s/%s", pdir, name);
 }
 
+/* Writes text to path with exactly mode (no umask). */
+static void write_file_mode(const char *path, const char *text, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	ck_assert_msg(fd >= 0, "%s: %s", path, strerror(errno));
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	ck_assert_int_eq(fchmod(fd, mode), 0);
+	ck_assert_int_eq(close(fd), 0);
+}
+
 /* Writes content to pdir/name with exactly mode (no umask); returns the path. */
 static void pf_write(const char *name, const void *data, size_t len, mode_t mode, char *path,
                      size_t pathlen)
@@ -747,6 +802,38 @@ static void expect_read_ok(const char *path, size_t max, const void *want, size_
 	ck_assert_msg(lk_policy_file_stamp(path, &stamp2, &err) == LK_OK, "%s", err.msg);
 	ck_assert_uint_eq(stamp, stamp2);
 }
+
+/* A safe file in an unsafe directory is unsafe: whoever may write the
+ * directory may swap the file for a link to another one. */
+START_TEST(test_pf_unsafe_directory)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 16], link[PATH_MAX + 16], good[PATH_MAX + 16];
+
+	pf_path("shared", dir, sizeof(dir));
+	ck_assert_int_eq(mkdir(dir, 0755), 0);
+	snprintf(path, sizeof(path), "%s/ca.pem", dir);
+	write_file_mode(path, "anchor\n", 0644);
+	expect_read_ok(path, 4096, "anchor\n", 7);
+	/* Group-writable: refused, and the message names the directory. */
+	ck_assert_int_eq(chmod(dir, 0775), 0);
+	expect_read_refused(path, 4096, LK_EINVAL, dir, "0775");
+	/* World-writable with the sticky bit but not root's: still refused
+	 * (only a root-owned sticky directory such as /tmp is safe). */
+	ck_assert_int_eq(chmod(dir, 01777), 0);
+	if (geteuid() != 0)
+		expect_read_refused(path, 4096, LK_EINVAL, dir, "1777");
+	ck_assert_int_eq(chmod(dir, 0755), 0);
+	expect_read_ok(path, 4096, "anchor\n", 7);
+	/* A link from a safe place into the unsafe one: what counts is
+	 * where the file really is. */
+	pf_write("good.pem", "anchor\n", 7, 0644, good, sizeof(good));
+	pf_path("link.pem", link, sizeof(link));
+	ck_assert_int_eq(symlink(path, link), 0);
+	ck_assert_int_eq(chmod(dir, 0757), 0);
+	expect_read_refused(link, 4096, LK_EINVAL, dir, "0757");
+	ck_assert_int_eq(chmod(dir, 0755), 0);
+}
+END_TEST
 
 START_TEST(test_pf_read)
 {
@@ -1814,6 +1901,7 @@ Suite *certs_suite(void)
 	tcase_add_test(tc, test_leaf_self_signed);
 	tcase_add_test(tc, test_leaf_der_same_as_pem);
 	tcase_add_test(tc, test_leaf_chain_first_block);
+	tcase_add_test(tc, test_leaf_marker_line_strict);
 	tcase_add_test(tc, test_leaf_leading_whitespace);
 	tcase_add_test(tc, test_leaf_validity_past_2050);
 	tcase_add_test(tc, test_leaf_long_subject_cut);
@@ -1832,6 +1920,7 @@ Suite *certs_suite(void)
 	tc = tcase_create("policy_files");
 	tcase_add_checked_fixture(tc, pf_setup, pf_teardown);
 	tcase_add_test(tc, test_pf_read);
+	tcase_add_test(tc, test_pf_unsafe_directory);
 	tcase_add_test(tc, test_pf_relative_refused);
 	tcase_add_test(tc, test_pf_dotdot_refused);
 	tcase_add_test(tc, test_pf_dots_in_names);

@@ -187,8 +187,10 @@ static void mtls_step(char *out, size_t len, const char *ca, const char *extra)
 /* The services these tests use:
  *   mtls     policy: mtls alone; module: no_authtok, cert_dir=pki/certs
  *   nodir    policy: mtls alone; module: no_authtok (no cert_dir=)
- *   mprompt  policy: mtls with prompt; module: no_authtok
- *   mprompt1 the same policy; module: no_authtok single_prompt
+ *   mprompt  policy: mtls with prompt; module: no_authtok cert_from_conv,
+ *            cert_dir=pki/certs (so a path answer is refused for itself)
+ *   mpromptx the same policy; module: no_authtok (no cert_from_conv)
+ *   mprompt1 the same policy; module: no_authtok single_prompt cert_from_conv
  *   keyed    policy: apikey alone; module: asks for the key
  *   both     policy: mtls and apikey; module: asks for the key
  * Nothing else: the daemon is started by each test. */
@@ -202,7 +204,7 @@ static void setup(void)
 	plugin_dir_mtls();
 	if (getuid() != 0) {
 		snprintf(line, sizeof(line),
-		         "auth_peer = %u mtls,nodir,mprompt,mprompt1,keyed,both,gw\n",
+		         "auth_peer = %u mtls,nodir,mprompt,mpromptx,mprompt1,keyed,both,gw\n",
 		         (unsigned)getuid());
 		add_config(line);
 	}
@@ -215,12 +217,15 @@ static void setup(void)
 	policy("both", both);
 	mtls_step(step, sizeof(step), ca, "<arg>prompt</arg>");
 	policy("mprompt", step);
+	policy("mpromptx", step);
 	policy("mprompt1", step);
 	snprintf(args, sizeof(args), "no_authtok cert_dir=%s/certs", pki);
 	service("mtls", args);
 	service("nodir", "no_authtok");
-	service("mprompt", "no_authtok");
-	service("mprompt1", "no_authtok single_prompt");
+	snprintf(args, sizeof(args), "no_authtok cert_from_conv cert_dir=%s/certs", pki);
+	service("mprompt", args);
+	service("mpromptx", "no_authtok");
+	service("mprompt1", "no_authtok single_prompt cert_from_conv");
 	service("keyed", "");
 	service("both", "");
 }
@@ -707,6 +712,9 @@ START_TEST(test_user_from_cert)
 	ck_assert_int_eq(attempt(&a), PAM_AUTH_ERR);
 	ck_assert_str_eq(a.pam_user, "bob");
 	assert_decision(&s, "user-mismatch", "mtls:ok");
+	/* The step accepted the certificate, but nobody logged in with it:
+	 * the inventory counts logins, so no use is added. */
+	ck_assert_int_eq(db_long("SELECT coalesce(sum(uses), 0) FROM certificate", NULL), s.uses);
 	/* A refused certificate sets no PAM_USER. */
 	snap(&s);
 	a.user = NULL;
@@ -842,6 +850,19 @@ START_TEST(test_prompt_for_cert)
 	/* The conversation fails: never success. */
 	ck_assert_int_ne(login("mprompt", NULL, NULL, &a), PAM_SUCCESS);
 	ck_assert_int_eq(a.cs.n_prompts, 1);
+	/* An answer is the chain itself, never a path, even one under
+	 * cert_dir=: the answer must not pick another client's file. */
+	{
+		char path[PATH_MAX * 2];
+		snprintf(path, sizeof(path), "%s/certs/alice.pem", pki);
+		ck_assert_int_eq(access(path, R_OK), 0);
+		ck_assert_int_eq(login("mprompt", NULL, path, &a), PAM_AUTH_ERR);
+		ck_assert_int_eq(a.cs.n_prompts, 1);
+	}
+	/* Without cert_from_conv the module asks nobody for a certificate:
+	 * whoever answers prompts could paste anyone's (public) one. */
+	ck_assert_int_eq(login("mpromptx", NULL, pem, &a), PAM_AUTH_ERR);
+	ck_assert_int_eq(a.cs.n_prompts, 0);
 	/* single_prompt: the client cannot answer a prompt for the chain,
 	 * so the module does not put one (the chain belongs in the
 	 * environment). */
