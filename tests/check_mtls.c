@@ -13,6 +13,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <dirent.h>
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -296,6 +297,22 @@ static void assert_outcome(const struct lk_auth_result *res, const char *reason)
 		ck_assert_str_eq(res->reason, reason);
 		ck_assert_str_eq(res->principal, "");
 	}
+}
+
+/* The newest decision row names leaf: its SHA-256, first 24 hex digits,
+ * lowercase (what the engine compares with its own reading of the leaf),
+ * and so does a success's res; no certificate at all when leaf is NULL. */
+static void assert_credential(const struct lk_auth_result *res, const char *leaf)
+{
+	char step[64], kid[64], hex[65] = "";
+
+	if (leaf != NULL)
+		sha256_hex(leaf, hex);
+	hex[24] = '\0';
+	last_step(step, sizeof(step), kid, sizeof(kid));
+	ck_assert_str_eq(kid, hex);
+	if (res->pam_code == PAM_SUCCESS)
+		ck_assert_str_eq(res->credential, hex);
 }
 
 /* Sends the PEM chain of the files named at now and expects reason. */
@@ -772,6 +789,9 @@ START_TEST(test_crl_missing_for_issuer)
 	/* A CRL, but not from alice's issuer. */
 	policy(CA_ROOT, MAP_URI, fmt("crl=%s", pk("crl-other.pem")), NULL);
 	expect("crl-stale", "alice.pem", "int.pem");
+	/* No CRL at all for the issuer is what crl-soft-fail is for. */
+	policy(CA_ROOT, MAP_URI, fmt("crl=%s", pk("crl-other.pem")), "crl-soft-fail", NULL);
+	expect("ok-crl-stale", "alice.pem", "int.pem");
 }
 END_TEST
 
@@ -779,8 +799,101 @@ START_TEST(test_crl_unreadable)
 {
 	policy(CA_ROOT, MAP_URI, fmt("crl=%s/nonexistent.crl", e.dir), NULL);
 	expect("crl-stale", "alice.pem", "int.pem");
+	/* A crl= file that cannot be used is a mistake in the setup, not a
+	 * CRL that aged: crl-soft-fail does not turn revocation off. */
 	policy(CA_ROOT, MAP_URI, fmt("crl=%s/nonexistent.crl", e.dir), "crl-soft-fail", NULL);
+	expect("crl-stale", "alice.pem", "int.pem");
+	ck_assert(logged("cannot be used"));
+	/* Even when another crl= covers the issuer: which CA the broken file
+	 * was for is unknown. */
+	policy(CA_ROOT, MAP_URI, fmt("crl=%s", pk("crl-int.pem")),
+	       fmt("crl=%s/nonexistent.crl", e.dir), "crl-soft-fail", NULL);
+	expect("crl-stale", "alice.pem", "int.pem");
+}
+END_TEST
+
+/* crl= files that cannot be used, each made from crl-int.pem (which lists
+ * revoked) at path. */
+static void crl_missing(const char *path)
+{
+	(void)path;
+}
+
+static void crl_group_writable(const char *path)
+{
+	copy_file(pk("crl-int.pem"), path, 0664);
+}
+
+static void crl_too_big(const char *path)
+{
+	/* 16 MiB + 1: the host refuses it before reading. */
+	copy_file(pk("crl-int.pem"), path, 0644);
+	ck_assert_int_eq(truncate(path, 16 * 1024 * 1024 + 1), 0);
+}
+
+static void crl_bad_block(const char *path)
+{
+	char buf[8192];
+	FILE *in = fopen(pk("crl-int.pem"), "r"), *out;
+	size_t n;
+
+	/* The good CRL, then a copy of it whose base64 is broken. */
+	ck_assert_ptr_nonnull(in);
+	n = fread(buf, 1, sizeof(buf), in);
+	fclose(in);
+	ck_assert_uint_gt(n, 100);
+	copy_file(pk("crl-int.pem"), path, 0644);
+	out = fopen(path, "a");
+	ck_assert_ptr_nonnull(out);
+	buf[60] = '*';
+	ck_assert_uint_eq(fwrite(buf, 1, n, out), n);
+	ck_assert_int_eq(fclose(out), 0);
+}
+
+static void crl_not_a_crl(const char *path)
+{
+	copy_file(pk("root.pem"), path, 0644);
+}
+
+static void crl_empty(const char *path)
+{
+	copy_file(pk("crl-int.pem"), path, 0644);
+	ck_assert_int_eq(truncate(path, 0), 0);
+}
+
+static void (*const crl_unusable[])(const char *path) = {
+	crl_missing, crl_group_writable, crl_too_big, crl_bad_block, crl_not_a_crl, crl_empty,
+};
+
+START_TEST(test_crl_unusable_soft_fail)
+{
+	char crl[PATH_MAX + 16];
+
+	snprintf(crl, sizeof(crl), "%s/unusable.crl", e.dir);
+	crl_unusable[_i](crl);
+	policy(CA_ROOT, "map=cn", fmt("crl=%s", crl), "crl-soft-fail", NULL);
+	expect("crl-stale", "alice.pem", "int.pem");
+	/* What the file would list is not skipped. */
+	expect("crl-stale", "revoked.pem", "int.pem");
+	ck_assert(logged("crl-soft-fail does not cover"));
+}
+END_TEST
+
+START_TEST(test_crl_soft_fail_by_time)
+{
+	/* Soft-fail covers CRLs that parsed and are out of their dates. */
+	policy(CA_ROOT, "map=cn", fmt("crl=%s", pk("crl-int-old.pem")), "crl-soft-fail", NULL);
 	expect("ok-crl-stale", "alice.pem", "int.pem");
+	ck_assert(logged("thisUpdate older than crl-max-age"));
+	policy(CA_ROOT, "map=cn", fmt("crl=%s", pk("crl-int.pem")), "crl-soft-fail", NULL);
+	expect_at(CRL_THIS - 301, "ok-crl-stale", "alice.pem", "int.pem", NULL);
+	ck_assert(logged("thisUpdate in the future"));
+	policy(CA_ROOT, "map=cn", fmt("crl=%s", pk("crl-int.pem")), "crl-max-age=30d",
+	       "crl-soft-fail", NULL);
+	expect_at(CRL_NEXT + 301, "ok-crl-stale", "alice.pem", "int.pem", NULL);
+	ck_assert(logged("nextUpdate passed"));
+	/* A stale CRL still lists what it lists. */
+	expect_at(CRL_NEXT + 301, "revoked", "revoked.pem", "int.pem", NULL);
 }
 END_TEST
 
@@ -1286,6 +1399,118 @@ START_TEST(test_pin_mismatch)
 }
 END_TEST
 
+START_TEST(test_pin_case_variant)
+{
+	char hex[65];
+
+	/* A san-email capture keeps its case: ALICE@example.com is ALICE. */
+	policy(CA_ROOT, "map=san-email:{}@example.com", NULL);
+	expect_principal("ALICE", "upper.pem", "int.pem");
+	/* alice is pinned, and a case-insensitive user database (SSSD) takes
+	 * ALICE for alice: ALICE has alice's pins. */
+	sha256_hex("bob.pem", hex);
+	policy(CA_ROOT, fmt("pin=%s:alice", hex), "map=san-email:{}@example.com", NULL);
+	expect("pin-mismatch", "upper.pem", "int.pem");
+	ck_assert(logged("names ALICE, whose pins do not include this certificate"));
+	policy(CA_ROOT, fmt("pin=%s:alice", hex), "map=cn", NULL);
+	expect("pin-mismatch", "upper.pem", "int.pem");
+	policy(CA_ROOT, fmt("pin=%s:alice", hex), MAP_URI, NULL);
+	expect("pin-mismatch", "upper.pem", "int.pem");
+	/* The other way round, and in between. */
+	policy(CA_ROOT, fmt("pin=%s:ALICE", hex), MAP_URI, NULL);
+	expect("pin-mismatch", "alice.pem", "int.pem");
+	policy(CA_ROOT, fmt("pin=%s:aLiCe", hex), MAP_URI, NULL);
+	expect("pin-mismatch", "alice.pem", "int.pem");
+	expect("pin-mismatch", "upper.pem", "int.pem");
+	/* The pinned certificate is still the pinned principal, as pinned. */
+	expect_principal("aLiCe", "bob.pem", "int.pem");
+	/* Only case: alicea is someone else. */
+	policy(CA_ROOT, fmt("pin=%s:alicea", hex), MAP_URI, NULL);
+	expect_principal("alice", "alice.pem", "int.pem");
+}
+END_TEST
+
+/* ---- the credential ---------------------------------------------------- */
+
+START_TEST(test_credential_every_path)
+{
+	struct blob b;
+	struct lk_auth_result res;
+	char hex[65], bob[65];
+
+	/* Map mode: a success and denials after the leaf parsed. */
+	policy(CA_ROOT, MAP_URI, NULL);
+	b = pem_chain("alice.pem", "int.pem", NULL);
+	run_blob(NULL, &b, TK_NOW, &res);
+	assert_outcome(&res, "ok");
+	assert_credential(&res, "alice.pem");
+	free(b.data);
+	b = pem_chain("otherleaf.pem", "otherroot.pem", NULL);
+	run_blob(NULL, &b, TK_NOW, &res);
+	assert_outcome(&res, "unknown-ca");
+	assert_credential(&res, "otherleaf.pem");
+	free(b.data);
+	b = pem_chain("ed.pem", "int.pem", NULL);
+	run_blob(NULL, &b, TK_NOW, &res);
+	assert_outcome(&res, "no-mapping");
+	assert_credential(&res, "ed.pem");
+	free(b.data);
+	sha256_hex("bob.pem", bob);
+	policy(CA_ROOT, fmt("pin=%s:alice", bob), MAP_URI, NULL);
+	b = pem_chain("alice.pem", "int.pem", NULL);
+	run_blob(NULL, &b, TK_NOW, &res);
+	assert_outcome(&res, "pin-mismatch");
+	assert_credential(&res, "alice.pem");
+	free(b.data);
+	/* A pin in map mode. */
+	b = pem_chain("bob.pem", "int.pem", NULL);
+	run_blob(NULL, &b, TK_NOW, &res);
+	assert_outcome(&res, "ok");
+	ck_assert_str_eq(res.principal, "alice");
+	assert_credential(&res, "bob.pem");
+	free(b.data);
+	/* Revocation, hard and soft. */
+	policy(CA_ROOT, "map=cn", fmt("crl=%s", pk("crl-int-stale.pem")), "crl-soft-fail", NULL);
+	b = pem_chain("revoked.pem", "int.pem", NULL);
+	run_blob(NULL, &b, TK_NOW, &res);
+	assert_outcome(&res, "revoked");
+	assert_credential(&res, "revoked.pem");
+	free(b.data);
+	b = pem_chain("alice.pem", "int.pem", NULL);
+	run_blob(NULL, &b, TK_NOW, &res);
+	assert_outcome(&res, "ok-crl-stale");
+	assert_credential(&res, "alice.pem");
+	policy(CA_ROOT, "map=cn", fmt("crl=%s", pk("crl-int-stale.pem")), NULL);
+	run_blob(NULL, &b, TK_NOW, &res);
+	assert_outcome(&res, "crl-stale");
+	assert_credential(&res, "alice.pem");
+	/* Trust files that cannot be read. */
+	policy(fmt("ca=%s/nonexistent.pem", e.dir), MAP_URI, NULL);
+	run_blob(NULL, &b, TK_NOW, &res);
+	assert_outcome(&res, "ca-unreadable");
+	assert_credential(&res, "alice.pem");
+	/* Pin-only mode. */
+	sha256_hex("self.pem", hex);
+	policy(fmt("pin=%s:selfie", hex), NULL);
+	run_blob(NULL, &b, TK_NOW, &res);
+	assert_outcome(&res, "unknown-ca");
+	assert_credential(&res, "alice.pem");
+	free(b.data);
+	b = pem_chain("self.pem", NULL);
+	run_blob(NULL, &b, TK_NOW, &res);
+	assert_outcome(&res, "ok");
+	assert_credential(&res, "self.pem");
+	free(b.data);
+	/* Nothing parsed, nothing named. */
+	b = blob_new();
+	blob_add(&b, "hello\n", 6);
+	run_blob(NULL, &b, TK_NOW, &res);
+	assert_outcome(&res, "malformed");
+	assert_credential(&res, NULL);
+	free(b.data);
+}
+END_TEST
+
 /* ---- policy arguments ---------------------------------------------------- */
 
 struct bad_args {
@@ -1428,13 +1653,44 @@ static int fake_read(void *ctx, const char *path, size_t max,
 	return r;
 }
 
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* As the engine's: regular files (links followed), no dot files, in byte
+ * order. */
 static int fake_list(void *ctx, const char *path, int (*cb)(void *, const char *), void *cb_ctx)
 {
+	static char *names[1024];
+	struct dirent *de;
+	struct stat st;
+	size_t n = 0;
+	DIR *d;
+	int r = 0;
+
 	(void)ctx;
-	(void)path;
-	(void)cb;
-	(void)cb_ctx;
-	return -1;
+	d = opendir(path);
+	if (d == NULL)
+		return -1;
+	pthread_mutex_lock(&fake_lock);
+	while ((de = readdir(d)) != NULL && n < 1024) {
+		if (de->d_name[0] == '.' || fstatat(dirfd(d), de->d_name, &st, 0) != 0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		names[n] = strdup(de->d_name);
+		ck_assert_ptr_nonnull(names[n]);
+		n++;
+	}
+	closedir(d);
+	qsort(names, n, sizeof(names[0]), name_cmp);
+	pthread_mutex_unlock(&fake_lock);
+	for (size_t i = 0; i < n; i++) {
+		if (r == 0)
+			r = cb(cb_ctx, names[i]);
+		free(names[i]);
+	}
+	return r;
 }
 
 static const struct lk_plugin_host fake_host = {
@@ -1546,6 +1802,113 @@ START_TEST(test_cache_reads_changed_files_only)
 	direct(p, args, 3, &b, &res);
 	ck_assert_str_eq(res.reason, "revoked");
 	ck_assert_int_eq(fake_reads, 3);
+	free(b.data);
+	dlclose(plugin_handle);
+}
+END_TEST
+
+START_TEST(test_cache_ca_dir)
+{
+	const struct lk_plugin *p = open_plugin();
+	char dir[PATH_MAX + 16], crl_arg[PATH_MAX + 16], dir_arg[PATH_MAX + 32];
+	const char *args[] = { crl_arg, dir_arg, "map=cn" };
+	struct blob good = pem_chain("alice.pem", "int.pem", NULL);
+	struct blob revoked = pem_chain("revoked.pem", "int.pem", NULL);
+	struct lk_plugin_result res;
+
+	/* A directory of 150 files, as /etc/ssl/certs, after a CRL: all of
+	 * it stays cached, the CRL too. */
+	snprintf(dir, sizeof(dir), "%s/cadir", e.dir);
+	snprintf(crl_arg, sizeof(crl_arg), "crl=%s", pk("crl-int.pem"));
+	snprintf(dir_arg, sizeof(dir_arg), "ca-dir=%s", dir);
+	ck_assert_int_eq(mkdir(dir, 0755), 0);
+	for (int i = 0; i < 149; i++)
+		copy_file(pk("otherroot.pem"), fmt("%s/other%03d.pem", dir, i), 0644);
+	copy_file(pk("root.pem"), fmt("%s/root.crt", dir), 0644);
+	fake_reads = 0;
+	direct(p, args, 3, &good, &res);
+	ck_assert_int_eq(res.decision, LK_PLUGIN_SUCCESS);
+	ck_assert_int_eq(fake_reads, 151);
+	/* The second request reads no file. */
+	direct(p, args, 3, &good, &res);
+	ck_assert_int_eq(res.decision, LK_PLUGIN_SUCCESS);
+	ck_assert_str_eq(res.principal, "alice");
+	ck_assert_int_eq(fake_reads, 151);
+	direct(p, args, 3, &revoked, &res);
+	ck_assert_str_eq(res.reason, "revoked");
+	ck_assert_int_eq(fake_reads, 151);
+	/* A file replaced, a file added: those are read, nothing else. */
+	replace_file(pk("otherroot.pem"), fmt("%s/other010.pem", dir), false);
+	direct(p, args, 3, &good, &res);
+	ck_assert_int_eq(res.decision, LK_PLUGIN_SUCCESS);
+	ck_assert_int_eq(fake_reads, 152);
+	copy_file(pk("otherroot.pem"), fmt("%s/other999.crt", dir), 0644);
+	direct(p, args, 3, &good, &res);
+	ck_assert_int_eq(res.decision, LK_PLUGIN_SUCCESS);
+	ck_assert_int_eq(fake_reads, 153);
+	direct(p, args, 3, &good, &res);
+	ck_assert_int_eq(fake_reads, 153);
+	/* A file removed: its anchors are gone at once. */
+	ck_assert_int_eq(unlink(fmt("%s/root.crt", dir)), 0);
+	direct(p, args, 3, &good, &res);
+	ck_assert_str_eq(res.reason, "unknown-ca");
+	direct(p, args, 3, &good, &res);
+	ck_assert_str_eq(res.reason, "unknown-ca");
+	ck_assert_int_eq(fake_reads, 153);
+	/* And back: read again. */
+	copy_file(pk("root.pem"), fmt("%s/root.crt", dir), 0644);
+	direct(p, args, 3, &good, &res);
+	ck_assert_int_eq(res.decision, LK_PLUGIN_SUCCESS);
+	ck_assert_int_eq(fake_reads, 154);
+	free(good.data);
+	free(revoked.data);
+	dlclose(plugin_handle);
+}
+END_TEST
+
+START_TEST(test_credential_cleared)
+{
+	const struct lk_plugin *p = open_plugin();
+	const char *args[] = { CA_ROOT, MAP_URI };
+	struct lk_plugin_input in = { LK_INPUT_CLIENT_CERT, "hello\n", 6 };
+	struct lk_plugin_request req = { .struct_size = sizeof(req), .inputs = &in, .n_inputs = 1 };
+	struct lk_plugin_result res;
+	struct blob b = pem_chain("alice.pem", "int.pem", NULL);
+	char hex[65], self[65], pin_arg[128];
+	void *state = NULL;
+
+	/* Whatever res held, a malformed chain names no certificate. */
+	memset(&res, 0, sizeof(res));
+	res.struct_size = sizeof(res);
+	snprintf(res.credential, sizeof(res.credential), "0123456789abcdef01234567");
+	ck_assert_int_eq(p->init(&fake_host, args, 2, &state), 0);
+	ck_assert_int_eq(p->authenticate(state, &req, &res), 0);
+	p->fini(state);
+	ck_assert_str_eq(res.reason, "malformed");
+	ck_assert_str_eq(res.credential, "");
+	/* A chain that parsed: 24 lowercase hex digits of the leaf's SHA-256,
+	 * on a success and on a refusal, with a CA and with pins alone. */
+	sha256_hex("alice.pem", hex);
+	hex[24] = '\0';
+	direct(p, args, 2, &b, &res);
+	ck_assert_int_eq(res.decision, LK_PLUGIN_SUCCESS);
+	ck_assert_str_eq(res.credential, hex);
+	args[1] = "map=san-uri:spiffe://other.example/{}";
+	direct(p, args, 2, &b, &res);
+	ck_assert_str_eq(res.reason, "no-mapping");
+	ck_assert_str_eq(res.credential, hex);
+	args[0] = pin_arg;
+	sha256_hex("self.pem", self);
+	snprintf(pin_arg, sizeof(pin_arg), "pin=%s:selfie", self);
+	direct(p, args, 1, &b, &res);
+	ck_assert_str_eq(res.reason, "unknown-ca");
+	ck_assert_str_eq(res.credential, hex);
+	free(b.data);
+	b = pem_chain("self.pem", NULL);
+	direct(p, args, 1, &b, &res);
+	ck_assert_int_eq(res.decision, LK_PLUGIN_SUCCESS);
+	self[24] = '\0';
+	ck_assert_str_eq(res.credential, self);
 	free(b.data);
 	dlclose(plugin_handle);
 }
@@ -1697,6 +2060,9 @@ Suite *mtls_suite(void)
 	tcase_add_test(tc, test_crl_soft_fail);
 	tcase_add_test(tc, test_crl_missing_for_issuer);
 	tcase_add_test(tc, test_crl_unreadable);
+	tcase_add_loop_test(tc, test_crl_unusable_soft_fail, 0,
+	                    sizeof(crl_unusable) / sizeof(crl_unusable[0]));
+	tcase_add_test(tc, test_crl_soft_fail_by_time);
 	tcase_add_test(tc, test_crl_check_chain);
 	tcase_add_test(tc, test_crl_revoked_intermediate);
 	tcase_add_test(tc, test_crl_next_update_edge);
@@ -1729,6 +2095,8 @@ Suite *mtls_suite(void)
 	tcase_add_test(tc, test_pin_only_checks_leaf);
 	tcase_add_test(tc, test_pin_with_ca);
 	tcase_add_test(tc, test_pin_mismatch);
+	tcase_add_test(tc, test_pin_case_variant);
+	tcase_add_test(tc, test_credential_every_path);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("args");
@@ -1742,6 +2110,8 @@ Suite *mtls_suite(void)
 	tcase_add_test(tc, test_plugin_identity);
 	tcase_add_test(tc, test_refuses_old_engine);
 	tcase_add_test(tc, test_cache_reads_changed_files_only);
+	tcase_add_test(tc, test_cache_ca_dir);
+	tcase_add_test(tc, test_credential_cleared);
 	tcase_add_test(tc, test_cache_threads);
 	tcase_add_test(tc, test_fuzz_entry);
 	suite_add_tcase(s, tc);

@@ -21,6 +21,8 @@
 #   odd         client leaf whose values are no principal: CN .hidden, URIs
 #               .../user/-rf and .../user/<129 x>, email x@example.com
 #   amb         client leaf with two URIs .../user/alice and .../user/mallory
+#   upper       client leaf: CN ALICE, SAN URI .../user/ALICE, email
+#               ALICE@example.com (a case variant of alice, for pins)
 #   expired     2025-01-01..2026-01-01     future  2027-01-01..2028-01-01
 #   revoked     revoked by int (crl-int.pem)
 #   server      serverAuth only            noeku   no extendedKeyUsage
@@ -174,6 +176,9 @@ LK_SAN="URI:spiffe://example.org/user/-rf,URI:spiffe://example.org/user/$long,em
 key_ec amb P-256
 LK_SAN="URI:spiffe://example.org/user/alice,URI:spiffe://example.org/user/mallory" \
 	cert amb int amb $START $END v3_client
+key_ec upper P-256
+LK_SAN="URI:spiffe://example.org/user/ALICE,email:ALICE@example.com" \
+	cert upper int ALICE $START $END v3_client
 key_ec expired P-256
 cert expired int expired 20250101000000Z 20260101000000Z v3_client_nosan
 key_ec future P-256

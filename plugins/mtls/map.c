@@ -10,6 +10,11 @@
  * same name as alice.example.com); in an email address only the domain
  * is. URIs and common names are compared exactly.
  *
+ * A principal that has a pin accepts only its pinned certificates, and
+ * "has a pin" ignores ASCII case: user databases that do (SSSD, LDAP) take
+ * ALICE for alice, so a certificate that maps to ALICE must not get round
+ * alice's pins.
+ *
  * A rule that matches two values of the certificate with different
  * principals (two SAN URIs, say) decides nothing and the certificate is
  * refused: which of the two names it proves is not for us to guess. A
@@ -187,10 +192,26 @@ bool mtls_pinned(const struct mtls_conf *conf, const unsigned char sha256[32])
 	return pin_of(conf, sha256) != NULL;
 }
 
+/* Equal but for ASCII case, whatever the locale (principals are ASCII). */
+static bool same_principal(const char *a, const char *b)
+{
+	for (;; a++, b++) {
+		unsigned char x = (unsigned char)*a, y = (unsigned char)*b;
+		if (x >= 'A' && x <= 'Z')
+			x = (unsigned char)(x - 'A' + 'a');
+		if (y >= 'A' && y <= 'Z')
+			y = (unsigned char)(y - 'A' + 'a');
+		if (x != y)
+			return false;
+		if (x == '\0')
+			return true;
+	}
+}
+
 static bool principal_pinned(const struct mtls_conf *c, const char *principal)
 {
 	for (size_t i = 0; i < c->n_pins; i++)
-		if (strcmp(c->pins[i].principal, principal) == 0)
+		if (same_principal(c->pins[i].principal, principal))
 			return true;
 	return false;
 }

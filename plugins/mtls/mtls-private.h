@@ -90,7 +90,11 @@ bool mtls_principal_valid(const char *s, size_t len);
 struct mtls_trust {
 	STACK_OF(X509) * anchors;
 	STACK_OF(X509_CRL) * crls;
-	bool crl_unreadable; /* some crl= file could not be read or parsed */
+	/* Some crl= file could not be used: missing, refused by the host,
+	 * too large, or not CRLs that parse (the first one's path). Denies
+	 * with crl-stale even under crl-soft-fail. */
+	bool crl_unreadable;
+	char crl_unreadable_path[MTLS_PATH_MAX];
 };
 
 #define MTLS_TRUST_CA_UNREADABLE (-1) /* logged; the step is unavailable */
@@ -106,7 +110,7 @@ void mtls_trust_clear(struct mtls_trust *trust);
 /* What verify.c decided about a chain. */
 struct mtls_verdict {
 	const char *reason; /* a denial's reason, or NULL: the chain passed */
-	bool crl_stale;     /* passed, but revocation could not be checked */
+	bool crl_stale;     /* passed, but a CRL was stale or missing (soft-fail may allow) */
 	char detail[192];   /* for the log line: OpenSSL's words, depth */
 };
 

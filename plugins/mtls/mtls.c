@@ -27,8 +27,10 @@
  * revoked, expired, not-yet-valid, bad-eku, path-too-long, bad-signature,
  * bad-signature-algorithm, weak-key, crl-stale, bad-chain, pin-mismatch,
  * no-mapping (denials); ca-unreadable, clock, out-of-memory (unavailable).
- * The credential in the audit row is the leaf's SHA-256, first 24 hex
- * digits.
+ * The credential (res->credential, the audit row's kid) is the leaf's
+ * SHA-256, first 24 hex digits in lower case, on every result once the
+ * chain parsed (successes and denials, pin-only or not); the engine
+ * checks it against its own reading of the leaf. Empty otherwise.
  */
 #include "config.h"
 
@@ -210,6 +212,9 @@ static int mtls_authenticate(void *state, const struct lk_plugin_request *req,
 	int r;
 
 	set_result(res, LK_PLUGIN_DENY, "malformed");
+	/* The credential names a leaf that parsed (decide() sets it first
+	 * thing), never anything left in res from before. */
+	res->credential[0] = '\0';
 	if (find_input(req, &in) < 0) {
 		host->log(host->host_ctx, LK_LOG_WARNING,
 		          "mtls: malformed client certificate: more than one %s input",

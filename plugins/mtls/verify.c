@@ -17,6 +17,11 @@
  * CRL is stale has none ("unable to get CRL": crl-stale). A certificate a
  * stale CRL lists is still revoked: revocation is not undone by age.
  *
+ * crl-soft-fail lets through what a stale CRL, or none for an issuer,
+ * leaves unchecked. A crl= file that cannot be used at all (missing,
+ * refused by the host, too large, not CRLs that parse) is a mistake in the
+ * setup, and which revocations it would list is unknown: crl-stale, hard.
+ *
  * Trust anchors are whatever ca= and ca-dir= hold, intermediates included
  * (X509_V_FLAG_PARTIAL_CHAIN): the administrator named them as trusted.
  */
@@ -373,17 +378,20 @@ static int verify_ca(const struct mtls_conf *c, const struct mtls_trust *t, STAC
 	}
 	if (check_chain(c, t, X509_STORE_CTX_get0_chain(ctx), now, v) < 0)
 		goto out;
+	if (t->crl_unreadable) {
+		deny(v, "crl-stale",
+		     "crl=%.100s cannot be used (crl-soft-fail does not cover that)",
+		     t->crl_unreadable_path);
+		goto out;
+	}
 	v->reason = NULL; /* every check passed */
 	v->detail[0] = '\0';
-	if (vs.crl_stale || t->crl_unreadable) {
+	if (vs.crl_stale) {
 		v->crl_stale = true;
-		if (t->crl_unreadable)
-			snprintf(v->detail, sizeof(v->detail), "a crl= file is unreadable");
-		else
-			snprintf(v->detail, sizeof(v->detail), "%s at depth %d%s%s",
-			         X509_verify_cert_error_string(vs.crl_error), vs.crl_depth,
-			         stale_note(c, t, now)[0] != '\0' ? "; a CRL is stale: " : "",
-			         stale_note(c, t, now));
+		snprintf(v->detail, sizeof(v->detail), "%s at depth %d%s%s",
+		         X509_verify_cert_error_string(vs.crl_error), vs.crl_depth,
+		         stale_note(c, t, now)[0] != '\0' ? "; a CRL is stale: " : "",
+		         stale_note(c, t, now));
 	}
 out:
 	X509_STORE_CTX_free(ctx);
