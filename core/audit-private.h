@@ -47,20 +47,54 @@ enum lk_audit_problem {
 	LK_AUDIT_REORDERED, /* intact row in the wrong place */
 	LK_AUDIT_BROKEN,    /* link broken: row rehashed, or rows deleted and renumbered */
 	LK_AUDIT_SCHEMA,    /* rows chain, but the append-only triggers were dropped */
+	/* Appended with signed checkpoints (core/checkpoint.c): */
+	LK_AUDIT_INSERTED,   /* rows that were not there when the row after them was written */
+	LK_AUDIT_TRUNCATED,  /* the log ends before the seq a checkpoint covers */
+	LK_AUDIT_REWRITTEN,  /* rows link, but not to the chain value a checkpoint signed */
+	LK_AUDIT_FORGED,     /* a checkpoint's signature or content does not verify */
+	LK_AUDIT_CP_MISSING, /* a checkpoint was deleted */
+	LK_AUDIT_CP_BROKEN,  /* a checkpoint does not follow the one before it */
 };
+
+/* The action of the audit row each checkpoint appends; its detail starts
+ * "number=N audit_seq=S". */
+#define LK_AUDIT_CHECKPOINT_ACTION "audit.checkpoint"
 
 struct lk_audit_report {
 	int64_t rows;
-	int64_t head_seq;
+	int64_t head_seq; /* the last good seq */
 	unsigned char head[LK_CHAIN_LEN];
 	enum lk_audit_problem problem;
-	int64_t bad_seq; /* first bad seq, when problem != INTACT */
+	int64_t bad_seq; /* first bad seq, when problem != INTACT (0: a checkpoint's) */
 	char why[256];
+	/* With marks (lk_audit_verify_marks): */
+	int64_t marks_matched; /* marks whose chain value the walk reproduced */
+	int64_t bad_mark;      /* the mark's number, for TRUNCATED and REWRITTEN */
+	/* The last LK_AUDIT_CHECKPOINT_ACTION row the walk passed and the
+	 * checkpoint number its detail names (0: none). */
+	int64_t record_seq, record_number;
 };
 
 /* Walks the whole chain. LK_OK when the walk finished (report says whether
  * it is intact); an error only when the database itself could not be read. */
 int lk_audit_verify(struct lk_store *store, struct lk_audit_report *ret_report, struct lk_err *err);
+
+/* A chain value someone vouches for (a signed checkpoint): the chain at
+ * seq (0: the empty log, whose chain is zeros). */
+struct lk_audit_mark {
+	int64_t seq;
+	int64_t number; /* named in messages */
+	unsigned char chain[LK_CHAIN_LEN];
+};
+
+/*
+ * lk_audit_verify, and the marks (sorted by seq) too: the chain the walk
+ * recomputes at each mark's seq must be the mark's (LK_AUDIT_REWRITTEN
+ * otherwise: the rows since the mark before were rewritten and rehashed),
+ * and the log must reach the last mark's seq (LK_AUDIT_TRUNCATED).
+ */
+int lk_audit_verify_marks(struct lk_store *store, const struct lk_audit_mark *marks, size_t n_marks,
+                          struct lk_audit_report *ret_report, struct lk_err *err);
 
 const char *lk_audit_problem_str(enum lk_audit_problem p);
 

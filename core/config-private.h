@@ -16,6 +16,10 @@
 #define LK_DEFAULT_ROTATION_AGE     (60LL * 86400)
 #define LK_DEFAULT_GROUP_COMMIT_MAX 64
 #define LK_GROUP_COMMIT_LIMIT       1024
+/* latchkeyd's signed audit checkpoints: how often, and at least how far
+ * apart (a checkpoint is an audit row and a signature: not free). */
+#define LK_DEFAULT_CHECKPOINT_INTERVAL (15LL * 60)
+#define LK_MIN_CHECKPOINT_INTERVAL     60LL
 
 /* One "auth_peer = UID SERVICE[,SERVICE...]" line: the PAM services a peer
  * uid on the auth socket may speak for (root may speak for every one). */
@@ -76,6 +80,10 @@ struct lk_config {
 	/* Most decisions committed in one transaction (group commit); 1 commits
 	 * each decision alone. Default LK_DEFAULT_GROUP_COMMIT_MAX. */
 	unsigned group_commit_max;
+	/* latchkeyd signs a checkpoint of the audit chain this often (seconds,
+	 * at least LK_MIN_CHECKPOINT_INTERVAL; there is no "off"), even when
+	 * nothing happened, and once more when it stops. */
+	int64_t checkpoint_interval;
 	struct lk_auth_peer *auth_peers; /* none by default */
 	size_t n_auth_peers;
 	struct lk_role_member *role_members; /* none by default: only root and the daemon's user */

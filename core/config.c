@@ -101,6 +101,7 @@ static const struct duration_field duration_fields[] = {
 	{ "key_max_lifetime", offsetof(struct lk_config, key_max_lifetime) },
 	{ "rotation_grace", offsetof(struct lk_config, rotation_grace) },
 	{ "rotation_age", offsetof(struct lk_config, rotation_age) },
+	{ "checkpoint_interval", offsetof(struct lk_config, checkpoint_interval) },
 };
 
 static int read_small_file(const char *path, char **ret_buf, struct lk_err *err)
@@ -597,6 +598,7 @@ int lk_config_load(const char *path, struct lk_config **ret_cfg, struct lk_err *
 	cfg->rotation_grace = LK_DEFAULT_ROTATION_GRACE;
 	cfg->rotation_age = LK_DEFAULT_ROTATION_AGE;
 	cfg->group_commit_max = LK_DEFAULT_GROUP_COMMIT_MAX;
+	cfg->checkpoint_interval = LK_DEFAULT_CHECKPOINT_INTERVAL;
 
 	/* strtok_r would merge empty lines and miscount line numbers. */
 	for (line = buf; line != NULL; line = save) {
@@ -628,6 +630,13 @@ int lk_config_load(const char *path, struct lk_config **ret_cfg, struct lk_err *
 			               path_fields[i].name);
 			goto out;
 		}
+	}
+	if (cfg->checkpoint_interval < LK_MIN_CHECKPOINT_INTERVAL) {
+		r = lk_err_set(err, LK_EINVAL,
+		               "%s: checkpoint_interval must be at least 1m (it cannot be turned "
+		               "off)",
+		               path);
+		goto out;
 	}
 	if (cfg->rotation_grace > cfg->key_max_lifetime) {
 		r = lk_err_set(err, LK_EINVAL, "%s: rotation_grace is longer than key_max_lifetime",
@@ -674,6 +683,10 @@ int lk_config_write_default(const char *path, const char *plugin_dir, struct lk_
 	        "# (fsync; or normal), decisions committed in batches of at most this many.\n"
 	        "durability = fsync\n"
 	        "group_commit_max = 64\n"
+	        "\n"
+	        "# latchkeyd signs a checkpoint of the audit log this often, and when it\n"
+	        "# stops, with signing_key (at least 1m). signing.pub.pem verifies them.\n"
+	        "checkpoint_interval = 15m\n"
 	        "\n"
 	        "# Key rules: every key expires, at most key_max_lifetime after issue.\n"
 	        "key_max_lifetime = 90d\n"

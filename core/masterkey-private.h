@@ -24,6 +24,24 @@ enum lk_subkey_purpose {
 struct lk_master;
 
 /*
+ * A secret key file (the master key, the signing key), what names it in
+ * messages. Created O_EXCL|O_NOFOLLOW, mode 0600, fsynced; removed again if
+ * it could not be written whole.
+ */
+int lk_key_file_create(const char *path, const char *what, const unsigned char *data, size_t len,
+                       struct lk_err *err);
+
+/*
+ * Reads a secret key file of exactly len bytes into sodium_malloc'd memory
+ * (*ret_secret, for sodium_free). Refuses a symlink, a non-regular file, a
+ * file owned by another user or with any group/other permission bit, like
+ * OpenSSH with private keys, saying which. LK_ENOTFOUND if it does not
+ * exist.
+ */
+int lk_key_file_read(const char *path, const char *what, size_t len, unsigned char **ret_secret,
+                     struct lk_err *err);
+
+/*
  * Creates a new master key file at path: 32 bytes from the CSPRNG, mode 0600,
  * O_EXCL so an existing file is never overwritten.
  */

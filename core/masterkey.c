@@ -15,37 +15,36 @@ struct lk_master {
 	unsigned char *key; /* sodium_malloc'd, read-only once loaded */
 };
 
-int lk_master_create(const char *path, struct lk_err *err)
+int lk_key_file_create(const char *path, const char *what, const unsigned char *data, size_t len,
+                       struct lk_err *err)
 {
-	unsigned char key[LK_MASTER_KEY_LEN];
 	int fd = -1, r;
 	ssize_t n;
 
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		r = lk_err_set(err, errno == EEXIST ? LK_EEXIST : LK_EIO,
-		               "cannot create master key %s: %s", path, strerror(errno));
+		r = lk_err_set(err, errno == EEXIST ? LK_EEXIST : LK_EIO, "cannot create %s %s: %s",
+		               what, path, strerror(errno));
 		goto out;
 	}
-	crypto_kdf_keygen(key);
-	n = write(fd, key, sizeof(key));
-	if (n != (ssize_t)sizeof(key) || fsync(fd) != 0) {
-		r = lk_err_set(err, LK_EIO, "cannot write master key %s: %s", path,
+	n = write(fd, data, len);
+	if (n != (ssize_t)len || fsync(fd) != 0) {
+		r = lk_err_set(err, LK_EIO, "cannot write %s %s: %s", what, path,
 		               n < 0 ? strerror(errno) : "short write");
 		unlink(path);
 		goto out;
 	}
 	r = LK_OK;
 out:
-	sodium_memzero(key, sizeof(key));
 	if (fd >= 0)
 		close(fd);
 	return r;
 }
 
-int lk_master_load(const char *path, struct lk_master **ret_master, struct lk_err *err)
+int lk_key_file_read(const char *path, const char *what, size_t len, unsigned char **ret_secret,
+                     struct lk_err *err)
 {
-	struct lk_master *m = NULL;
+	unsigned char *secret = NULL;
 	struct stat st;
 	int fd = -1, r;
 	size_t got = 0;
@@ -55,68 +54,96 @@ int lk_master_load(const char *path, struct lk_master **ret_master, struct lk_er
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		if (errno == ELOOP)
-			r = lk_err_set(err, LK_ECRYPTO,
-			               "master key %s is a symlink; refusing to use it", path);
+			r = lk_err_set(err, LK_ECRYPTO, "%s %s is a symlink; refusing to use it",
+			               what, path);
 		else
 			r = lk_err_set(err, errno == ENOENT ? LK_ENOTFOUND : LK_ECRYPTO,
-			               "cannot open master key %s: %s", path, strerror(errno));
+			               "cannot open %s %s: %s", what, path, strerror(errno));
 		goto out;
 	}
 	if (fstat(fd, &st) != 0) {
-		r = lk_err_set(err, LK_ECRYPTO, "cannot stat master key %s: %s", path,
+		r = lk_err_set(err, LK_ECRYPTO, "cannot stat %s %s: %s", what, path,
 		               strerror(errno));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		r = lk_err_set(err, LK_ECRYPTO,
-		               "master key %s is not a regular file; refusing to use it", path);
+		r = lk_err_set(err, LK_ECRYPTO, "%s %s is not a regular file; refusing to use it",
+		               what, path);
 		goto out;
 	}
 	if (st.st_uid != geteuid()) {
 		r = lk_err_set(err, LK_ECRYPTO,
-		               "master key %s is owned by uid %u, not uid %u; refusing to use it",
+		               "%s %s is owned by uid %u, not uid %u; refusing to use it", what,
 		               path, (unsigned)st.st_uid, (unsigned)geteuid());
 		goto out;
 	}
 	if ((st.st_mode & 077) != 0) {
-		r = lk_err_set(
-		    err, LK_ECRYPTO,
-		    "master key %s has group/other permission bits (mode %04o); run chmod 600",
-		    path, (unsigned)(st.st_mode & 07777));
+		r = lk_err_set(err, LK_ECRYPTO,
+		               "%s %s has group/other permission bits (mode %04o); run chmod 600",
+		               what, path, (unsigned)(st.st_mode & 07777));
 		goto out;
 	}
-	if (st.st_size != LK_MASTER_KEY_LEN) {
-		r = lk_err_set(err, LK_ECRYPTO, "master key %s has %lld bytes, expected %d", path,
-		               (long long)st.st_size, LK_MASTER_KEY_LEN);
+	if (st.st_size != (off_t)len) {
+		r = lk_err_set(err, LK_ECRYPTO, "%s %s has %lld bytes, expected %zu", what, path,
+		               (long long)st.st_size, len);
 		goto out;
 	}
-	r = lk_err_set(err, LK_ENOMEM, "out of secure memory for the master key");
-	m = calloc(1, sizeof(*m));
-	if (m == NULL)
-		goto out;
 	/* sodium_malloc: guard pages, mlock, excluded from core dumps. */
-	m->key = sodium_malloc(LK_MASTER_KEY_LEN);
-	if (m->key == NULL)
+	secret = sodium_malloc(len);
+	if (secret == NULL) {
+		r = lk_err_set(err, LK_ENOMEM, "out of secure memory for the %s", what);
 		goto out;
-	while (got < LK_MASTER_KEY_LEN) {
-		ssize_t n = read(fd, m->key + got, LK_MASTER_KEY_LEN - got);
+	}
+	while (got < len) {
+		ssize_t n = read(fd, secret + got, len - got);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			r = lk_err_set(err, LK_ECRYPTO, "cannot read master key %s: %s", path,
+			r = lk_err_set(err, LK_ECRYPTO, "cannot read %s %s: %s", what, path,
 			               n < 0 ? strerror(errno) : "short read");
 			goto out;
 		}
 		got += (size_t)n;
 	}
+	*ret_secret = secret;
+	secret = NULL;
+	r = LK_OK;
+out:
+	sodium_free(secret); /* wipes; accepts NULL */
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
+int lk_master_create(const char *path, struct lk_err *err)
+{
+	unsigned char key[LK_MASTER_KEY_LEN];
+	int r;
+
+	crypto_kdf_keygen(key);
+	r = lk_key_file_create(path, "master key", key, sizeof(key), err);
+	sodium_memzero(key, sizeof(key));
+	return r;
+}
+
+int lk_master_load(const char *path, struct lk_master **ret_master, struct lk_err *err)
+{
+	struct lk_master *m = NULL;
+	int r;
+
+	r = lk_err_set(err, LK_ENOMEM, "out of secure memory for the master key");
+	m = calloc(1, sizeof(*m));
+	if (m == NULL)
+		goto out;
+	r = lk_key_file_read(path, "master key", LK_MASTER_KEY_LEN, &m->key, err);
+	if (r < 0)
+		goto out;
 	sodium_mprotect_readonly(m->key);
 	*ret_master = m;
 	m = NULL;
 	r = LK_OK;
 out:
 	lk_master_free(m);
-	if (fd >= 0)
-		close(fd);
 	return r;
 }
 

@@ -134,6 +134,28 @@ static const char migration_5[] =
     "CREATE INDEX certificate_not_after ON certificate (not_after);"
     "ALTER TABLE api_key ADD COLUMN cert_sha256 TEXT;";
 
-const char *const lk_migrations[] = { migration_1, migration_2, migration_3, migration_4,
-	                              migration_5 };
+/* Signed checkpoints of the audit chain (core/checkpoint.c, decision 0010):
+ * each row signs, with the Ed25519 signing key, the chain value at
+ * audit_seq and the SHA-256 of the previous checkpoint's manifest, so a cut
+ * tail or a rewritten and rehashed log shows against it. manifest holds the
+ * exact bytes signed; the other columns repeat its fields for queries.
+ * Append-only like the audit table. */
+static const char migration_6[] =
+    "CREATE TABLE checkpoint ("
+    "  number INTEGER PRIMARY KEY," /* contiguous from 1 */
+    "  ts INTEGER NOT NULL,"
+    "  audit_seq INTEGER NOT NULL,"
+    "  audit_chain BLOB NOT NULL,"
+    "  previous BLOB NOT NULL,"
+    "  key_id TEXT NOT NULL,"
+    "  manifest TEXT NOT NULL,"
+    "  signature BLOB NOT NULL"
+    ");"
+    "CREATE TRIGGER checkpoint_no_update BEFORE UPDATE ON checkpoint"
+    "  BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;"
+    "CREATE TRIGGER checkpoint_no_delete BEFORE DELETE ON checkpoint"
+    "  BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;";
+
+const char *const lk_migrations[] = { migration_1, migration_2, migration_3,
+	                              migration_4, migration_5, migration_6 };
 const int lk_migration_count = (int)(sizeof(lk_migrations) / sizeof(lk_migrations[0]));

@@ -81,6 +81,7 @@ int lk_store_migrate_to(sqlite3 *db, int target, struct lk_err *err)
 	static const char *const set_version[] = {
 		"PRAGMA user_version = 0", "PRAGMA user_version = 1", "PRAGMA user_version = 2",
 		"PRAGMA user_version = 3", "PRAGMA user_version = 4", "PRAGMA user_version = 5",
+		"PRAGMA user_version = 6",
 	};
 	int version, r;
 
@@ -491,6 +492,7 @@ long long lk_store_count(struct lk_store *store, const char *table)
 		{ "audit", "SELECT count(*) FROM audit" },
 		{ "api_key", "SELECT count(*) FROM api_key" },
 		{ "subject", "SELECT count(*) FROM subject" },
+		{ "checkpoint", "SELECT count(*) FROM checkpoint" },
 	};
 	sqlite3_stmt *st;
 	long long n = -1;
