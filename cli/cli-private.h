@@ -10,6 +10,7 @@
 #include "config-private.h"
 #include "error-private.h"
 #include "masterkey-private.h"
+#include "signing-private.h"
 #include "store-private.h"
 #include "totp-private.h"
 
@@ -53,12 +54,15 @@ struct cli {
 	struct lk_config *cfg;
 	struct lk_master *master;
 	struct lk_store *store;
+	/* The signing key (audit checkpoint, audit verify): latchkeyd's own
+	 * (NULL when it runs without one), or loaded by the verb here. */
+	struct lk_signer *signer;
 	int64_t now;
 	int64_t actor;     /* the caller's uid, recorded in every audit row */
 	enum lk_role role; /* the caller's; LK_ROLE_ADMIN in process */
 	FILE *out, *err;   /* stdout and stderr, or latchkeyd's captures */
 
-	/* Set by latchkeyd: cfg, master and store are its own (cli_open takes
+	/* Set by latchkeyd: cfg, master, store and signer are its own (cli_open takes
 	 * them as they are, cli_close leaves them), stdin is the request's. */
 	bool in_daemon;
 	const unsigned char *in;

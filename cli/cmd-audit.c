@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* latchkey audit verify | log */
+/* latchkey audit verify | log | checkpoint */
 #include "config.h"
 
 #include <getopt.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "audit-private.h"
+#include "checkpoint-private.h"
 #include "cli-private.h"
 #include "keys-private.h"
 #include "util-private.h"
@@ -18,11 +20,114 @@ static void hex(const unsigned char *b, size_t n, char *out)
 		snprintf(out + 2 * i, 3, "%02x", b[i]);
 }
 
+/*
+ * The signing key: latchkeyd's own, or (--offline) loaded here from the
+ * config's signing_key. *ret is NULL, with EXIT_OK, when none is configured
+ * or its file does not exist (a setup made before checkpoints); a key that
+ * exists but is refused (too open, a symlink) is an error.
+ */
+static int find_signer(struct cli *c, const struct lk_signer **ret)
+{
+	struct lk_err err = { { 0 } };
+	int r;
+
+	*ret = NULL;
+	if (c->in_daemon) {
+		*ret = c->signer;
+		return EXIT_OK;
+	}
+	if (c->signer == NULL && c->cfg->signing_key != NULL) {
+		r = lk_signing_load(c->cfg->signing_key, &c->signer, &err);
+		if (r < 0 && r != LK_ENOTFOUND)
+			return cli_fail_err(c, LK_ECRYPTO, &err);
+	}
+	*ret = c->signer;
+	return EXIT_OK;
+}
+
+static void verify_text(struct cli *c, const struct lk_verify_report *rep, const char *head)
+{
+	const struct lk_audit_report *a = &rep->audit;
+	const char *what = lk_audit_problem_str(a->problem);
+	char when[40];
+
+	/* A problem: the first line says what and where, the second what
+	 * still holds. */
+	switch (a->problem) {
+	case LK_AUDIT_INTACT:
+		fprintf(c->out, "audit chain intact: %lld rows, head seq %lld, chain %s\n",
+		        (long long)a->rows, (long long)a->head_seq, head);
+		if (rep->last.number == 0) {
+			fprintf(c->out, "checkpoints: none yet\n");
+			return;
+		}
+		lk_time_format(rep->last.ts, when, sizeof(when));
+		fprintf(c->out,
+		        "checkpoints: %lld verified, the last is %lld (%s), covering seq %lld, "
+		        "key id %s\n",
+		        (long long)rep->checkpoints, (long long)rep->last.number, when,
+		        (long long)rep->last.audit_seq, rep->last.key_id);
+		return;
+	case LK_AUDIT_SCHEMA:
+		fprintf(c->out, "audit log TAMPERED (%s): %s\n", what, a->why);
+		return;
+	case LK_AUDIT_FORGED:
+	case LK_AUDIT_CP_MISSING:
+	case LK_AUDIT_CP_BROKEN:
+		fprintf(c->out, "audit checkpoint %lld BAD (%s): %s\n",
+		        (long long)rep->bad_checkpoint, what, a->why);
+		break;
+	case LK_AUDIT_TRUNCATED:
+		fprintf(c->out, "audit log TRUNCATED at seq %lld: %s\n", (long long)a->bad_seq,
+		        a->why);
+		break;
+	default:
+		fprintf(c->out, "audit chain BROKEN at seq %lld (%s): %s\n", (long long)a->bad_seq,
+		        what, a->why);
+		break;
+	}
+	fprintf(c->out, "last good seq %lld, chain %s; %lld checkpoints verified\n",
+	        (long long)a->head_seq, head, (long long)rep->checkpoints);
+}
+
+static void verify_json(struct cli *c, const struct lk_verify_report *rep, const char *head)
+{
+	const struct lk_audit_report *a = &rep->audit;
+	struct json j;
+
+	json_open(&j, c->out, '{');
+	json_bool(&j, "intact", a->problem == LK_AUDIT_INTACT);
+	json_int(&j, "rows_checked", a->rows);
+	json_int(&j, "head_seq", a->head_seq);
+	json_str(&j, "head", head);
+	json_int(&j, "checkpoints_verified", rep->checkpoints);
+	if (rep->last.number > 0) {
+		json_value_open(&j, "last_checkpoint", '{');
+		json_int(&j, "number", rep->last.number);
+		json_time(&j, "time", rep->last.ts);
+		json_int(&j, "audit_seq", rep->last.audit_seq);
+		json_str(&j, "key_id", rep->last.key_id);
+		json_close(&j, '{');
+	} else {
+		json_str(&j, "last_checkpoint", NULL);
+	}
+	if (a->problem != LK_AUDIT_INTACT) {
+		json_str(&j, "problem", lk_audit_problem_str(a->problem));
+		if (a->bad_seq > 0)
+			json_int(&j, "bad_seq", a->bad_seq);
+		if (rep->bad_checkpoint > 0)
+			json_int(&j, "bad_checkpoint", rep->bad_checkpoint);
+		json_str(&j, "why", a->why);
+	}
+	json_close(&j, '{');
+}
+
 static int audit_verify(struct cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = { { "json", no_argument, NULL, 'j' },
 		                              { NULL, 0, NULL, 0 } };
-	struct lk_audit_report rep;
+	struct lk_verify_report rep;
+	const struct lk_signer *signer;
 	struct lk_err err = { { 0 } };
 	char head[2 * LK_CHAIN_LEN + 1];
 	int opt, status, r;
@@ -38,35 +143,80 @@ static int audit_verify(struct cli *c, int argc, char **argv)
 		return cli_fail(c, LK_EINVAL, "unexpected argument '%.60s'", argv[optind]);
 	if ((status = cli_open(c, false, true)) != EXIT_OK)
 		return status;
-	r = lk_audit_verify(c->store, &rep, &err);
+	if ((status = find_signer(c, &signer)) != EXIT_OK)
+		return status;
+	r = lk_checkpoint_verify(c->store, signer != NULL ? lk_signer_public(signer) : NULL, &rep,
+	                         &err);
 	if (r < 0)
 		return cli_fail_err(c, r, &err);
-	hex(rep.head, LK_CHAIN_LEN, head);
+	hex(rep.audit.head, LK_CHAIN_LEN, head);
+	if (c->json)
+		verify_json(c, &rep, head);
+	else
+		verify_text(c, &rep, head);
+	return rep.audit.problem == LK_AUDIT_INTACT ? EXIT_OK : EXIT_DENIED;
+}
+
+static int audit_checkpoint(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = { { "json", no_argument, NULL, 'j' },
+		                              { NULL, 0, NULL, 0 } };
+	char sig[sodium_base64_ENCODED_LEN(LK_SIGNATURE_LEN, sodium_base64_VARIANT_ORIGINAL)];
+	char chain[2 * LK_CHAIN_LEN + 1];
+	const struct lk_signer *signer;
+	struct lk_checkpoint cp;
+	struct lk_err err = { { 0 } };
+	int opt, status, r;
+
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (opt != 'j')
+			return cli_fail(c, LK_EINVAL,
+			                "option '%.60s' is not valid for 'audit checkpoint'",
+			                argv[optind - 1]);
+		c->json = true;
+	}
+	if (optind < argc)
+		return cli_fail(c, LK_EINVAL, "unexpected argument '%.60s'", argv[optind]);
+	if ((status = cli_open(c, false, false)) != EXIT_OK)
+		return status;
+	if ((status = find_signer(c, &signer)) != EXIT_OK)
+		return status;
+	if (signer == NULL && c->in_daemon)
+		return cli_fail(c, LK_ECRYPTO,
+		                "latchkeyd runs without a signing key, so it signs no checkpoints "
+		                "(signing_key in %s; its log says why)",
+		                c->cfg->path);
+	if (signer == NULL)
+		return cli_fail(c, LK_ECRYPTO,
+		                c->cfg->signing_key != NULL
+		                    ? "no signing key: %s does not exist"
+		                    : "no signing key: %s sets no signing_key",
+		                c->cfg->signing_key != NULL ? c->cfg->signing_key : c->cfg->path);
+	r = lk_checkpoint_make(c->store, signer, c->now, c->actor, LK_CHECKPOINT_REQUEST, &cp,
+	                       &err);
+	if (r < 0)
+		return cli_fail_err(c, r, &err);
+	/* The copy outside the database (latchkeyd syncs the commit right
+	 * after this verb; --offline's commit was synced already). */
+	lk_checkpoint_syslog(&cp);
 	if (c->json) {
 		struct json j;
+		hex(cp.audit_chain, LK_CHAIN_LEN, chain);
+		sodium_bin2base64(sig, sizeof(sig), cp.signature, LK_SIGNATURE_LEN,
+		                  sodium_base64_VARIANT_ORIGINAL);
 		json_open(&j, c->out, '{');
-		json_bool(&j, "intact", rep.problem == LK_AUDIT_INTACT);
-		json_int(&j, "rows_checked", rep.rows);
-		json_int(&j, "head_seq", rep.head_seq);
-		json_str(&j, "head", head);
-		if (rep.problem != LK_AUDIT_INTACT) {
-			json_str(&j, "problem", lk_audit_problem_str(rep.problem));
-			json_int(&j, "bad_seq", rep.bad_seq);
-			json_str(&j, "why", rep.why);
-		}
+		json_int(&j, "number", cp.number);
+		json_time(&j, "time", cp.ts);
+		json_int(&j, "audit_seq", cp.audit_seq);
+		json_str(&j, "audit_chain", chain);
+		json_str(&j, "key_id", cp.key_id);
+		json_str(&j, "signature", sig);
 		json_close(&j, '{');
-	} else if (rep.problem == LK_AUDIT_INTACT) {
-		fprintf(c->out, "audit chain intact: %lld rows, head seq %lld, chain %s\n",
-		        (long long)rep.rows, (long long)rep.head_seq, head);
-	} else if (rep.problem == LK_AUDIT_SCHEMA) {
-		fprintf(c->out, "audit log TAMPERED (%s): %s\n", lk_audit_problem_str(rep.problem),
-		        rep.why);
 	} else {
-		fprintf(c->out, "audit chain BROKEN at seq %lld (%s): %s\n", (long long)rep.bad_seq,
-		        lk_audit_problem_str(rep.problem), rep.why);
-		fprintf(c->out, "last good seq %lld, chain %s\n", (long long)rep.head_seq, head);
+		fprintf(c->out, "checkpoint %lld: audit seq %lld, key id %s\n",
+		        (long long)cp.number, (long long)cp.audit_seq, cp.key_id);
 	}
-	return rep.problem == LK_AUDIT_INTACT ? EXIT_OK : EXIT_DENIED;
+	return EXIT_OK;
 }
 
 struct log_ctx {
@@ -193,11 +343,13 @@ static int audit_log(struct cli *c, int argc, char **argv)
 int cmd_audit(struct cli *c, int argc, char **argv)
 {
 	if (argc < 2)
-		return cli_fail(c, LK_EINVAL, "missing audit command (verify, log)");
+		return cli_fail(c, LK_EINVAL, "missing audit command (verify, log, checkpoint)");
 	optind = 0;
 	if (strcmp(argv[1], "verify") == 0)
 		return audit_verify(c, argc - 1, argv + 1);
 	if (strcmp(argv[1], "log") == 0)
 		return audit_log(c, argc - 1, argv + 1);
+	if (strcmp(argv[1], "checkpoint") == 0)
+		return audit_checkpoint(c, argc - 1, argv + 1);
 	return cli_fail(c, LK_EINVAL, "unknown audit command '%.60s'", argv[1]);
 }

@@ -17,8 +17,8 @@
 
 /* Everything init creates, in creation order, so a failure can undo it. */
 struct made {
-	char paths[6][PATH_MAX];
-	bool is_dir[6];
+	char paths[8][PATH_MAX];
+	bool is_dir[8];
 	int n;
 };
 
@@ -63,10 +63,12 @@ int cmd_init(struct cli *c, int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static const char *const markers[] = { "latchkey.conf", "master.key", "latchkey.db" };
+	static const char *const markers[] = { "latchkey.conf", "master.key", "signing.key",
+		                               "latchkey.db" };
 	struct made made = { .n = 0 };
 	struct lk_err err = { { 0 } };
-	char dir[PATH_MAX], path[PATH_MAX + 32], conf[PATH_MAX + 32];
+	char dir[PATH_MAX], path[PATH_MAX + 32], conf[PATH_MAX + 32], pub[PATH_MAX + 32];
+	char key_id[LK_KEY_ID_LEN + 1];
 	const char *state_dir = NULL, *plugin_dir_arg = NULL;
 	char plugin_dir[PATH_MAX];
 	struct stat st;
@@ -145,6 +147,16 @@ int cmd_init(struct cli *c, int argc, char **argv)
 		goto fail;
 	}
 	remember(&made, path, false);
+	/* The checkpoint signing key, and its public half for auditors. */
+	snprintf(path, sizeof(path), "%s/signing.key", dir);
+	snprintf(pub, sizeof(pub), "%s/signing.pub.pem", dir);
+	r = lk_signing_create(path, pub, key_id, &err);
+	if (r < 0) {
+		status = cli_fail_err(c, r, &err);
+		goto fail;
+	}
+	remember(&made, path, false);
+	remember(&made, pub, false);
 	snprintf(conf, sizeof(conf), "%s/latchkey.conf", dir);
 	r = lk_config_write_default(conf, plugin_dir, &err);
 	if (r < 0) {
@@ -182,6 +194,8 @@ int cmd_init(struct cli *c, int argc, char **argv)
 		json_open(&j, c->out, '{');
 		json_str(&j, "config", conf);
 		json_str(&j, "state_dir", dir);
+		json_str(&j, "signing_key_id", key_id);
+		json_str(&j, "signing_public_key", pub);
 		json_close(&j, '{');
 	} else {
 		fprintf(c->out, "%s\n", conf);

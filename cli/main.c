@@ -33,6 +33,7 @@ static const char usage_text[] =
     "  cert list [--expiring 30d]        (client certificates mtls steps accepted)\n"
     "  audit verify                     audit log [--since T] [--key KID] [--subject S]\n"
     "                                             [--type ACTION] [--limit N]\n"
+    "  audit checkpoint                 (sign a checkpoint of the audit chain now)\n"
     "  policy check FILE...             policy show SERVICE\n"
     "  policy mfa enable|disable SERVICE --plugin P [--scope S...] [--ticket T]\n"
     "  auth SERVICE [--user U] [--rhost H] [--scope S...]   (key on stdin; runs the policy)\n"

@@ -46,6 +46,8 @@ static const struct cli_verb verbs[] = {
 	{ "key", "*", "key", LK_ROLE_AUDITOR, 0, cmd_key, NULL },
 	{ "audit", "verify", "audit verify", LK_ROLE_AUDITOR, 0, cmd_audit, NULL },
 	{ "audit", "log", "audit log", LK_ROLE_AUDITOR, 0, cmd_audit, NULL },
+	/* A signed checkpoint now: it adds to the log, as key work does. */
+	{ "audit", "checkpoint", "audit checkpoint", LK_ROLE_OPERATOR, 0, cmd_audit, NULL },
 	{ "audit", "*", "audit", LK_ROLE_AUDITOR, 0, cmd_audit, NULL },
 	{ "policy", "check", "policy check", LK_ROLE_AUDITOR, CLI_VERB_LOCAL, cmd_policy, NULL },
 	{ "policy", "show", "policy show", LK_ROLE_AUDITOR, 0, cmd_policy, NULL },
@@ -239,9 +241,11 @@ void cli_close(struct cli *c)
 		return;
 	lk_store_close(c->store);
 	lk_master_free(c->master);
+	lk_signer_free(c->signer);
 	lk_config_free(c->cfg);
 	c->store = NULL;
 	c->master = NULL;
+	c->signer = NULL;
 	c->cfg = NULL;
 }
 

@@ -336,6 +336,7 @@ static int serve(struct admin_conn *a, struct lk_err *err)
 		             .cfg = a->d->cfg,
 		             .master = a->d->master,
 		             .store = a->d->store,
+		             .signer = a->d->signer,
 		             .actor = (int64_t)a->uid,
 		             .role = a->role,
 		             .out = a->out.f,

@@ -3,7 +3,7 @@
  * latchkeyd's parts: main.c (start-up, signals, the accept loop),
  * listen.c (sockets and peer credentials), batch.c (the engine lock and
  * audit group commit), auth.c (the auth socket's protocol), admin.c (the
- * admin socket).
+ * admin socket), checkpoint.c (signed audit checkpoints on a timer).
  */
 #ifndef LATCHKEYD_DAEMON_PRIVATE_H
 #define LATCHKEYD_DAEMON_PRIVATE_H
@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "checkpoint-private.h"
 #include "config-private.h"
 #include "engine-private.h"
 #include "error-private.h"
@@ -34,6 +35,11 @@ struct daemon {
 	struct lk_master *master;
 	struct lk_store *store;
 	struct lk_engine *engine;
+	/* Signs the audit checkpoints; NULL when none is configured (or its
+	 * file does not exist yet): then there are none, and the log said so
+	 * once at start. */
+	struct lk_signer *signer;
+	struct lk_checkpoint_timer checkpoint_timer; /* main thread only */
 	bool foreground;
 
 	/* The engine and the store: one thread at a time (the store is one
@@ -125,6 +131,24 @@ int lkd_batch_finish(struct daemon *d, struct lk_err *err);
  */
 int lkd_batch_run(struct daemon *d, int (*unit)(struct daemon *, void *, struct lk_err *),
                   void *arg, struct lk_err *err);
+
+/* ---- checkpoint.c ---- */
+
+/* Loads the signing key and starts the checkpoint timer (after the store
+ * is open). No signing_key, or no such file: a warning, and no checkpoints;
+ * a key file that is refused (too open, a symlink, the wrong size) stops
+ * the start. */
+int lkd_checkpoint_setup(struct daemon *d, struct lk_err *err);
+
+/* Milliseconds until the next checkpoint is due, for poll(2); -1 without a
+ * signing key. */
+int lkd_checkpoint_wait_ms(struct daemon *d);
+
+/* Signs a checkpoint (trigger: LK_CHECKPOINT_INTERVAL or _SHUTDOWN) as a
+ * unit of the batch, and once it is durable sends its copy to syslog. A
+ * failure is logged. Restarts the timer either way. LK_OK without a signing
+ * key (nothing to do). */
+int lkd_checkpoint(struct daemon *d, const char *trigger);
 
 /* ---- account.c ---- */
 
