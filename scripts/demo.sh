@@ -317,5 +317,30 @@ show "latchkey audit verify          (exit 4: every verb goes through the daemon
 show "latchkey --offline audit verify   (the database's owner, daemon stopped)"
 "$lk" --offline audit verify
 
+step "17. Signed checkpoints: latchkeyd signed one as it stopped; openssl alone checks it"
+# An auditor needs the database (or the syslog copy), signing.pub.pem and
+# the openssl command; latchkey(1), CHECKPOINTS.
+show "latchkey --offline audit log --type audit.checkpoint"
+"$lk" --offline audit log --type audit.checkpoint
+show "sqlite3 latchkey.db \"SELECT writefile('cp.txt', manifest), writefile('cp.sig', signature) FROM checkpoint ORDER BY number DESC LIMIT 1\""
+(cd "$state" && sqlite3 latchkey.db "SELECT writefile('cp.txt', manifest),
+	writefile('cp.sig', signature) FROM checkpoint ORDER BY number DESC LIMIT 1" >/dev/null)
+show "cat cp.txt"
+cat "$state/cp.txt"
+show "openssl pkeyutl -verify -pubin -inkey signing.pub.pem -rawin -in cp.txt -sigfile cp.sig"
+openssl pkeyutl -verify -pubin -inkey "$state/signing.pub.pem" -rawin -in "$state/cp.txt" \
+	-sigfile "$state/cp.sig"
+show "openssl pkey -pubin -in signing.pub.pem -outform DER | sha256sum | cut -c1-16   # the key-id"
+openssl pkey -pubin -in "$state/signing.pub.pem" -outform DER | sha256sum | cut -c1-16
+rm -f "$state/cp.txt" "$state/cp.sig"
+# The tail cut on a copy: the rows left still chain, the checkpoint does not.
+cp -r "$state" "$state.tampered"
+sqlite3 "$state.tampered/latchkey.db" "DROP TRIGGER audit_no_delete;
+  DELETE FROM audit WHERE seq > (SELECT max(audit_seq) - 3 FROM checkpoint);"
+show "sqlite3 latchkey.db \"DELETE FROM audit WHERE seq > ...\"   # the last rows cut, on a copy"
+show "latchkey -c demo-state.tampered/latchkey.conf --offline audit verify"
+"$lk" -c "$state.tampered/latchkey.conf" --offline audit verify || echo "(exit status $?)"
+rm -rf "$state.tampered"
+
 unset KEY NEW WEB BOB CAROL CODE SECRET DAVE
 printf '\nDemo state left in %s (config: %s).\n' "$state" "$LATCHKEY_CONFIG"
