@@ -32,6 +32,14 @@ struct lk_cert_info {
 int lk_cert_leaf(const unsigned char *data, size_t len, struct lk_cert_info *ret_info,
                  struct lk_err *err);
 
+/* The SHA-256 of the first certificate's DER, as lk_cert_leaf would give
+ * it, without parsing the certificate (OpenSSL 3.0 spends ~100 µs on a
+ * parse): the same framing rules, the PEM body base64-decoded, one
+ * well-formed DER SEQUENCE required. For bound keys and the check against
+ * a plugin's credential on every request. */
+int lk_cert_leaf_sha256(const unsigned char *data, size_t len, char ret_hex[LK_CERT_SHA256_HEX + 1],
+                        struct lk_err *err);
+
 /* "sha256:AB:CD:..." or 64 hex digits, any case, colons optional, as
  * lowercase hex; LK_EINVAL names the bad text (long runs of letters and
  * digits masked, as in every error: lk_redact_keys). */
@@ -50,6 +58,13 @@ struct lk_cert_row {
 	char last_service[65];
 	int64_t first_seen, last_seen, uses;
 };
+
+/* A known certificate seen again: last seen, service, uses, principal
+ * (kept if the new one is not a valid name). *ret_found false if the
+ * inventory has no such row (then lk_cert_record it). In the caller's
+ * transaction. */
+int lk_cert_seen(struct lk_store *store, const char *sha256, const char *principal,
+                 const char *service, int64_t now, bool *ret_found, struct lk_err *err);
 
 /* The credential id an mtls step reports: the first
  * LK_CERT_CREDENTIAL_HEX hex digits of the fingerprint. */

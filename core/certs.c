@@ -2,7 +2,10 @@
 /* Client certificates: the leaf's facts and the inventory (certs-private.h). */
 #include "config.h"
 
+#include <limits.h>
+#include <openssl/asn1.h>
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <stdio.h>
@@ -55,10 +58,13 @@ static void name_text(const X509_NAME *name, char *out, size_t outlen)
 			*c = '?';
 }
 
-static int leaf_parse(const unsigned char *data, size_t len, X509 **ret_x, struct lk_err *err)
+/* The checks every reading of a chain makes first, and where the PEM
+ * starts (*ret_start; DER: the input is DER, *ret_der). */
+static int input_check(const unsigned char *data, size_t len, size_t *ret_start, bool *ret_der,
+                       struct lk_err *err)
 {
 	static const char begin[] = "-----BEGIN CERTIFICATE-----";
-	X509 *x = NULL;
+	size_t i = 0, b;
 
 	if (data == NULL || len == 0)
 		return lk_err_set(err, LK_EINVAL, "no client certificate");
@@ -66,31 +72,115 @@ static int leaf_parse(const unsigned char *data, size_t len, X509 **ret_x, struc
 		return lk_err_set(err, LK_EINVAL,
 		                  "client certificate input is %zu bytes; at most %d", len,
 		                  LK_CERT_INPUT_MAX);
-	if (memchr(data, '\0', len) != NULL && data[0] != 0x30)
+	*ret_der = data[0] == 0x30;
+	if (*ret_der)
+		return LK_OK;
+	if (memchr(data, '\0', len) != NULL)
 		return lk_err_set(err, LK_EINVAL, "client certificate input has a NUL byte");
-	if (data[0] == 0x30) {
+	/* The leaf is the first block, and it must be the input's start
+	 * (after white space): no text before it is taken on trust. */
+	while (i < len && (data[i] == ' ' || data[i] == '\t' || data[i] == '\r' || data[i] == '\n'))
+		i++;
+	b = i + sizeof(begin) - 1;
+	/* The marker alone on its line: OpenSSL's reader skips a malformed
+	 * first block and reads the next, and the leaf must be the first
+	 * block whoever reads the chain. */
+	if (len - i < sizeof(begin) - 1 || memcmp(data + i, begin, sizeof(begin) - 1) != 0 ||
+	    !(b < len &&
+	      (data[b] == '\n' || (data[b] == '\r' && b + 1 < len && data[b + 1] == '\n'))))
+		return lk_err_set(err, LK_EINVAL,
+		                  "client certificate input does not start with a PEM CERTIFICATE "
+		                  "block");
+	*ret_start = i;
+	return LK_OK;
+}
+
+/* The first DER object's length in der (len bytes), or 0 if it is not one
+ * well-formed SEQUENCE that fits. */
+static size_t der_object_len(const unsigned char *der, size_t len)
+{
+	const unsigned char *p = der;
+	long body = 0;
+	int tag = 0, cls = 0, r;
+
+	if (len == 0 || len > LONG_MAX)
+		return 0;
+	r = ASN1_get_object(&p, &body, &tag, &cls, (long)len);
+	if ((r & 0x80) != 0 || r != V_ASN1_CONSTRUCTED || tag != V_ASN1_SEQUENCE ||
+	    cls != V_ASN1_UNIVERSAL || body < 0 || (size_t)(p - der) + (size_t)body > len)
+		return 0;
+	return (size_t)(p - der) + (size_t)body;
+}
+
+int lk_cert_leaf_sha256(const unsigned char *data, size_t len, char ret_hex[LK_CERT_SHA256_HEX + 1],
+                        struct lk_err *err)
+{
+	static const char end[] = "-----END CERTIFICATE-----";
+	unsigned char md[SHA256_DIGEST_LENGTH], *der = NULL;
+	size_t start = 0, body, stop, der_len = 0, obj;
+	const unsigned char *e;
+	EVP_ENCODE_CTX *ctx = NULL;
+	bool is_der;
+	int n = 0, fin = 0, r;
+
+	r = input_check(data, len, &start, &is_der, err);
+	if (r < 0)
+		return r;
+	if (is_der) {
+		obj = der_object_len(data, len);
+		if (obj == 0)
+			return lk_err_set(err, LK_EINVAL, "client certificate does not decode");
+		SHA256(data, obj, md);
+		goto hex;
+	}
+	body = start + strlen("-----BEGIN CERTIFICATE-----");
+	e = memmem(data + body, len - body, end, sizeof(end) - 1);
+	if (e == NULL)
+		return lk_err_set(err, LK_EINVAL, "client certificate does not decode");
+	stop = (size_t)(e - data);
+	r = lk_err_set(err, LK_ENOMEM, "out of memory");
+	der = malloc(stop - body + 4);
+	ctx = EVP_ENCODE_CTX_new();
+	if (der == NULL || ctx == NULL)
+		goto out;
+	r = lk_err_set(err, LK_EINVAL, "client certificate does not decode");
+	EVP_DecodeInit(ctx);
+	if (stop - body > INT_MAX ||
+	    EVP_DecodeUpdate(ctx, der, &n, data + body, (int)(stop - body)) < 0 ||
+	    EVP_DecodeFinal(ctx, der + n, &fin) < 0)
+		goto out;
+	der_len = (size_t)n + (size_t)fin;
+	/* One whole certificate-shaped object, nothing after it. */
+	if (der_object_len(der, der_len) != der_len || der_len == 0)
+		goto out;
+	SHA256(der, der_len, md);
+	r = LK_OK;
+out:
+	EVP_ENCODE_CTX_free(ctx);
+	free(der);
+	if (r < 0)
+		return r;
+hex:
+	for (unsigned i = 0; i < sizeof(md); i++)
+		snprintf(ret_hex + 2 * i, 3, "%02x", md[i]);
+	return LK_OK;
+}
+
+static int leaf_parse(const unsigned char *data, size_t len, X509 **ret_x, struct lk_err *err)
+{
+	size_t start = 0;
+	X509 *x = NULL;
+	bool is_der;
+	int r;
+
+	r = input_check(data, len, &start, &is_der, err);
+	if (r < 0)
+		return r;
+	if (is_der) {
 		const unsigned char *p = data;
 		x = d2i_X509(NULL, &p, (long)len);
 	} else {
-		/* The leaf is the first block, and it must be the input's start
-		 * (after white space): no text before it is taken on trust. */
-		size_t i = 0;
-		BIO *bio;
-		while (i < len &&
-		       (data[i] == ' ' || data[i] == '\t' || data[i] == '\r' || data[i] == '\n'))
-			i++;
-		size_t b = i + sizeof(begin) - 1;
-		/* The marker alone on its line: OpenSSL's reader skips a
-		 * malformed first block and reads the next, and the leaf must
-		 * be the first block whoever reads the chain. */
-		if (len - i < sizeof(begin) - 1 ||
-		    memcmp(data + i, begin, sizeof(begin) - 1) != 0 ||
-		    !(b < len &&
-		      (data[b] == '\n' || (data[b] == '\r' && b + 1 < len && data[b + 1] == '\n'))))
-			return lk_err_set(err, LK_EINVAL,
-			                  "client certificate input does not start with a PEM "
-			                  "CERTIFICATE block");
-		bio = BIO_new_mem_buf(data + i, (int)(len - i));
+		BIO *bio = BIO_new_mem_buf(data + start, (int)(len - start));
 		if (bio == NULL)
 			return lk_err_set(err, LK_ENOMEM, "out of memory");
 		x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
@@ -312,5 +402,38 @@ int lk_cert_find(struct lk_store *store, const char *credential, const char *pri
 		                  credential);
 	if (rc != SQLITE_ROW)
 		return lk_store_error(store, rc, "looking up a certificate", err);
+	return LK_OK;
+}
+
+static const char sql_seen[] =
+    "UPDATE certificate SET last_seen = ?2, last_service = ?3,"
+    "  principal_ref = coalesce(?4, principal_ref), uses = uses + 1 WHERE sha256 = ?1";
+
+int lk_cert_seen(struct lk_store *store, const char *sha256, const char *principal,
+                 const char *service, int64_t now, bool *ret_found, struct lk_err *err)
+{
+	char ref[LK_SUBJECT_REF_LEN + 1] = "";
+	sqlite3_stmt *st;
+	int r;
+
+	if (principal != NULL && lk_owner_name_valid(principal)) {
+		r = lk_subject_ref(store, "owner", principal, true, now, ref, err);
+		if (r < 0)
+			return r;
+	}
+	st = lk_store_stmt(store, sql_seen, err);
+	if (st == NULL)
+		return LK_ESTORE;
+	sqlite3_bind_text(st, 1, sha256, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_text(st, 3, service, -1, SQLITE_STATIC);
+	if (ref[0] != '\0')
+		sqlite3_bind_text(st, 4, ref, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 4);
+	r = lk_store_exec_stmt(store, st, "recording a client certificate", err);
+	if (r < 0)
+		return r;
+	*ret_found = sqlite3_changes(store->db) > 0;
 	return LK_OK;
 }

@@ -94,7 +94,7 @@ struct run {
 	const struct lk_plugin_input *inputs;
 	size_t n_inputs;
 	int cert_state; /* 0: not read yet; 1: read; -1: none or unreadable */
-	struct lk_cert_info cert;
+	char cert_sha256[LK_CERT_SHA256_HEX + 1];
 	bool cert_accepted; /* a step accepted that leaf: the inventory, on success */
 	/* The credential a successful step proved (a key outranks a
 	 * certificate): what the RESULT names for account management. */
@@ -237,29 +237,60 @@ static struct check *new_check(struct run *run, struct lk_plugin_result *res)
 	return &run->checks[run->n_checks++];
 }
 
-/* The leaf of the request's client certificate, or NULL when there is
- * none or it does not decode (then a bound key is refused, and an mtls step
- * cannot have accepted it). */
-static const struct lk_cert_info *presented_cert(struct run *run)
+/* The request's client certificate input, or NULL. */
+static const struct lk_plugin_input *cert_input(const struct run *run)
 {
+	for (size_t i = 0; i < run->n_inputs; i++)
+		if (run->inputs[i].name != NULL &&
+		    strcmp(run->inputs[i].name, LK_INPUT_CLIENT_CERT) == 0)
+			return &run->inputs[i];
+	return NULL;
+}
+
+/* The SHA-256 of the request's leaf certificate, or NULL when there is
+ * none or it does not decode (then a bound key is refused, and an mtls step
+ * cannot have accepted it). Read without parsing the certificate: this runs
+ * on every request that carries one. */
+static const char *presented_cert(struct run *run)
+{
+	const struct lk_plugin_input *in;
 	struct lk_err err = { { 0 } };
 
 	if (run->cert_state == 0) {
 		run->cert_state = -1;
-		for (size_t i = 0; i < run->n_inputs; i++) {
-			const struct lk_plugin_input *in = &run->inputs[i];
-			if (in->name == NULL || strcmp(in->name, LK_INPUT_CLIENT_CERT) != 0)
-				continue;
-			if (lk_cert_leaf((const unsigned char *)in->value, in->len, &run->cert,
-			                 &err) == LK_OK)
+		if ((in = cert_input(run)) != NULL) {
+			if (lk_cert_leaf_sha256((const unsigned char *)in->value, in->len,
+			                        run->cert_sha256, &err) == LK_OK)
 				run->cert_state = 1;
 			else
 				engine_log(run->engine, LK_LOG_WARNING, "client certificate: %s",
 				           err.msg);
-			break;
 		}
 	}
-	return run->cert_state == 1 ? &run->cert : NULL;
+	return run->cert_state == 1 ? run->cert_sha256 : NULL;
+}
+
+/* The certificate that logged someone in, into the inventory: a known one
+ * is touched; a new one is parsed for its facts (only then: a parse is
+ * the expensive part). */
+static int inventory(struct run *run, const char *principal, const char *service,
+                     struct lk_err *err)
+{
+	const struct lk_plugin_input *in = cert_input(run);
+	struct lk_cert_info info;
+	bool found = false;
+	int r;
+
+	r = lk_cert_seen(run->engine->store, run->cert_sha256, principal, service, run->now, &found,
+	                 err);
+	if (r < 0 || found)
+		return r;
+	if (in == NULL ||
+	    (r = lk_cert_leaf((const unsigned char *)in->value, in->len, &info, err)) < 0)
+		return in == NULL ? lk_err_set(err, LK_EINVAL, "no client certificate") : r;
+	if (strcmp(info.sha256, run->cert_sha256) != 0)
+		return lk_err_set(err, LK_EINVAL, "the client certificate reads two ways");
+	return lk_cert_record(run->engine->store, &info, principal, service, run->now, err);
 }
 
 static int host_verify_api_key(void *ctx, const char *key, size_t key_len,
@@ -280,11 +311,10 @@ static int host_verify_api_key(void *ctx, const char *key, size_t key_len,
 		.source = run->rhost != NULL && lk_ip_parse(run->rhost, &addr) == LK_OK ? run->rhost
 		                                                                        : NULL,
 	};
-	const struct lk_cert_info *cert = presented_cert(run);
 	struct check *c;
 
 	(void)preq;
-	req.cert_sha256 = cert != NULL ? cert->sha256 : NULL;
+	req.cert_sha256 = presented_cert(run);
 
 	res->decision = LK_PLUGIN_UNAVAILABLE;
 	snprintf(res->reason, sizeof(res->reason), "store-error");
@@ -1000,9 +1030,9 @@ static int exec_step(struct run *run, const struct lk_plugin_host *host,
 		 * (its credential), and the core reads the leaf itself for bound
 		 * keys and the inventory. A leaf they disagree on (odd PEM
 		 * framing) is refused, never recorded under the wrong name. */
-		const struct lk_cert_info *cert = presented_cert(run);
+		const char *cert = presented_cert(run);
 		if (cert == NULL || strlen(pres.credential) != LK_CERT_CREDENTIAL_HEX ||
-		    strncmp(pres.credential, cert->sha256, LK_CERT_CREDENTIAL_HEX) != 0) {
+		    strncmp(pres.credential, cert, LK_CERT_CREDENTIAL_HEX) != 0) {
 			engine_log(run->engine, LK_LOG_WARNING,
 			           "%s: step %s accepted a certificate the core reads differently; "
 			           "refused",
@@ -1235,8 +1265,7 @@ int lk_engine_authenticate(struct lk_engine *engine, const struct lk_auth_reques
 		/* The inventory holds certificates that logged someone in:
 		 * recorded with the decision, in its unit. */
 		if (run.cert_accepted &&
-		    (r = lk_cert_record(engine->store, &run.cert, res.principal, req->service, now,
-		                        err)) < 0)
+		    (r = inventory(&run, res.principal, req->service, err)) < 0)
 			goto out;
 	}
 decided:

@@ -262,6 +262,13 @@ static void expect_leaf_refused(const unsigned char *data, size_t len, struct lk
 	ck_assert_msg(r == LK_EINVAL, "rc %d (%s), want LK_EINVAL", r, err->msg);
 	ck_assert_msg(err->msg[0] != '\0', "refused without a message");
 	ck_assert_msg(memcmp(&info, &untouched, sizeof(info)) == 0, "info written on failure");
+	/* The fingerprint-only reading refuses the same input. */
+	{
+		char hex[LK_CERT_SHA256_HEX + 1] = "untouched";
+		struct lk_err err2 = { { 0 } };
+		ck_assert_int_eq(lk_cert_leaf_sha256(data, len, hex, &err2), LK_EINVAL);
+		ck_assert_str_eq(hex, "untouched");
+	}
 }
 
 /* A first block whose marker line carries more than the marker: OpenSSL's
@@ -387,6 +394,37 @@ START_TEST(test_leaf_der_same_as_pem)
 }
 END_TEST
 
+/* The fingerprint read without a parse is the one the parse gives, for
+ * every form a chain comes in. */
+START_TEST(test_leaf_sha256_matches)
+{
+	static const char *const files[] = { "alice.pem", "ca.pem", "chain.pem",
+		                             "chain-ca-first.pem", "alice.der" };
+	char hex[LK_CERT_SHA256_HEX + 1];
+	struct lk_cert_info info;
+	struct lk_err err = { { 0 } };
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		size_t len;
+		unsigned char *data = pki_slurp(files[i], &len);
+		ck_assert_int_eq(lk_cert_leaf(data, len, &info, &err), LK_OK);
+		ck_assert_msg(lk_cert_leaf_sha256(data, len, hex, &err) == LK_OK, "%s: %s",
+		              files[i], err.msg);
+		ck_assert_str_eq(hex, info.sha256);
+		free(data);
+	}
+	/* Base64 that decodes to more than one object is not one leaf. */
+	{
+		static const char two[] = "-----BEGIN CERTIFICATE-----\n"
+		                          "MAMCAQEwAwIBAQ==\n"
+		                          "-----END CERTIFICATE-----\n";
+		ck_assert_int_eq(
+		    lk_cert_leaf_sha256((const unsigned char *)two, strlen(two), hex, &err),
+		    LK_EINVAL);
+	}
+}
+END_TEST
+
 START_TEST(test_leaf_chain_first_block)
 {
 	struct lk_cert_info got, alice, ca;
@@ -504,6 +542,9 @@ START_TEST(test_leaf_refused)
 		ck_assert_ptr_nonnull(buf);
 		randombytes_buf(buf, 512);
 		buf[0] = 0x30; /* the DER path */
+		buf[1] = 0x82; /* a length past the input's end */
+		buf[2] = 0xff;
+		buf[3] = 0xff;
 		data = buf;
 		len = 512;
 		break;
@@ -1901,6 +1942,7 @@ Suite *certs_suite(void)
 	tcase_add_test(tc, test_leaf_self_signed);
 	tcase_add_test(tc, test_leaf_der_same_as_pem);
 	tcase_add_test(tc, test_leaf_chain_first_block);
+	tcase_add_test(tc, test_leaf_sha256_matches);
 	tcase_add_test(tc, test_leaf_marker_line_strict);
 	tcase_add_test(tc, test_leaf_leading_whitespace);
 	tcase_add_test(tc, test_leaf_validity_past_2050);
