@@ -66,6 +66,9 @@ static const struct cli_verb verbs[] = {
 	{ "totp", "remove", "totp remove", LK_ROLE_ADMIN, 0, cmd_totp, NULL },
 	{ "totp", "recovery", "totp recovery regenerate", LK_ROLE_OPERATOR, 0, cmd_totp, NULL },
 	{ "totp", "*", "totp", LK_ROLE_AUDITOR, 0, cmd_totp, NULL },
+	/* An auditor's verb; it adds one row (the report's checkpoint). */
+	{ "report", "soc2", "report soc2", LK_ROLE_AUDITOR, 0, cmd_report, NULL },
+	{ "report", "*", "report", LK_ROLE_AUDITOR, 0, cmd_report, NULL },
 };
 
 const struct cli_verb *cli_verb_find(int argc, char *const *argv)

@@ -1,0 +1,207 @@
+<?xml version="1.0" encoding="UTF-8"?>
+<!-- SPDX-License-Identifier: Apache-2.0 -->
+<!-- The SOC 2 report (report.html) from evidence.xml: XSLT 1.0 for libxslt.
+     Self-contained: inline CSS, an inline SVG chart, no script, nothing
+     fetched. -->
+<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform"
+                xmlns:e="urn:latchkey:evidence:1"
+                xmlns:svg="http://www.w3.org/2000/svg"
+                exclude-result-prefixes="e svg">
+  <xsl:output method="html" encoding="UTF-8" indent="yes"
+              doctype-system="about:legacy-compat"/>
+
+  <xsl:template match="/e:evidence">
+    <html lang="en">
+      <head>
+        <meta charset="UTF-8"/>
+        <title>SOC 2 evidence <xsl:value-of select="e:cover/e:period/@from"/> to
+          <xsl:value-of select="e:cover/e:period/@to"/></title>
+        <style>
+body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 72em; color: #222; }
+h1 { font-size: 1.6em; } h2 { border-bottom: 2px solid #345; padding-bottom: .2em; margin-top: 2em; }
+h3 { margin-bottom: .3em; }
+table { border-collapse: collapse; margin: .5em 0 1em; }
+th, td { border: 1px solid #bbb; padding: .2em .5em; text-align: left; vertical-align: top; }
+th { background: #eef; }
+td.n { text-align: right; font-variant-numeric: tabular-nums; }
+pre, code { font: 12px/1.35 ui-monospace, monospace; background: #f5f5f5; }
+pre { padding: .5em; white-space: pre-wrap; }
+.outcome { font-weight: bold; padding: .1em .4em; border-radius: .3em; }
+.not-occurring { background: #e8e8e8; } .information { background: #e4eefa; }
+.exceptions { background: #f8d7d7; color: #700; }
+.intact { color: #060; font-weight: bold; } .broken { color: #a00; font-weight: bold; }
+.method { color: #444; font-style: italic; }
+        </style>
+      </head>
+      <body>
+        <xsl:apply-templates select="e:cover"/>
+        <h2>Control matrix</h2>
+        <table>
+          <tr><th>Criterion</th><th>Test</th><th>Population</th><th>Exceptions</th><th>Outcome</th></tr>
+          <xsl:for-each select="e:criterion/e:test">
+            <tr>
+              <td><xsl:value-of select="../@id"/></td>
+              <td><a href="#{@id}"><xsl:value-of select="@title"/></a></td>
+              <td class="n"><xsl:value-of select="e:result/@population"/></td>
+              <td class="n"><xsl:value-of select="e:result/@exceptions"/></td>
+              <td><xsl:apply-templates select="e:result" mode="badge"/></td>
+            </tr>
+          </xsl:for-each>
+        </table>
+        <xsl:apply-templates select="e:integrity"/>
+        <xsl:apply-templates select="e:activity"/>
+        <xsl:apply-templates select="e:criterion"/>
+        <xsl:apply-templates select="e:exceptions"/>
+      </body>
+    </html>
+  </xsl:template>
+
+  <xsl:template match="e:cover">
+    <h1><xsl:value-of select="e:title"/></h1>
+    <table>
+      <tr><th>Period</th><td><xsl:value-of select="e:period/@from"/> to
+        <xsl:value-of select="e:period/@to"/> (end exclusive)</td></tr>
+      <tr><th>Scope</th><td><xsl:value-of select="e:scope"/></td></tr>
+      <tr><th>Generator</th><td><xsl:value-of select="e:generator/@name"/><xsl:text> </xsl:text>
+        <xsl:value-of select="e:generator/@version"/>, generated
+        <xsl:value-of select="e:generator/@generated"/></td></tr>
+      <tr><th>Signer</th><td><xsl:value-of select="e:signer/@algorithm"/> key id
+        <code><xsl:value-of select="e:signer/@key-id"/></code>
+        (<xsl:value-of select="e:signer/@public-key"/>)</td></tr>
+      <tr><th>Checkpoint</th><td>number <xsl:value-of select="e:checkpoint/@number"/>, signed
+        <xsl:value-of select="e:checkpoint/@time"/> over audit seq
+        <xsl:value-of select="e:checkpoint/@audit-seq"/></td></tr>
+    </table>
+    <h3>How to verify this pack</h3>
+    <pre><xsl:for-each select="e:verify/e:command"><xsl:value-of select="."/>
+<xsl:text>&#10;</xsl:text></xsl:for-each></pre>
+  </xsl:template>
+
+  <xsl:template match="e:integrity">
+    <h2>Completeness and integrity</h2>
+    <p>Audit chain:
+      <span class="{e:chain/@result}"><xsl:value-of select="e:chain/@result"/></span>
+      (<xsl:value-of select="e:chain/@rows"/> rows checked, head seq
+      <xsl:value-of select="e:chain/@head-seq"/>,
+      <xsl:value-of select="e:chain/@checkpoints-verified"/> signed checkpoints verified)
+      <xsl:value-of select="e:chain"/></p>
+    <p>Rows in the period: <xsl:value-of select="e:sequence/@rows"/>, seq
+      <xsl:value-of select="e:sequence/@first"/> to <xsl:value-of select="e:sequence/@last"/>,
+      rows in that range timed outside the period (the clock stepped back):
+      <xsl:value-of select="e:sequence/@interleaved"/>.</p>
+    <h3>Checkpoints signed in the period</h3>
+    <xsl:apply-templates select="e:checkpoints" mode="rows"/>
+    <h3>Rows by action</h3>
+    <xsl:apply-templates select="e:row-counts" mode="rows"/>
+    <h3>Queries used</h3>
+    <p>?1 is the period's start and ?2 its end, in Unix seconds.</p>
+    <table>
+      <xsl:for-each select="e:queries/e:query">
+        <tr><th><xsl:value-of select="@id"/></th><td><code><xsl:value-of select="."/></code></td></tr>
+      </xsl:for-each>
+    </table>
+  </xsl:template>
+
+  <!-- Decisions per day by result: stacked bars, scaled to the busiest day. -->
+  <xsl:template match="e:activity">
+    <h2>Decisions per day</h2>
+    <xsl:variable name="max">
+      <xsl:for-each select="e:day">
+        <xsl:sort select="@allowed + @denied" data-type="number" order="descending"/>
+        <xsl:if test="position() = 1"><xsl:value-of select="@allowed + @denied"/></xsl:if>
+      </xsl:for-each>
+    </xsl:variable>
+    <xsl:variable name="n" select="count(e:day)"/>
+    <xsl:choose>
+      <xsl:when test="$n = 0"><p>No decisions in the period: not occurring.</p></xsl:when>
+      <xsl:otherwise>
+        <xsl:variable name="bw" select="floor(600 div $n)"/>
+        <svg:svg width="{$n * $bw + 60}" height="240" role="img"
+                 aria-label="Decisions per day by result">
+          <svg:text x="0" y="12" font-size="11"><xsl:value-of select="$max"/></svg:text>
+          <svg:line x1="40" y1="10" x2="40" y2="200" stroke="#333"/>
+          <svg:line x1="40" y1="200" x2="{$n * $bw + 50}" y2="200" stroke="#333"/>
+          <xsl:for-each select="e:day">
+            <xsl:variable name="x" select="45 + (position() - 1) * $bw"/>
+            <xsl:variable name="ha" select="190 * @allowed div $max"/>
+            <xsl:variable name="hd" select="190 * @denied div $max"/>
+            <svg:rect x="{$x}" y="{200 - $ha}" width="{$bw - 2}" height="{$ha}" fill="#3a7">
+              <svg:title><xsl:value-of select="@date"/>: <xsl:value-of select="@allowed"/> allowed</svg:title>
+            </svg:rect>
+            <svg:rect x="{$x}" y="{200 - $ha - $hd}" width="{$bw - 2}" height="{$hd}" fill="#c44">
+              <svg:title><xsl:value-of select="@date"/>: <xsl:value-of select="@denied"/> denied</svg:title>
+            </svg:rect>
+            <xsl:if test="position() = 1 or position() = last()">
+              <svg:text x="{$x}" y="215" font-size="10"><xsl:value-of select="@date"/></svg:text>
+            </xsl:if>
+          </xsl:for-each>
+          <svg:rect x="45" y="225" width="10" height="10" fill="#3a7"/>
+          <svg:text x="60" y="234" font-size="11">allowed</svg:text>
+          <svg:rect x="120" y="225" width="10" height="10" fill="#c44"/>
+          <svg:text x="135" y="234" font-size="11">denied</svg:text>
+        </svg:svg>
+      </xsl:otherwise>
+    </xsl:choose>
+  </xsl:template>
+
+  <xsl:template match="e:criterion">
+    <h2><xsl:value-of select="@id"/>: <xsl:value-of select="@title"/></h2>
+    <xsl:for-each select="e:test">
+      <h3 id="{@id}"><xsl:value-of select="@title"/></h3>
+      <p class="method"><xsl:value-of select="e:method"/>
+        <xsl:if test="@query"> Query: <code><xsl:value-of select="@query"/></code>.</xsl:if></p>
+      <xsl:if test="e:service">
+        <table>
+          <tr><th>Service</th><th>Successes</th><th>Multi-factor</th><th>Single factor</th></tr>
+          <xsl:for-each select="e:service">
+            <tr><td><xsl:value-of select="@name"/></td>
+              <td class="n"><xsl:value-of select="@successes"/></td>
+              <td class="n"><xsl:value-of select="@multi-factor"/></td>
+              <td class="n"><xsl:value-of select="@single-factor"/></td></tr>
+          </xsl:for-each>
+        </table>
+      </xsl:if>
+      <xsl:apply-templates select="." mode="rows"/>
+    </xsl:for-each>
+  </xsl:template>
+
+  <!-- A population: its rows (the union of their attributes as columns),
+       then its result. -->
+  <xsl:template match="*" mode="rows">
+    <xsl:variable name="rows" select="e:row"/>
+    <xsl:if test="$rows">
+      <table>
+        <tr>
+          <xsl:for-each select="$rows[1]/@*"><th><xsl:value-of select="name()"/></th></xsl:for-each>
+        </tr>
+        <xsl:for-each select="$rows">
+          <tr><xsl:for-each select="@*"><td><xsl:value-of select="."/></td></xsl:for-each></tr>
+        </xsl:for-each>
+      </table>
+    </xsl:if>
+    <p>Population: <xsl:value-of select="e:result/@population"/>; exceptions:
+      <xsl:value-of select="e:result/@exceptions"/>;
+      <xsl:apply-templates select="e:result" mode="badge"/>
+      <xsl:text> </xsl:text><xsl:value-of select="e:result"/></p>
+  </xsl:template>
+
+  <xsl:template match="e:result" mode="badge">
+    <span class="outcome {translate(@outcome, ' ', '-')}"><xsl:value-of select="@outcome"/></span>
+  </xsl:template>
+
+  <xsl:template match="e:exceptions">
+    <h2>Exceptions register</h2>
+    <xsl:choose>
+      <xsl:when test="e:exception">
+        <table>
+          <tr><th>Test</th><th>Exceptions</th></tr>
+          <xsl:for-each select="e:exception">
+            <tr><td><a href="#{@test}"><xsl:value-of select="@test"/></a></td>
+              <td class="n"><xsl:value-of select="@count"/></td></tr>
+          </xsl:for-each>
+        </table>
+      </xsl:when>
+      <xsl:otherwise><p>No exceptions: not occurring.</p></xsl:otherwise>
+    </xsl:choose>
+  </xsl:template>
+</xsl:stylesheet>

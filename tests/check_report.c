@@ -1,0 +1,669 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The SOC 2 evidence pack (reports/soc2.c) on a deterministic fixture: keys,
+ * decisions, a lockout and a policy change made through the core at fixed
+ * times. evidence.xml validates against reports/evidence.xsd and matches
+ * tests/golden/soc2-evidence.xml (volatile values normalised); the manifest
+ * checks with sha256sum and its signature with openssl; one byte changed
+ * anywhere fails one or the other; empty populations read "not occurring".
+ * LK_UPDATE_GOLDEN=1 rewrites the golden file.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <libxml/xmlschemas.h>
+#include <libxml/xpath.h>
+#include <libxml/xpathInternals.h>
+#include <limits.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "checkpoint-private.h"
+#include "report-private.h"
+#include "signing-private.h"
+#include "testutil.h"
+
+#define DAY  INT64_C(86400)
+#define HOUR INT64_C(3600)
+
+static struct tk_env e;
+static struct lk_signer *signer;
+static char pack[PATH_MAX + 64];
+static char kids[3][LK_KID_LEN + 1], refs[3][LK_SUBJECT_REF_LEN + 1];
+static const char *const owners[] = { "alice", "bob", "carol" };
+
+static void issue(int i, int64_t at, int64_t lifetime)
+{
+	const char *scopes[] = { "read" };
+	char key[LK_KEY_MAX_LEN + 1];
+	struct lk_key_info info;
+	struct lk_err err = { { 0 } };
+
+	ck_assert_msg(lk_key_issue(e.store, &e.rules,
+	                           &(struct lk_issue_request){ .owner = owners[i],
+	                                                       .env = "prod",
+	                                                       .scopes = scopes,
+	                                                       .n_scopes = 1,
+	                                                       .lifetime = lifetime },
+	                           TK_ACTOR, at, key, &info, &err) == LK_OK,
+	              "%s", err.msg);
+	sodium_memzero(key, sizeof(key));
+	memcpy(kids[i], info.kid, sizeof(kids[i]));
+	memcpy(refs[i], info.owner_ref, sizeof(refs[i]));
+}
+
+static void event(int64_t at, int who, const char *action, const char *reason, const char *detail)
+{
+	struct lk_err err = { { 0 } };
+
+	ck_assert_msg(
+	    lk_audit_record(e.store,
+	                    &(struct lk_audit_event){ .ts = at,
+	                                              .actor_uid = 0,
+	                                              .subject_ref = who >= 0 ? refs[who] : NULL,
+	                                              .kid = who >= 0 ? kids[who] : NULL,
+	                                              .action = action,
+	                                              .reason = reason,
+	                                              .detail = detail },
+	                    NULL, &err) == LK_OK,
+	    "%s", err.msg);
+}
+
+#define POL "policy=1111111111111111111111111111111111111111111111111111111111111111"
+
+static void setup(void)
+{
+	char key_path[PATH_MAX + 32], pub_path[PATH_MAX + 32];
+	struct lk_err err = { { 0 } };
+
+	tk_setup(&e);
+	snprintf(key_path, sizeof(key_path), "%s/signing.key", e.dir);
+	snprintf(pub_path, sizeof(pub_path), "%s/signing.pub.pem", e.dir);
+	ck_assert_msg(lk_signing_create(key_path, pub_path, NULL, &err) == LK_OK, "%s", err.msg);
+	ck_assert_msg(lk_signing_load(key_path, &signer, &err) == LK_OK, "%s", err.msg);
+	snprintf(pack, sizeof(pack), "%s/pack", e.dir);
+
+	/* The period is TK_NOW (2026-11-01) plus three days. */
+	issue(0, TK_NOW - 7 * DAY, 90 * DAY);
+	issue(1, TK_NOW - 6 * DAY, 90 * DAY);
+	issue(2, TK_NOW + DAY, DAY); /* carol's expires inside the period */
+	event(TK_NOW + 9 * HOUR, 0, "auth.decision", "ok",
+	      "service=sshd env=prod " POL " pam=0 steps=apikey:ok,totp:ok");
+	event(TK_NOW + 10 * HOUR, 0, "auth.decision", "ok",
+	      "service=nginx env=prod " POL " pam=0 steps=apikey:ok");
+	event(TK_NOW + 11 * HOUR, 0, "auth.decision", "bad-secret",
+	      "service=sshd env=prod " POL " pam=7 steps=apikey:bad-secret,totp:not-run");
+	event(TK_NOW + DAY + 9 * HOUR, -1, "auth.decision", "cert-expired",
+	      "service=api-mtls env=prod " POL " pam=7 steps=mtls:cert-expired");
+	event(TK_NOW + DAY + 9 * HOUR + 1800, -1, "auth.lockout", "locked",
+	      "kind=source service=sshd failures=10 window=15m until=2026-11-02T10:00:00Z");
+	event(TK_NOW + DAY + 10 * HOUR, 1, "auth.decision", "ok",
+	      "service=sshd env=prod " POL " pam=0 steps=apikey:ok,totp:satisfied");
+	ck_assert_msg(lk_key_revoke(e.store, kids[1], "left, \"team\"", TK_ACTOR,
+	                            TK_NOW + DAY + 12 * HOUR, &err) == LK_OK,
+	              "%s", err.msg);
+	event(TK_NOW + 2 * DAY + 8 * HOUR, 1, "auth.decision", "revoked",
+	      "service=sshd env=prod " POL " pam=7 steps=apikey:revoked");
+	event(TK_NOW + 2 * DAY + 9 * HOUR, -1, "policy.change", "ok",
+	      "service=sshd change=mfa-enable old=aaaa new=bbbb ticket=CHG-1");
+	/* After the period: in no population. */
+	event(TK_NOW + 4 * DAY, 0, "auth.decision", "ok",
+	      "service=sshd env=prod " POL " pam=0 steps=apikey:ok");
+}
+
+static void teardown(void)
+{
+	lk_signer_free(signer);
+	signer = NULL;
+	tk_teardown(&e);
+}
+
+static int make_pack_for(int64_t from, int64_t to, struct lk_report_result *res, struct lk_err *err)
+{
+	struct lk_report_params p = { .from = from,
+		                      .to = to,
+		                      .now = TK_NOW + 5 * DAY,
+		                      .actor = TK_ACTOR,
+		                      .out_dir = pack,
+		                      .scope = "the check_report fixture",
+		                      .version = "test" };
+
+	return lk_report_soc2(e.store, signer, &p, res, err);
+}
+
+static void make_pack(struct lk_report_result *res)
+{
+	struct lk_err err = { { 0 } };
+
+	ck_assert_msg(make_pack_for(TK_NOW, TK_NOW + 3 * DAY, res, &err) == LK_OK, "%s", err.msg);
+}
+
+static char *slurp(const char *path, size_t *ret_len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+	ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	ck_assert_int_ge(n, 0);
+	rewind(f);
+	buf = malloc((size_t)n + 1);
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+	buf[n] = '\0';
+	fclose(f);
+	if (ret_len != NULL)
+		*ret_len = (size_t)n;
+	return buf;
+}
+
+static void pack_path(char *out, size_t len, const char *name)
+{
+	snprintf(out, len, "%s/%s", pack, name);
+}
+
+/* Runs a shell command in the pack directory; its exit status. */
+static int in_pack(const char *cmd)
+{
+	char line[PATH_MAX * 2];
+	int st;
+
+	snprintf(line, sizeof(line), "cd '%s' && %s >/dev/null 2>&1", pack, cmd);
+	st = system(line);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+static const char sha_cmd[] = "sha256sum -c MANIFEST.sha256";
+static const char ossl_cmd[] = "openssl pkeyutl -verify -pubin -inkey signing.pub.pem -rawin "
+                               "-in MANIFEST.sha256 -sigfile MANIFEST.sha256.sig";
+
+static bool have(const char *prog)
+{
+	char line[128];
+
+	snprintf(line, sizeof(line), "command -v %s >/dev/null 2>&1", prog);
+	return system(line) == 0;
+}
+
+/* The XPath count over evidence.xml (prefix e: the evidence namespace). */
+static double xcount(const char *expr)
+{
+	char path[PATH_MAX + 64];
+	xmlDocPtr doc;
+	xmlXPathContextPtr ctx;
+	xmlXPathObjectPtr o;
+	double n;
+
+	pack_path(path, sizeof(path), "evidence.xml");
+	doc = xmlReadFile(path, NULL, XML_PARSE_NONET);
+	ck_assert_ptr_nonnull(doc);
+	ctx = xmlXPathNewContext(doc);
+	xmlXPathRegisterNs(ctx, BAD_CAST "e", BAD_CAST LK_EVIDENCE_NS);
+	o = xmlXPathEvalExpression(BAD_CAST expr, ctx);
+	ck_assert_msg(o != NULL, "bad XPath %s", expr);
+	n = xmlXPathCastToNumber(o);
+	xmlXPathFreeObject(o);
+	xmlXPathFreeContext(ctx);
+	xmlFreeDoc(doc);
+	return n;
+}
+
+#define XCOUNT_EQ(expr, want) ck_assert_msg(xcount(expr) == (want), "%s != %d", expr, (int)(want))
+
+/* ---- tests ---------------------------------------------------------- */
+
+START_TEST(test_validates_against_xsd)
+{
+	char path[PATH_MAX + 64];
+	struct lk_report_result res;
+	xmlSchemaParserCtxtPtr pc;
+	xmlSchemaPtr schema;
+	xmlSchemaValidCtxtPtr vc;
+
+	make_pack(&res);
+	/* The installed file, not the compiled-in copy the generator used. */
+	pc = xmlSchemaNewParserCtxt(TK_SRCDIR "/reports/evidence.xsd");
+	schema = xmlSchemaParse(pc);
+	ck_assert_ptr_nonnull(schema);
+	vc = xmlSchemaNewValidCtxt(schema);
+	pack_path(path, sizeof(path), "evidence.xml");
+	ck_assert_int_eq(xmlSchemaValidateFile(vc, path, 0), 0);
+	xmlSchemaFreeValidCtxt(vc);
+	xmlSchemaFree(schema);
+	xmlSchemaFreeParserCtxt(pc);
+	ck_assert(res.intact);
+	ck_assert_int_eq(res.exceptions, 0);
+}
+END_TEST
+
+/* Replaces every occurrence of from in *s with to (s is malloc'd). */
+static void replace_all(char **s, const char *from, const char *to)
+{
+	size_t fl = strlen(from), tl = strlen(to), n = 0;
+	char *p, *out, *o;
+
+	for (p = strstr(*s, from); p != NULL; p = strstr(p + fl, from))
+		n++;
+	out = malloc(strlen(*s) + n * tl + 1);
+	ck_assert_ptr_nonnull(out);
+	o = out;
+	for (p = *s;;) {
+		char *hit = strstr(p, from);
+		if (hit == NULL)
+			break;
+		memcpy(o, p, (size_t)(hit - p));
+		o += hit - p;
+		memcpy(o, to, tl);
+		o += tl;
+		p = hit + fl;
+	}
+	strcpy(o, p);
+	free(*s);
+	*s = out;
+}
+
+/* The value of every attr="..." becomes "*". */
+static void blank_attr(char **s, const char *attr)
+{
+	char pat[64];
+	char *p;
+
+	snprintf(pat, sizeof(pat), " %s=\"", attr);
+	for (p = strstr(*s, pat); p != NULL; p = strstr(p + 1, pat)) {
+		char *v = p + strlen(pat), *q = strchr(v, '"');
+		ck_assert_ptr_nonnull(q);
+		v[0] = '*';
+		memmove(v + 1, q, strlen(q) + 1);
+	}
+}
+
+START_TEST(test_golden)
+{
+	char path[PATH_MAX + 64], name[32];
+	struct lk_report_result res;
+	char *got, *want;
+
+	make_pack(&res);
+	pack_path(path, sizeof(path), "evidence.xml");
+	got = slurp(path, NULL);
+	/* Random per run: the kids and pseudonyms the core drew, the signing
+	 * key, and the chain head (it hashes the rows holding them). */
+	for (int i = 0; i < 3; i++) {
+		snprintf(name, sizeof(name), "KID-%s", owners[i]);
+		replace_all(&got, kids[i], name);
+		snprintf(name, sizeof(name), "REF-%s", owners[i]);
+		replace_all(&got, refs[i], name);
+	}
+	blank_attr(&got, "key-id");
+	blank_attr(&got, "head");
+	if (getenv("LK_UPDATE_GOLDEN") != NULL) {
+		FILE *f = fopen(TK_SRCDIR "/tests/golden/soc2-evidence.xml", "w");
+		ck_assert_ptr_nonnull(f);
+		fputs(got, f);
+		fclose(f);
+	}
+	want = slurp(TK_SRCDIR "/tests/golden/soc2-evidence.xml", NULL);
+	if (strcmp(got, want) != 0) {
+		snprintf(path, sizeof(path), "%s/evidence.normalised.xml", e.dir);
+		FILE *f = fopen(path, "w");
+		if (f != NULL) {
+			fputs(got, f);
+			fclose(f);
+		}
+		ck_abort_msg("evidence.xml differs from tests/golden/soc2-evidence.xml "
+		             "(normalised copy: diff it against the golden file; "
+		             "LK_UPDATE_GOLDEN=1 rewrites)");
+	}
+	free(got);
+	free(want);
+}
+END_TEST
+
+START_TEST(test_signature_and_manifest)
+{
+	char path[PATH_MAX + 64];
+	unsigned char pk[LK_SIGNING_PUBLIC_LEN];
+	struct lk_report_result res;
+	struct lk_err err = { { 0 } };
+	char *manifest, *sig;
+	size_t mlen, slen;
+
+	make_pack(&res);
+	pack_path(path, sizeof(path), "MANIFEST.sha256");
+	manifest = slurp(path, &mlen);
+	/* Every file but the manifest and its signature, in sha256sum's format. */
+	ck_assert_ptr_nonnull(strstr(manifest, "  evidence.xml\n"));
+	ck_assert_ptr_nonnull(strstr(manifest, "  report.html\n"));
+	ck_assert_ptr_nonnull(strstr(manifest, "  decisions.csv\n"));
+	ck_assert_ptr_nonnull(strstr(manifest, "  keys.csv\n"));
+	ck_assert_ptr_nonnull(strstr(manifest, "  signing.pub.pem\n"));
+	ck_assert_ptr_nonnull(strstr(manifest, "  VERIFY.txt\n"));
+	ck_assert_ptr_null(strstr(manifest, "MANIFEST"));
+	pack_path(path, sizeof(path), "MANIFEST.sha256.sig");
+	sig = slurp(path, &slen);
+	ck_assert_uint_eq(slen, LK_SIGNATURE_LEN);
+	/* Plain Ed25519 (not Ed25519ph) over the manifest's bytes. */
+	pack_path(path, sizeof(path), "signing.pub.pem");
+	ck_assert_msg(lk_signing_read_public(path, pk, &err) == LK_OK, "%s", err.msg);
+	ck_assert(lk_signing_verify(pk, manifest, mlen, (const unsigned char *)sig));
+	ck_assert_int_eq(memcmp(pk, lk_signer_public(signer), sizeof(pk)), 0);
+	free(manifest);
+	free(sig);
+	/* The commands VERIFY.txt gives. */
+	pack_path(path, sizeof(path), "VERIFY.txt");
+	manifest = slurp(path, NULL);
+	ck_assert_ptr_nonnull(strstr(manifest, sha_cmd));
+	ck_assert_ptr_nonnull(strstr(manifest, "openssl pkeyutl -verify -pubin -inkey "
+	                                       "signing.pub.pem -rawin \\\n       -in "
+	                                       "MANIFEST.sha256 -sigfile MANIFEST.sha256.sig"));
+	free(manifest);
+	if (!have("sha256sum") || !have("openssl")) {
+		fprintf(stderr, "check_report: no sha256sum or openssl, command checks skipped\n");
+		return;
+	}
+	ck_assert_int_eq(in_pack(sha_cmd), 0);
+	ck_assert_int_eq(in_pack(ossl_cmd), 0);
+}
+END_TEST
+
+/* One byte changed in a pack file: sha256sum -c fails. One byte changed in
+ * the manifest: openssl's verification fails. */
+START_TEST(test_tamper)
+{
+	static const char *const files[] = { "evidence.xml", "report.html", "keys.csv",
+		                             "decisions.csv" };
+	char path[PATH_MAX + 64];
+	struct lk_report_result res;
+	FILE *f;
+	int ch;
+
+	if (!have("sha256sum") || !have("openssl")) {
+		fprintf(stderr, "check_report: no sha256sum or openssl, tamper test skipped\n");
+		return;
+	}
+	make_pack(&res);
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		pack_path(path, sizeof(path), files[i]);
+		f = fopen(path, "r+b");
+		ck_assert_ptr_nonnull(f);
+		ck_assert_int_eq(fseek(f, 40, SEEK_SET), 0);
+		ch = fgetc(f);
+		ck_assert_int_ne(ch, EOF);
+		ck_assert_int_eq(fseek(f, 40, SEEK_SET), 0);
+		fputc(ch ^ 1, f);
+		fclose(f);
+		ck_assert_msg(in_pack(sha_cmd) != 0, "sha256sum -c passed with %s changed",
+		              files[i]);
+		f = fopen(path, "r+b");
+		ck_assert_int_eq(fseek(f, 40, SEEK_SET), 0);
+		fputc(ch, f);
+		fclose(f);
+		ck_assert_int_eq(in_pack(sha_cmd), 0);
+	}
+	pack_path(path, sizeof(path), "MANIFEST.sha256");
+	f = fopen(path, "r+b");
+	ck_assert_ptr_nonnull(f);
+	ch = fgetc(f);
+	rewind(f);
+	fputc(ch == '0' ? '1' : '0', f);
+	fclose(f);
+	ck_assert_msg(in_pack(ossl_cmd) != 0, "openssl verified a changed manifest");
+}
+END_TEST
+
+START_TEST(test_populations)
+{
+	struct lk_report_result res;
+
+	make_pack(&res);
+	/* Alice's and Bob's keys at the start; at the end Bob's is revoked and
+	 * Carol's expired. */
+	XCOUNT_EQ("count(//e:test[@id='cc6.1-population-start']/e:row)", 2);
+	XCOUNT_EQ("count(//e:test[@id='cc6.1-population-end']/e:row)", 1);
+	/* Three successes in the period, one of them single-factor (nginx). */
+	XCOUNT_EQ("number(//e:test[@id='cc6.1-mfa']/e:result/@population)", 3);
+	XCOUNT_EQ("count(//e:test[@id='cc6.1-mfa']/e:row[@service='nginx'])", 1);
+	XCOUNT_EQ("number(//e:test[@id='cc6.1-mfa']/e:service[@name='sshd']/@multi-factor)", 2);
+	XCOUNT_EQ("count(//e:test[@id='cc6.2-issuance']/e:row)", 1);
+	XCOUNT_EQ("number(//e:test[@id='cc6.6-failures']/e:result/@population)", 3);
+	XCOUNT_EQ("count(//e:test[@id='cc6.6-certificate-rejections']/e:row[@reason='cert-"
+	          "expired'])",
+	          1);
+	XCOUNT_EQ("count(//e:test[@id='cc6.6-lockouts']/e:row)", 1);
+	XCOUNT_EQ("count(//e:test[@id='cc8.1-policy-changes']/e:row)", 1);
+	XCOUNT_EQ("sum(//e:activity/e:day/@allowed)", 3);
+	XCOUNT_EQ("sum(//e:activity/e:day/@denied)", 3);
+	XCOUNT_EQ("number(//e:cover/e:checkpoint/@number)", (double)res.cp.number);
+}
+END_TEST
+
+/* Zero rows reads "not occurring", never a pass; in the HTML too. */
+START_TEST(test_not_occurring)
+{
+	char path[PATH_MAX + 64];
+	struct lk_report_result res;
+	char *html;
+
+	make_pack(&res);
+	XCOUNT_EQ("count(//e:result[@population='0' and @outcome!='not occurring'])", 0);
+	XCOUNT_EQ("count(//e:test[@id='cc6.2-no-use-after-removal']/e:result[@outcome='not "
+	          "occurring'])",
+	          1);
+	XCOUNT_EQ("count(//e:test[@id='cc7.2-alerts']/e:result[@outcome='not occurring'])", 1);
+	XCOUNT_EQ("count(//e:result[contains(@outcome, 'pass')])", 0);
+	pack_path(path, sizeof(path), "report.html");
+	html = slurp(path, NULL);
+	ck_assert_ptr_nonnull(strstr(html, "not occurring"));
+	ck_assert_ptr_null(strstr(html, "pass"));
+	free(html);
+}
+END_TEST
+
+/* An empty period: every population not occurring, no chart. */
+START_TEST(test_empty_period)
+{
+	struct lk_report_result res;
+	struct lk_err err = { { 0 } };
+
+	ck_assert_msg(make_pack_for(TK_NOW - 60 * DAY, TK_NOW - 30 * DAY, &res, &err) == LK_OK,
+	              "%s", err.msg);
+	XCOUNT_EQ("count(//e:criterion/e:test/e:result[@outcome!='not occurring'])", 0);
+	XCOUNT_EQ("count(//e:activity/e:day)", 0);
+}
+END_TEST
+
+/* A success with a revoked key is an exception, listed and registered. */
+START_TEST(test_use_after_revoke_is_exception)
+{
+	struct lk_report_result res;
+
+	event(TK_NOW + 2 * DAY + 10 * HOUR, 1, "auth.decision", "ok",
+	      "service=sshd env=prod " POL " pam=0 steps=apikey:ok");
+	/* ... and one with carol's key after it expired. */
+	event(TK_NOW + 2 * DAY + 11 * HOUR, 2, "auth.decision", "ok",
+	      "service=sshd env=prod " POL " pam=0 steps=apikey:ok");
+	make_pack(&res);
+	ck_assert_int_eq(res.exceptions, 2);
+	XCOUNT_EQ("count(//e:test[@id='cc6.2-no-use-after-removal']/e:row)", 2);
+	XCOUNT_EQ("count(//e:test[@id='cc6.2-no-use-after-removal']/e:result[@outcome="
+	          "'exceptions'])",
+	          1);
+	XCOUNT_EQ("number(//e:exceptions/e:exception[@test='cc6.2-no-use-after-removal']/@count)",
+	          2);
+}
+END_TEST
+
+START_TEST(test_csv)
+{
+	char path[PATH_MAX + 64];
+	struct lk_report_result res;
+	char *csv;
+
+	make_pack(&res);
+	pack_path(path, sizeof(path), "keys.csv");
+	csv = slurp(path, NULL);
+	ck_assert_ptr_nonnull(
+	    strstr(csv, "kid,owner_ref,env,scopes,created,expires,status,status_changed,"
+	                "status_reason\r\n"));
+	/* RFC 4180: the reason's comma and quotes. */
+	ck_assert_ptr_nonnull(
+	    strstr(csv, ",revoked,2026-11-02T12:00:00Z,\"left, \"\"team\"\"\"\r\n"));
+	free(csv);
+	pack_path(path, sizeof(path), "decisions.csv");
+	csv = slurp(path, NULL);
+	ck_assert_ptr_nonnull(strstr(csv, "2026-11-02T09:00:00Z,api-mtls,denied,cert-expired,"));
+	ck_assert_ptr_nonnull(strstr(csv, ",apikey:ok\r\n"));
+	/* Six decisions in the period, the header, nothing after the period. */
+	{
+		int lines = 0;
+		for (char *p = csv; (p = strchr(p, '\n')) != NULL; p++)
+			lines++;
+		ck_assert_int_eq(lines, 7);
+	}
+	free(csv);
+}
+END_TEST
+
+START_TEST(test_html_chart)
+{
+	char path[PATH_MAX + 64];
+	struct lk_report_result res;
+	char *html;
+
+	make_pack(&res);
+	pack_path(path, sizeof(path), "report.html");
+	html = slurp(path, NULL);
+	ck_assert_ptr_nonnull(strstr(html, "<svg"));
+	ck_assert_ptr_nonnull(strstr(html, "2026-11-01: 2 allowed"));
+	ck_assert_ptr_nonnull(strstr(html, "2026-11-03: 1 denied"));
+	ck_assert_ptr_nonnull(strstr(html, "<style>"));
+	/* Self-contained: nothing fetched. */
+	ck_assert_ptr_null(strstr(html, "<script"));
+	ck_assert_ptr_null(strstr(html, "<link"));
+	ck_assert_ptr_null(strstr(html, "src="));
+	free(html);
+}
+END_TEST
+
+/* The report's checkpoint: reason "report", named in the cover, and the
+ * log still verifies with it. */
+START_TEST(test_checkpoint)
+{
+	struct lk_report_result res;
+	struct lk_verify_report vr;
+	struct lk_err err = { { 0 } };
+	sqlite3 *db = e.store->db;
+
+	make_pack(&res);
+	ck_assert_int_eq(res.cp.number, 1);
+	ck_assert_int_eq(tk_count(db, "SELECT count(*) FROM audit WHERE action = "
+	                              "'audit.checkpoint' AND reason = 'report'"),
+	                 1);
+	ck_assert_int_eq(lk_checkpoint_verify(e.store, lk_signer_public(signer), &vr, &err), LK_OK);
+	ck_assert_int_eq(vr.audit.problem, LK_AUDIT_INTACT);
+	ck_assert_int_eq(vr.checkpoints, 1);
+}
+END_TEST
+
+/* A non-empty directory is refused before anything is done. */
+START_TEST(test_refuses_nonempty_dir)
+{
+	char path[PATH_MAX + 64];
+	struct lk_report_result res;
+	struct lk_err err = { { 0 } };
+	struct tk_snapshot before;
+	FILE *f;
+
+	ck_assert_int_eq(mkdir(pack, 0700), 0);
+	pack_path(path, sizeof(path), "old.txt");
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+	tk_snapshot(e.store, &before);
+	ck_assert_int_eq(make_pack_for(TK_NOW, TK_NOW + DAY, &res, &err), LK_EEXIST);
+	ck_assert_ptr_nonnull(strstr(err.msg, "not empty"));
+	tk_assert_unchanged(e.store, &before);
+	pack_path(path, sizeof(path), "evidence.xml");
+	ck_assert_int_ne(access(path, F_OK), 0);
+	/* An empty existing directory is fine. */
+	pack_path(path, sizeof(path), "old.txt");
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_msg(make_pack_for(TK_NOW, TK_NOW + DAY, &res, &err) == LK_OK, "%s", err.msg);
+	/* And an empty period is refused. */
+	tk_rmrf(pack);
+	ck_assert_int_eq(make_pack_for(TK_NOW, TK_NOW, &res, &err), LK_EINVAL);
+}
+END_TEST
+
+/* The command: latchkey --offline report soc2 on a setup made by init. */
+START_TEST(test_cli)
+{
+	char cmd[PATH_MAX * 3], state[PATH_MAX + 64];
+	int st;
+
+	if (!have("sha256sum") || !have("openssl")) {
+		fprintf(stderr, "check_report: no sha256sum or openssl, CLI test skipped\n");
+		return;
+	}
+	snprintf(state, sizeof(state), "%s/state", e.dir);
+	snprintf(cmd, sizeof(cmd),
+	         "L=%s/cli/latchkey; $L init --state-dir '%s' >/dev/null 2>&1 && "
+	         "$L --offline -c '%s/latchkey.conf' report soc2 --from 2026-01-01 --to 2026-12-31 "
+	         "--out '%s' >'%s/out' 2>&1",
+	         TK_BUILDDIR, state, state, pack, e.dir);
+	st = system(cmd);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "report soc2 failed (%d)", st);
+	ck_assert_int_eq(in_pack(sha_cmd), 0);
+	ck_assert_int_eq(in_pack(ossl_cmd), 0);
+	/* Again into the same, now full, directory: refused (exit 3). */
+	snprintf(cmd, sizeof(cmd),
+	         "%s/cli/latchkey --offline -c '%s/latchkey.conf' report soc2 --from 2026-01-01 "
+	         "--to 2026-12-31 --out '%s' >/dev/null 2>&1",
+	         TK_BUILDDIR, state, pack);
+	st = system(cmd);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 3);
+	/* Bad arguments: exit 2. */
+	snprintf(cmd, sizeof(cmd),
+	         "%s/cli/latchkey --offline -c '%s/latchkey.conf' report soc2 --from 2026-02-30x "
+	         "--to 2026-12-31 --out '%s/x' >/dev/null 2>&1",
+	         TK_BUILDDIR, state, e.dir);
+	st = system(cmd);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 2);
+}
+END_TEST
+
+static Suite *report_suite(void)
+{
+	Suite *s = suite_create("report");
+	TCase *tc = tcase_create("soc2");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_validates_against_xsd);
+	tcase_add_test(tc, test_golden);
+	tcase_add_test(tc, test_signature_and_manifest);
+	tcase_add_test(tc, test_tamper);
+	tcase_add_test(tc, test_populations);
+	tcase_add_test(tc, test_not_occurring);
+	tcase_add_test(tc, test_empty_period);
+	tcase_add_test(tc, test_use_after_revoke_is_exception);
+	tcase_add_test(tc, test_csv);
+	tcase_add_test(tc, test_html_chart);
+	tcase_add_test(tc, test_checkpoint);
+	tcase_add_test(tc, test_refuses_nonempty_dir);
+	tcase_add_test(tc, test_cli);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return tk_run_suite(report_suite());
+}
