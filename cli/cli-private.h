@@ -186,6 +186,7 @@ int cmd_auth(struct cli *c, int argc, char **argv);
 int cmd_totp(struct cli *c, int argc, char **argv);
 int cmd_cert(struct cli *c, int argc, char **argv);
 int cmd_report(struct cli *c, int argc, char **argv);
+int cmd_subject(struct cli *c, int argc, char **argv);
 
 /* --cert FILE (key issue, key bind) becomes --cert-sha256=HEX here, in the
  * caller's process: latchkeyd never opens a file a client names. Returns

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* latchkey audit verify | log | checkpoint */
+/* latchkey audit verify | log | checkpoint | purge */
 #include "config.h"
 
 #include <getopt.h>
@@ -11,6 +11,7 @@
 #include "audit-private.h"
 #include "checkpoint-private.h"
 #include "cli-private.h"
+#include "gdpr-private.h"
 #include "keys-private.h"
 #include "util-private.h"
 
@@ -57,6 +58,11 @@ static void verify_text(struct cli *c, const struct lk_verify_report *rep, const
 	case LK_AUDIT_INTACT:
 		fprintf(c->out, "audit chain intact: %lld rows, head seq %lld, chain %s\n",
 		        (long long)a->rows, (long long)a->head_seq, head);
+		if (rep->anchor.number > 0)
+			fprintf(c->out,
+			        "purged: the log starts after seq %lld, anchored at checkpoint "
+			        "%lld\n",
+			        (long long)rep->anchor.audit_seq, (long long)rep->anchor.number);
 		if (rep->last.number == 0) {
 			fprintf(c->out, "checkpoints: none yet\n");
 			return;
@@ -101,6 +107,12 @@ static void verify_json(struct cli *c, const struct lk_verify_report *rep, const
 	json_int(&j, "head_seq", a->head_seq);
 	json_str(&j, "head", head);
 	json_int(&j, "checkpoints_verified", rep->checkpoints);
+	if (rep->anchor.number > 0) {
+		json_value_open(&j, "anchor", '{');
+		json_int(&j, "number", rep->anchor.number);
+		json_int(&j, "audit_seq", rep->anchor.audit_seq);
+		json_close(&j, '{');
+	}
 	if (rep->last.number > 0) {
 		json_value_open(&j, "last_checkpoint", '{');
 		json_int(&j, "number", rep->last.number);
@@ -215,6 +227,81 @@ static int audit_checkpoint(struct cli *c, int argc, char **argv)
 	} else {
 		fprintf(c->out, "checkpoint %lld: audit seq %lld, key id %s\n",
 		        (long long)cp.number, (long long)cp.audit_seq, cp.key_id);
+	}
+	return EXIT_OK;
+}
+
+static int audit_purge(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "before", required_argument, NULL, 'b' },
+		{ "reason", required_argument, NULL, 'r' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct lk_purge_result res;
+	const struct lk_signer *signer;
+	struct lk_err err = { { 0 } };
+	const char *reason = NULL;
+	int64_t before = 0;
+	bool have_before = false;
+	int opt, status, r;
+
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'b':
+			if (cli_parse_since(optarg, c->now, &before) < 0 || before <= 0)
+				return cli_fail(c, LK_EINVAL,
+				                "bad --before '%.60s' (e.g. 365d, 2026-01-01 or "
+				                "2026-01-01T00:00:00Z)",
+				                optarg);
+			have_before = true;
+			break;
+		case 'r':
+			reason = optarg;
+			break;
+		case 'j':
+			c->json = true;
+			break;
+		default:
+			return cli_fail(c, LK_EINVAL,
+			                "option '%.60s' is not valid for 'audit purge'",
+			                argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return cli_fail(c, LK_EINVAL, "unexpected argument '%.60s'", argv[optind]);
+	if (!have_before)
+		return cli_fail(c, LK_EINVAL, "missing --before DATE (rows older than it go)");
+	if (reason == NULL)
+		return cli_fail(c, LK_EINVAL, "missing --reason (recorded in the audit log)");
+	if ((status = cli_open(c, false, false)) != EXIT_OK)
+		return status;
+	if ((status = find_signer(c, &signer)) != EXIT_OK)
+		return status;
+	r = lk_audit_purge(c->store, signer, before, reason, c->actor, c->now, &res, &err);
+	if (r < 0)
+		return cli_fail_err(c, r, &err);
+	lk_checkpoint_syslog(&res.cp);
+	if (c->json) {
+		struct json j;
+		json_open(&j, c->out, '{');
+		json_int(&j, "rows_removed", res.rows);
+		json_int(&j, "first_seq", res.first_seq);
+		json_int(&j, "last_seq", res.last_seq);
+		json_int(&j, "anchor", res.anchor_number);
+		json_int(&j, "checkpoints_removed", res.checkpoints);
+		json_int(&j, "audit_seq", res.seq);
+		json_int(&j, "checkpoint", res.cp.number);
+		json_close(&j, '{');
+	} else {
+		fprintf(c->out,
+		        "purged seqs %lld..%lld (%lld rows) and %lld checkpoint%s; the log now "
+		        "starts at checkpoint %lld; recorded at seq %lld, signed by checkpoint "
+		        "%lld\n",
+		        (long long)res.first_seq, (long long)res.last_seq, (long long)res.rows,
+		        (long long)res.checkpoints, res.checkpoints == 1 ? "" : "s",
+		        (long long)res.anchor_number, (long long)res.seq, (long long)res.cp.number);
 	}
 	return EXIT_OK;
 }
@@ -343,7 +430,8 @@ static int audit_log(struct cli *c, int argc, char **argv)
 int cmd_audit(struct cli *c, int argc, char **argv)
 {
 	if (argc < 2)
-		return cli_fail(c, LK_EINVAL, "missing audit command (verify, log, checkpoint)");
+		return cli_fail(c, LK_EINVAL,
+		                "missing audit command (verify, log, checkpoint, purge)");
 	optind = 0;
 	if (strcmp(argv[1], "verify") == 0)
 		return audit_verify(c, argc - 1, argv + 1);
@@ -351,5 +439,7 @@ int cmd_audit(struct cli *c, int argc, char **argv)
 		return audit_log(c, argc - 1, argv + 1);
 	if (strcmp(argv[1], "checkpoint") == 0)
 		return audit_checkpoint(c, argc - 1, argv + 1);
+	if (strcmp(argv[1], "purge") == 0)
+		return audit_purge(c, argc - 1, argv + 1);
 	return cli_fail(c, LK_EINVAL, "unknown audit command '%.60s'", argv[1]);
 }

@@ -34,6 +34,8 @@ static const char usage_text[] =
     "  audit verify                     audit log [--since T] [--key KID] [--subject S]\n"
     "                                             [--type ACTION] [--limit N]\n"
     "  audit checkpoint                 (sign a checkpoint of the audit chain now)\n"
+    "  audit purge --before DATE --reason R   (retention: whole segments up to a checkpoint)\n"
+    "  subject erase SUBJECT --reason R [--ticket T]   (GDPR erasure of an owner)\n"
     "  policy check FILE...             policy show SERVICE\n"
     "  policy mfa enable|disable SERVICE --plugin P [--scope S...] [--ticket T]\n"
     "  auth SERVICE [--user U] [--rhost H] [--scope S...]   (key on stdin; runs the policy)\n"

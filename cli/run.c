@@ -48,7 +48,12 @@ static const struct cli_verb verbs[] = {
 	{ "audit", "log", "audit log", LK_ROLE_AUDITOR, 0, cmd_audit, NULL },
 	/* A signed checkpoint now: it adds to the log, as key work does. */
 	{ "audit", "checkpoint", "audit checkpoint", LK_ROLE_OPERATOR, 0, cmd_audit, NULL },
+	/* Erasure and retention destroy data for good: an admin's
+	 * (decision 0011). */
+	{ "audit", "purge", "audit purge", LK_ROLE_ADMIN, 0, cmd_audit, NULL },
 	{ "audit", "*", "audit", LK_ROLE_AUDITOR, 0, cmd_audit, NULL },
+	{ "subject", "erase", "subject erase", LK_ROLE_ADMIN, 0, cmd_subject, NULL },
+	{ "subject", "*", "subject", LK_ROLE_AUDITOR, 0, cmd_subject, NULL },
 	{ "policy", "check", "policy check", LK_ROLE_AUDITOR, CLI_VERB_LOCAL, cmd_policy, NULL },
 	{ "policy", "show", "policy show", LK_ROLE_AUDITOR, 0, cmd_policy, NULL },
 	{ "policy", "mfa", "policy mfa", LK_ROLE_ADMIN, 0, cmd_policy, NULL },

@@ -59,6 +59,9 @@ enum lk_audit_problem {
 /* The action of the audit row each checkpoint appends; its detail starts
  * "number=N audit_seq=S". */
 #define LK_AUDIT_CHECKPOINT_ACTION "audit.checkpoint"
+/* The action of the audit row a retention purge appends (core/gdpr.c); its
+ * detail starts "anchor=N anchor_seq=S". */
+#define LK_AUDIT_PURGE_ACTION "audit.purge"
 
 struct lk_audit_report {
 	int64_t rows;
@@ -73,10 +76,18 @@ struct lk_audit_report {
 	/* The last LK_AUDIT_CHECKPOINT_ACTION row the walk passed and the
 	 * checkpoint number its detail names (0: none). */
 	int64_t record_seq, record_number;
+	/* The last LK_AUDIT_PURGE_ACTION row the walk passed (0: none) and
+	 * the anchor checkpoint and seq its detail names. */
+	int64_t purge_seq, purge_anchor, purge_anchor_seq;
+	/* The walk started after this seq (0: at the first row ever). */
+	int64_t start_seq;
 };
 
-/* Walks the whole chain. LK_OK when the walk finished (report says whether
- * it is intact); an error only when the database itself could not be read. */
+/* Walks the whole chain. After a purge (the first row's seq above 1) it
+ * starts from the oldest checkpoint's seq and chain value, unverified:
+ * lk_checkpoint_verify checks that anchor's signature and the purge. LK_OK
+ * when the walk finished (report says whether it is intact); an error only
+ * when the database itself could not be read. */
 int lk_audit_verify(struct lk_store *store, struct lk_audit_report *ret_report, struct lk_err *err);
 
 /* A chain value someone vouches for (a signed checkpoint): the chain at
@@ -95,6 +106,17 @@ struct lk_audit_mark {
  */
 int lk_audit_verify_marks(struct lk_store *store, const struct lk_audit_mark *marks, size_t n_marks,
                           struct lk_audit_report *ret_report, struct lk_err *err);
+
+/*
+ * lk_audit_verify_marks over a log that starts after start->seq (a purge),
+ * from the chain value start->chain there; start NULL: from the beginning.
+ */
+int lk_audit_verify_from(struct lk_store *store, const struct lk_audit_mark *start,
+                         const struct lk_audit_mark *marks, size_t n_marks,
+                         struct lk_audit_report *ret_report, struct lk_err *err);
+
+/* The seq of the oldest row left (0: the log is empty). */
+int lk_audit_first_seq(struct lk_store *store, int64_t *ret_seq, struct lk_err *err);
 
 const char *lk_audit_problem_str(enum lk_audit_problem p);
 

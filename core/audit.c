@@ -468,9 +468,11 @@ static const char *read_row(sqlite3_stmt *st, struct walk_row *row)
 	return NULL;
 }
 
+/* And no purge marker left behind: one would let rows be deleted. */
 static const char sql_triggers[] =
-    "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit'"
-    " AND name IN ('audit_no_update', 'audit_no_delete')";
+    "SELECT (SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit'"
+    " AND name IN ('audit_no_update', 'audit_no_delete'))"
+    " + (SELECT count(*) = 0 FROM audit_purge)";
 
 /* Only someone editing the file drops the append-only triggers; a chain
  * that still links after that was probably recomputed. */
@@ -481,7 +483,7 @@ static bool triggers_present(struct lk_store *store)
 
 	if (st == NULL)
 		return false;
-	ok = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 2;
+	ok = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 3;
 	sqlite3_reset(st);
 	return ok;
 }
@@ -501,6 +503,20 @@ static int64_t record_number(const char *detail)
 		return 0;
 	n = strtoll(detail + 7, &end, 10);
 	return (*end == ' ' || *end == '\0') && n > 0 ? (int64_t)n : 0;
+}
+
+/* "anchor=N anchor_seq=S ..." of a purge's audit row; false if not so. */
+static bool purge_detail(const char *detail, int64_t *ret_anchor, int64_t *ret_seq)
+{
+	long long a, q;
+	int used = 0;
+
+	if (sscanf(detail, "anchor=%lld anchor_seq=%lld%n", &a, &q, &used) != 2 || used == 0 ||
+	    (detail[used] != ' ' && detail[used] != '\0') || a <= 0 || q <= 0)
+		return false;
+	*ret_anchor = (int64_t)a;
+	*ret_seq = (int64_t)q;
+	return true;
 }
 
 /* Where the walk is against the marks. */
@@ -544,8 +560,9 @@ static bool pass_marks(struct mark_walk *w, int64_t seq, const unsigned char cha
 	return true;
 }
 
-int lk_audit_verify_marks(struct lk_store *store, const struct lk_audit_mark *marks, size_t n_marks,
-                          struct lk_audit_report *ret_report, struct lk_err *err)
+int lk_audit_verify_from(struct lk_store *store, const struct lk_audit_mark *start,
+                         const struct lk_audit_mark *marks, size_t n_marks,
+                         struct lk_audit_report *ret_report, struct lk_err *err)
 {
 	struct lk_audit_report rep;
 	struct mark_walk w = { .marks = marks, .n = n_marks };
@@ -555,11 +572,20 @@ int lk_audit_verify_marks(struct lk_store *store, const struct lk_audit_mark *ma
 	int rc = SQLITE_DONE;
 
 	memset(&rep, 0, sizeof(rep));
+	if (start != NULL) {
+		/* After a purge: the rows up to start->seq are gone, and the
+		 * first one left links to the chain value there. */
+		memcpy(prev, start->chain, LK_CHAIN_LEN);
+		expected_seq = start->seq + 1;
+		rep.start_seq = rep.head_seq = w.good_seq = start->seq;
+		memcpy(w.good_chain, start->chain, LK_CHAIN_LEN);
+	}
 	st = lk_store_stmt(store, sql_walk, err);
 	if (st == NULL)
 		return LK_ESTORE;
-	/* Marks on the empty log (seq 0) vouch for a chain of zeros. */
-	if (!pass_marks(&w, 0, prev, &rep))
+	/* Marks on the empty log (seq 0), or on the start, vouch for the
+	 * chain there. */
+	if (!pass_marks(&w, expected_seq - 1, prev, &rep))
 		goto walked;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct walk_row row;
@@ -603,6 +629,10 @@ int lk_audit_verify_marks(struct lk_store *store, const struct lk_audit_mark *ma
 		    memcmp(row.text[2].s, LK_AUDIT_CHECKPOINT_ACTION, row.text[2].len) == 0) {
 			rep.record_seq = seq;
 			rep.record_number = record_number(row.text[4].s);
+		} else if (row.text[2].len == sizeof(LK_AUDIT_PURGE_ACTION) - 1 &&
+		           memcmp(row.text[2].s, LK_AUDIT_PURGE_ACTION, row.text[2].len) == 0 &&
+		           purge_detail(row.text[4].s, &rep.purge_anchor, &rep.purge_anchor_seq)) {
+			rep.purge_seq = seq;
 		}
 		if (w.next < w.n && !pass_marks(&w, seq, prev, &rep))
 			break;
@@ -629,16 +659,58 @@ walked:
 	if (rep.problem == LK_AUDIT_INTACT && !triggers_present(store)) {
 		rep.problem = LK_AUDIT_SCHEMA;
 		snprintf(rep.why, sizeof(rep.why),
-		         "the append-only triggers on the audit table are missing: the file was "
-		         "edited outside latchkey, and the chain may have been recomputed");
+		         "the append-only triggers on the audit table are missing (or a purge "
+		         "marker was left to disable them): the file was edited outside latchkey, "
+		         "and the chain may have been recomputed");
 	}
 	*ret_report = rep;
 	return LK_OK;
 }
 
+int lk_audit_verify_marks(struct lk_store *store, const struct lk_audit_mark *marks, size_t n_marks,
+                          struct lk_audit_report *ret_report, struct lk_err *err)
+{
+	return lk_audit_verify_from(store, NULL, marks, n_marks, ret_report, err);
+}
+
+int lk_audit_first_seq(struct lk_store *store, int64_t *ret_seq, struct lk_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	rc =
+	    sqlite3_prepare_v2(store->db, "SELECT coalesce(min(seq), 0) FROM audit", -1, &st, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*ret_seq = sqlite3_column_int64(st, 0);
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_OK ? LK_OK : lk_store_error(store, rc, "reading the audit log", err);
+}
+
+static const char sql_oldest_cp[] =
+    "SELECT number, audit_seq, audit_chain FROM checkpoint ORDER BY number LIMIT 1";
+
 int lk_audit_verify(struct lk_store *store, struct lk_audit_report *ret_report, struct lk_err *err)
 {
-	return lk_audit_verify_marks(store, NULL, 0, ret_report, err);
+	struct lk_audit_mark start;
+	sqlite3_stmt *st = NULL;
+	int64_t first;
+	bool anchored = false;
+	int r;
+
+	if ((r = lk_audit_first_seq(store, &first, err)) < 0)
+		return r;
+	if (first > 1 && sqlite3_prepare_v2(store->db, sql_oldest_cp, -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 1) == first - 1 &&
+	    sqlite3_column_bytes(st, 2) == LK_CHAIN_LEN) {
+		start.number = sqlite3_column_int64(st, 0);
+		start.seq = first - 1;
+		memcpy(start.chain, sqlite3_column_blob(st, 2), LK_CHAIN_LEN);
+		anchored = true;
+	}
+	sqlite3_finalize(st);
+	return lk_audit_verify_from(store, anchored ? &start : NULL, NULL, 0, ret_report, err);
 }
 
 static const char sql_query[] =

@@ -80,11 +80,19 @@ struct lk_verify_report {
 		int64_t ts, audit_seq;
 		char key_id[LK_KEY_ID_LEN + 1];
 	} last;
+	/* A purged log (latchkey audit purge) verifies from its anchor, the
+	 * oldest checkpoint left: the log starts after audit_seq. 0: not
+	 * purged. */
+	struct {
+		int64_t number, audit_seq;
+	} anchor;
 };
 
 /*
  * Verifies the audit chain (lk_audit_verify_marks) and every checkpoint:
- * numbers contiguous from 1, each manifest what its columns say, signed by
+ * numbers contiguous from 1 (after a purge: from the anchor, whose seq the
+ * log starts after and whose purge the log must record under a later
+ * checkpoint), each manifest what its columns say, signed by
  * pk (the configured signing key's public half), linked to the one before,
  * its chain value the one the log has at its seq, its own audit row in
  * place, and nothing cut after the last one. pk NULL (no signing key

@@ -291,11 +291,14 @@ static const char *read_row(sqlite3_stmt *st, struct lk_checkpoint *cp)
  * with l's problem set, if it does not hold. */
 static bool check_one(struct loaded *l, const struct lk_checkpoint *cp,
                       const struct lk_checkpoint *before, const unsigned char *pk,
-                      const char *key_id)
+                      const char *key_id, bool anchor)
 {
 	struct lk_checkpoint rebuilt = *cp;
 	unsigned char want_prev[LK_CHECKPOINT_DIGEST_LEN] = { 0 };
-	int64_t want = before != NULL ? before->number + 1 : 1;
+	/* The anchor of a purged log: those before it are gone, with the
+	 * manifest its previous link names (the walk then requires the
+	 * purge's own record). */
+	int64_t want = before != NULL ? before->number + 1 : anchor ? cp->number : 1;
 
 	if (cp->number != want) {
 		if (cp->number > want + 1)
@@ -326,7 +329,8 @@ static bool check_one(struct loaded *l, const struct lk_checkpoint *cp,
 	if (before != NULL)
 		crypto_hash_sha256(want_prev, (const unsigned char *)before->manifest,
 		                   before->manifest_len);
-	if (sodium_memcmp(want_prev, cp->previous, LK_CHECKPOINT_DIGEST_LEN) != 0)
+	if ((before != NULL || cp->number == 1) &&
+	    sodium_memcmp(want_prev, cp->previous, LK_CHECKPOINT_DIGEST_LEN) != 0)
 		return set_cp_problem(
 		    l, LK_AUDIT_CP_BROKEN, cp->number,
 		    "checkpoint %lld does not follow checkpoint %lld: one of them "
@@ -362,7 +366,7 @@ static int grow(struct loaded *l)
 
 /* Reads and checks every checkpoint up to the first bad one; the good ones
  * become marks for the walk. */
-static int load(struct lk_store *store, const unsigned char *pk, struct loaded *l,
+static int load(struct lk_store *store, const unsigned char *pk, bool anchored, struct loaded *l,
                 struct lk_err *err)
 {
 	struct lk_checkpoint cp;
@@ -391,7 +395,8 @@ static int load(struct lk_store *store, const unsigned char *pk, struct loaded *
 			    (long long)sqlite3_column_int64(st, 0), bad);
 			break;
 		}
-		if (!check_one(l, &cp, l->n > 0 ? &l->cps[l->n - 1] : NULL, pk, key_id))
+		if (!check_one(l, &cp, l->n > 0 ? &l->cps[l->n - 1] : NULL, pk, key_id,
+		               anchored && l->n == 0))
 			break;
 		if (l->n == l->cap && grow(l) < 0) {
 			r = lk_err_set(err, LK_ENOMEM, "out of memory reading the checkpoints");
@@ -515,18 +520,83 @@ static void check_records(struct lk_store *store, const struct loaded *l,
 	rep->audit.bad_seq = last->audit_seq + 1;
 }
 
+static const char sql_oldest[] = "SELECT audit_seq FROM checkpoint ORDER BY number LIMIT 1";
+
+/* Is the log purged, starting right after the oldest checkpoint's seq (its
+ * anchor)? Unverified here: load checks that checkpoint, and
+ * check_purge the record of the purge. */
+static int purged(struct lk_store *store, bool *ret_anchored, struct lk_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t first;
+	int r;
+
+	*ret_anchored = false;
+	if ((r = lk_audit_first_seq(store, &first, err)) < 0)
+		return r;
+	if (first <= 1)
+		return LK_OK;
+	if (sqlite3_prepare_v2(store->db, sql_oldest, -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) == first - 1)
+		*ret_anchored = true;
+	sqlite3_finalize(st);
+	return LK_OK;
+}
+
+/* A purged log verified from its anchor: the log must record that purge,
+ * naming this anchor, in a row a later signed checkpoint covers; otherwise
+ * the head of the log and the checkpoints before were simply deleted. */
+static void check_purge(const struct loaded *l, struct lk_verify_report *rep)
+{
+	const struct lk_audit_report *a = &rep->audit;
+	const struct lk_checkpoint *anchor = &l->cps[0], *last = &l->cps[l->n - 1];
+	char why[256];
+
+	rep->anchor.number = anchor->number;
+	rep->anchor.audit_seq = anchor->audit_seq;
+	if (a->purge_seq != 0 && a->purge_anchor == anchor->number &&
+	    a->purge_anchor_seq == anchor->audit_seq && a->purge_seq <= last->audit_seq)
+		return;
+	if (a->purge_seq != 0 && a->purge_anchor == anchor->number &&
+	    a->purge_anchor_seq == anchor->audit_seq)
+		snprintf(
+		    why, sizeof(why),
+		    "the log starts after seq %lld (checkpoint %lld), and the purge recorded at "
+		    "seq %lld is not yet covered by a checkpoint",
+		    (long long)anchor->audit_seq, (long long)anchor->number,
+		    (long long)a->purge_seq);
+	else
+		snprintf(why, sizeof(why),
+		         "seqs 1..%lld are missing (deleted): the log starts after checkpoint %lld "
+		         "but records no purge to it",
+		         (long long)anchor->audit_seq, (long long)anchor->number);
+	set_problem(rep, LK_AUDIT_MISSING, anchor->number, why);
+	rep->audit.bad_seq = a->purge_seq != 0 ? a->purge_seq : 1;
+}
+
 int lk_checkpoint_verify(struct lk_store *store, const unsigned char *pk,
                          struct lk_verify_report *ret_report, struct lk_err *err)
 {
 	struct lk_verify_report rep;
 	struct loaded l = { .problem = LK_AUDIT_INTACT };
 	enum lk_audit_problem walk;
+	bool anchored;
 	int r;
 
 	memset(&rep, 0, sizeof(rep));
-	if ((r = load(store, pk, &l, err)) < 0)
+	if ((r = purged(store, &anchored, err)) < 0)
 		goto out;
-	if ((r = lk_audit_verify_marks(store, l.marks, l.n, &rep.audit, err)) < 0)
+	if ((r = load(store, pk, anchored, &l, err)) < 0)
+		goto out;
+	if (anchored && l.n == 0 && l.problem != LK_AUDIT_INTACT) {
+		/* The anchor itself is bad: nothing to walk from. */
+		set_problem(&rep, l.problem, l.bad_checkpoint, l.why);
+		*ret_report = rep;
+		r = LK_OK;
+		goto out;
+	}
+	if ((r = lk_audit_verify_from(store, anchored && l.n > 0 ? &l.marks[0] : NULL, l.marks, l.n,
+	                              &rep.audit, err)) < 0)
 		goto out;
 	rep.checkpoints = rep.audit.marks_matched;
 	if (rep.checkpoints > 0) {
@@ -549,6 +619,8 @@ int lk_checkpoint_verify(struct lk_store *store, const unsigned char *pk,
 		set_problem(&rep, l.problem, l.bad_checkpoint, l.why);
 	} else {
 		check_records(store, &l, &rep);
+		if (rep.audit.problem == LK_AUDIT_INTACT && anchored && l.n > 0)
+			check_purge(&l, &rep);
 		if (rep.audit.problem == LK_AUDIT_INTACT && !cp_triggers_present(store))
 			set_problem(&rep, LK_AUDIT_SCHEMA, 0,
 			            "the append-only triggers on the checkpoint table are missing: "

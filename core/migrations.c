@@ -156,6 +156,27 @@ static const char migration_6[] =
     "CREATE TRIGGER checkpoint_no_delete BEFORE DELETE ON checkpoint"
     "  BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;";
 
-const char *const lk_migrations[] = { migration_1, migration_2, migration_3,
-	                              migration_4, migration_5, migration_6 };
+/* Retention (core/gdpr.c, decision 0011): latchkey audit purge removes
+ * whole old segments of the log. The delete triggers let a row (or a
+ * checkpoint) go only while a purge marker covering it exists, which the
+ * purge inserts and deletes again inside its own transaction; the update
+ * triggers stay unconditional, so no marker ever allows an edit. audit
+ * verify reports a marker left behind as tampering. */
+static const char migration_7[] =
+    "CREATE TABLE audit_purge ("
+    "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+    "  upto_seq INTEGER NOT NULL," /* audit rows with seq <= upto_seq may go */
+    "  anchor INTEGER NOT NULL"    /* checkpoints numbered below it may go */
+    ");"
+    "DROP TRIGGER audit_no_delete;"
+    "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
+    "  WHEN NOT EXISTS (SELECT 1 FROM audit_purge WHERE OLD.seq <= upto_seq)"
+    "  BEGIN SELECT RAISE(ABORT, 'audit rows are append-only'); END;"
+    "DROP TRIGGER checkpoint_no_delete;"
+    "CREATE TRIGGER checkpoint_no_delete BEFORE DELETE ON checkpoint"
+    "  WHEN NOT EXISTS (SELECT 1 FROM audit_purge WHERE OLD.number < anchor)"
+    "  BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;";
+
+const char *const lk_migrations[] = { migration_1, migration_2, migration_3, migration_4,
+	                              migration_5, migration_6, migration_7 };
 const int lk_migration_count = (int)(sizeof(lk_migrations) / sizeof(lk_migrations[0]));

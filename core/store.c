@@ -81,7 +81,7 @@ int lk_store_migrate_to(sqlite3 *db, int target, struct lk_err *err)
 	static const char *const set_version[] = {
 		"PRAGMA user_version = 0", "PRAGMA user_version = 1", "PRAGMA user_version = 2",
 		"PRAGMA user_version = 3", "PRAGMA user_version = 4", "PRAGMA user_version = 5",
-		"PRAGMA user_version = 6",
+		"PRAGMA user_version = 6", "PRAGMA user_version = 7",
 	};
 	int version, r;
 
@@ -259,7 +259,10 @@ int lk_store_open(const char *path, int flags, const struct lk_master *master,
 		 * disk, even across power loss. */
 		if (exec_sql(store->db, "PRAGMA journal_mode = WAL", err) < 0 ||
 		    exec_sql(store->db, "PRAGMA synchronous = FULL", err) < 0 ||
-		    exec_sql(store->db, "PRAGMA foreign_keys = ON", err) < 0) {
+		    exec_sql(store->db, "PRAGMA foreign_keys = ON", err) < 0 ||
+		    /* What is deleted or overwritten (an erased name) is
+		     * zeroed, not left in free space (decision 0011). */
+		    exec_sql(store->db, "PRAGMA secure_delete = ON", err) < 0) {
 			r = lk_store_error(store, sqlite3_errcode(store->db), "configuring", err);
 			goto fail;
 		}
