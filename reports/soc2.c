@@ -92,7 +92,7 @@ static const struct {
 	                     "WHERE d.action = 'auth.decision' AND d.reason = 'ok' AND d.ts >= ?1 "
 	                     "AND d.ts < ?2 "
 	                     "AND ((k.expires IS NOT NULL AND k.expires <= d.ts) "
-	                     "OR (k.status = 'revoked' AND k.status_changed <= d.ts) "
+	                     "OR (k.status = 'revoked' AND k.status_changed < d.ts) "
 	                     "OR EXISTS (SELECT 1 FROM audit s WHERE s.kid = d.kid AND s.seq < "
 	                     "d.seq "
 	                     "AND s.action IN ('key.revoke', 'key.suspend') AND NOT EXISTS (SELECT "

@@ -342,5 +342,21 @@ show "latchkey -c demo-state.tampered/latchkey.conf --offline audit verify"
 "$lk" -c "$state.tampered/latchkey.conf" --offline audit verify || echo "(exit status $?)"
 rm -rf "$state.tampered"
 
+step "18. A SOC 2 evidence pack for the demo's activity, signed; openssl checks it"
+# As the database's owner with latchkeyd stopped (decision 0012): a signed
+# checkpoint, evidence.xml checked against its XSD, report.html, CSVs, a
+# signed manifest.
+pack="$state/evidence"
+today=$(date -u +%Y-%m-%d)
+show "latchkey --offline report soc2 --from $today --to $today --out demo-state/evidence"
+"$lk" --offline report soc2 --from "$today" --to "$today" --out "$pack"
+ls "$pack"
+show "cd demo-state/evidence && sha256sum -c MANIFEST.sha256"
+(cd "$pack" && sha256sum -c MANIFEST.sha256)
+show "openssl pkeyutl -verify -pubin -inkey signing.pub.pem -rawin -in MANIFEST.sha256 -sigfile MANIFEST.sha256.sig"
+(cd "$pack" && openssl pkeyutl -verify -pubin -inkey signing.pub.pem -rawin \
+	-in MANIFEST.sha256 -sigfile MANIFEST.sha256.sig)
+printf 'Open the report: %s/report.html\n' "$pack"
+
 unset KEY NEW WEB BOB CAROL CODE SECRET DAVE
 printf '\nDemo state left in %s (config: %s).\n' "$state" "$LATCHKEY_CONFIG"

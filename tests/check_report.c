@@ -500,6 +500,30 @@ START_TEST(test_use_after_revoke_is_exception)
 }
 END_TEST
 
+/* A success just before the revocation, in the same second: not an
+ * exception (the log's order decides, not the clock's resolution). */
+START_TEST(test_use_before_revoke_same_second)
+{
+	struct lk_report_result res;
+	struct lk_err err = { { 0 } };
+
+	event(TK_NOW + DAY + 13 * HOUR, 0, "auth.decision", "ok",
+	      "service=sshd env=prod " POL " pam=0 steps=apikey:ok");
+	ck_assert_msg(lk_key_revoke(e.store, kids[0], "rotated out", TK_ACTOR,
+	                            TK_NOW + DAY + 13 * HOUR, &err) == LK_OK,
+	              "%s", err.msg);
+	make_pack(&res);
+	ck_assert_int_eq(res.exceptions, 0);
+	XCOUNT_EQ("count(//e:test[@id='cc6.2-no-use-after-removal']/e:row)", 0);
+	/* The same second, but after the revocation in the log: one. */
+	event(TK_NOW + DAY + 13 * HOUR, 0, "auth.decision", "ok",
+	      "service=sshd env=prod " POL " pam=0 steps=apikey:ok");
+	tk_rmrf(pack);
+	make_pack(&res);
+	ck_assert_int_eq(res.exceptions, 1);
+}
+END_TEST
+
 START_TEST(test_csv)
 {
 	char path[PATH_MAX + 64];
@@ -654,6 +678,7 @@ static Suite *report_suite(void)
 	tcase_add_test(tc, test_not_occurring);
 	tcase_add_test(tc, test_empty_period);
 	tcase_add_test(tc, test_use_after_revoke_is_exception);
+	tcase_add_test(tc, test_use_before_revoke_same_second);
 	tcase_add_test(tc, test_csv);
 	tcase_add_test(tc, test_html_chart);
 	tcase_add_test(tc, test_checkpoint);
