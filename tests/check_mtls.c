@@ -19,12 +19,14 @@
 #include <pthread.h>
 #include <security/pam_appl.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -51,8 +53,50 @@ static char plugin_dir[PATH_MAX + 32], policy_dir[PATH_MAX + 32];
 static struct lk_engine *engine;
 static char logbuf[1 << 17];
 static size_t loglen;
+/* The fake host's clock and log (see "the plugin on its own"). */
+static int64_t fake_time = TK_NOW;
+static char fake_logbuf[1 << 20];
+static size_t fake_loglen;
+static int fake_cached; /* "... (as verified at T, cached)" lines */
 
 /* ---- helpers ---------------------------------------------------------- */
+
+/* OpenSSL's allocations in this process, counted (main installs these
+ * before anything allocates): decoding a certificate makes dozens, and a
+ * remembered result must be answered without any of that. */
+static atomic_long crypto_allocs;
+static bool crypto_counted;
+
+static void *count_malloc(size_t n, const char *file, int line)
+{
+	(void)file;
+	(void)line;
+	if (n == 0)
+		return NULL;
+	atomic_fetch_add(&crypto_allocs, 1);
+	return malloc(n);
+}
+
+static void *count_realloc(void *p, size_t n, const char *file, int line)
+{
+	(void)file;
+	(void)line;
+	if (p == NULL)
+		return count_malloc(n, file, line);
+	if (n == 0) {
+		free(p);
+		return NULL;
+	}
+	atomic_fetch_add(&crypto_allocs, 1);
+	return realloc(p, n);
+}
+
+static void count_free(void *p, const char *file, int line)
+{
+	(void)file;
+	(void)line;
+	free(p);
+}
 
 static void capture(void *ctx, int level, const char *msg)
 {
@@ -380,6 +424,10 @@ static void setup(void)
 	loglen = 0;
 	logbuf[0] = '\0';
 	lk_engine_set_log(engine, capture, NULL);
+	fake_time = TK_NOW;
+	fake_loglen = 0;
+	fake_logbuf[0] = '\0';
+	fake_cached = 0;
 }
 
 static void teardown(void)
@@ -1598,21 +1646,47 @@ END_TEST
 /* ---- the plugin on its own ------------------------------------------------ */
 
 /* A host for calling the plugin directly, as an engine would: files read
- * with plain I/O, counted, so the cache can be watched. */
+ * with plain I/O, counted, so the cache can be watched; its clock is
+ * fake_time (TK_NOW unless a test moves it); its log lines are kept, and
+ * those that say a remembered result answered are counted. */
 static pthread_mutex_t fake_lock = PTHREAD_MUTEX_INITIALIZER;
 static int fake_reads;
+static pthread_mutex_t fake_log_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void fake_log(void *ctx, int level, const char *f, ...)
 {
+	char msg[1024];
+	va_list ap;
+	int n;
+
 	(void)ctx;
-	(void)level;
-	(void)f;
+	va_start(ap, f);
+	vsnprintf(msg, sizeof(msg), f, ap);
+	va_end(ap);
+	pthread_mutex_lock(&fake_log_lock);
+	if (strstr(msg, ", cached)") != NULL)
+		fake_cached++;
+	n = snprintf(fake_logbuf + fake_loglen, sizeof(fake_logbuf) - fake_loglen, "<%d>%s\n",
+	             level, msg);
+	if (n > 0 && (size_t)n < sizeof(fake_logbuf) - fake_loglen)
+		fake_loglen += (size_t)n;
+	pthread_mutex_unlock(&fake_log_lock);
+}
+
+/* How many of the fake host's log lines so far contain s. */
+static int fake_logged(const char *s)
+{
+	int n = 0;
+
+	for (const char *p = fake_logbuf; (p = strstr(p, s)) != NULL; p += strlen(s))
+		n++;
+	return n;
 }
 
 static int fake_now(void *ctx, int64_t *ret)
 {
 	(void)ctx;
-	*ret = TK_NOW;
+	*ret = fake_time;
 	return 0;
 }
 
@@ -1959,6 +2033,589 @@ START_TEST(test_cache_threads)
 }
 END_TEST
 
+/* ---- remembered results ------------------------------------------------- */
+
+/* One request through the plugin at fake_time, and what it answered. */
+static void direct_at(const struct lk_plugin *p, const char *const *args, size_t n_args,
+                      const struct blob *b, int64_t now, struct lk_plugin_result *res)
+{
+	fake_time = now;
+	direct(p, args, n_args, b, res);
+}
+
+/* A success for principal, with the leaf's credential and the factor.
+ * (Not through pk(): the arguments of a request may be fmt() buffers.) */
+static void assert_ok(const struct lk_plugin_result *res, const char *principal, const char *leaf)
+{
+	char path[PATH_MAX + 64], hex[25];
+	unsigned char md[32];
+	unsigned int n = 0;
+	FILE *f;
+	X509 *x;
+
+	snprintf(path, sizeof(path), "%s/%s", pki, leaf);
+	f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	ck_assert_ptr_nonnull(x);
+	ck_assert(X509_digest(x, EVP_sha256(), md, &n));
+	X509_free(x);
+	for (int i = 0; i < 12; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	ck_assert_int_eq(res->decision, LK_PLUGIN_SUCCESS);
+	ck_assert_str_eq(res->reason, "ok");
+	ck_assert_str_eq(res->principal, principal);
+	ck_assert_str_eq(res->credential, hex);
+	ck_assert_uint_eq(res->factors, LK_FACTOR_CLIENT_CERT);
+}
+
+static void assert_denied(const struct lk_plugin_result *res, const char *reason)
+{
+	ck_assert_int_eq(res->decision, LK_PLUGIN_DENY);
+	ck_assert_str_eq(res->reason, reason);
+}
+
+/* OpenSSL's allocations for decoding one certificate, the leaf alone. */
+static long one_parse_allocs(const char *name)
+{
+	struct blob der = blob_new();
+	const unsigned char *p;
+	long before;
+	X509 *x;
+
+	blob_der(&der, name);
+	p = der.data;
+	before = atomic_load(&crypto_allocs);
+	x = d2i_X509(NULL, &p, (long)der.len);
+	ck_assert_ptr_nonnull(x);
+	before = atomic_load(&crypto_allocs) - before;
+	X509_free(x);
+	free(der.data);
+	return before;
+}
+
+START_TEST(test_result_reused)
+{
+	const struct lk_plugin *p = open_plugin();
+	const char *args[] = { CA_ROOT, fmt("crl=%s", pk("crl-int.pem")), MAP_URI };
+	struct blob b = pem_chain("alice.pem", "int.pem", NULL);
+	struct blob bob = pem_chain("bob.pem", "int.pem", NULL);
+	struct lk_plugin_result res;
+	long before, verified, reused, parse;
+
+	ck_assert_msg(crypto_counted, "OpenSSL allocated before main: nothing to count with");
+	/* bob first, so the trust files are parsed and cached already. */
+	direct(p, args, 3, &bob, &res);
+	assert_ok(&res, "bob", "bob.pem");
+	fake_reads = 0;
+	before = atomic_load(&crypto_allocs);
+	direct(p, args, 3, &b, &res);
+	verified = atomic_load(&crypto_allocs) - before;
+	assert_ok(&res, "alice", "alice.pem");
+	ck_assert_int_eq(fake_cached, 0);
+	/* The same bytes again: the same answer, remembered; the trust files
+	 * stamped and nothing read, the chain neither decoded nor verified
+	 * (fewer OpenSSL allocations than decoding the leaf alone takes). */
+	before = atomic_load(&crypto_allocs);
+	direct(p, args, 3, &b, &res);
+	reused = atomic_load(&crypto_allocs) - before;
+	assert_ok(&res, "alice", "alice.pem");
+	ck_assert_int_eq(fake_cached, 1);
+	ck_assert_int_eq(fake_reads, 0);
+	ck_assert_int_eq(fake_logged("mtls: ok: certificate "), 3);
+	ck_assert_int_eq(fake_logged("is alice by map rule 1 (san-uri) (as verified at 1793491200, "
+	                             "cached)"),
+	                 1);
+	parse = one_parse_allocs("alice.pem");
+	ck_assert_msg(reused < parse && parse < verified,
+	              "OpenSSL allocations: verified %ld, reused %ld, one d2i_X509 %ld", verified,
+	              reused, parse);
+	direct(p, args, 3, &b, &res);
+	assert_ok(&res, "alice", "alice.pem");
+	ck_assert_int_eq(fake_cached, 2);
+	free(b.data);
+	free(bob.data);
+	dlclose(plugin_handle);
+}
+END_TEST
+
+/* _i: 0 the CRL renamed over, 1 rewritten in place. */
+START_TEST(test_result_crl_replaced)
+{
+	const struct lk_plugin *p = open_plugin();
+	char crl[PATH_MAX + 16];
+	const char *args[] = { CA_ROOT, NULL, "map=cn" };
+	struct blob b = pem_chain("revoked.pem", "int.pem", NULL);
+	struct lk_plugin_result res;
+
+	snprintf(crl, sizeof(crl), "%s/current.crl", e.dir);
+	args[1] = fmt("crl=%s", crl);
+	copy_file(pk("crl-int-empty.pem"), crl, 0644);
+	direct(p, args, 3, &b, &res);
+	assert_ok(&res, "revoked", "revoked.pem");
+	direct(p, args, 3, &b, &res);
+	assert_ok(&res, "revoked", "revoked.pem");
+	ck_assert_int_eq(fake_cached, 1);
+	/* A CRL that lists it: revoked from the very next request. */
+	replace_file(pk("crl-int.pem"), crl, _i == 1);
+	direct(p, args, 3, &b, &res);
+	assert_denied(&res, "revoked");
+	direct(p, args, 3, &b, &res);
+	assert_denied(&res, "revoked");
+	ck_assert_int_eq(fake_cached, 1);
+	/* And back: verified again, then remembered again. */
+	replace_file(pk("crl-int-empty.pem"), crl, _i == 1);
+	direct(p, args, 3, &b, &res);
+	assert_ok(&res, "revoked", "revoked.pem");
+	ck_assert_int_eq(fake_cached, 1);
+	direct(p, args, 3, &b, &res);
+	assert_ok(&res, "revoked", "revoked.pem");
+	ck_assert_int_eq(fake_cached, 2);
+	free(b.data);
+	dlclose(plugin_handle);
+}
+END_TEST
+
+START_TEST(test_result_ca_dir_changed)
+{
+	const struct lk_plugin *p = open_plugin();
+	char dir[PATH_MAX + 16], dir_arg[PATH_MAX + 32];
+	const char *args[] = { dir_arg, MAP_URI };
+	struct blob b = pem_chain("alice.pem", "int.pem", NULL);
+	struct lk_plugin_result res;
+
+	snprintf(dir, sizeof(dir), "%s/cadir", e.dir);
+	snprintf(dir_arg, sizeof(dir_arg), "ca-dir=%s", dir);
+	ck_assert_int_eq(mkdir(dir, 0755), 0);
+	copy_file(pk("root.pem"), fmt("%s/root.crt", dir), 0644);
+	direct(p, args, 2, &b, &res);
+	assert_ok(&res, "alice", "alice.pem");
+	direct(p, args, 2, &b, &res);
+	ck_assert_int_eq(fake_cached, 1);
+	/* A file added (of no use to this chain): the entry is not used. */
+	copy_file(pk("otherroot.pem"), fmt("%s/other.pem", dir), 0644);
+	direct(p, args, 2, &b, &res);
+	assert_ok(&res, "alice", "alice.pem");
+	ck_assert_int_eq(fake_cached, 1);
+	direct(p, args, 2, &b, &res);
+	ck_assert_int_eq(fake_cached, 2);
+	/* The anchor removed: unknown-ca at once, however recent the ok. */
+	ck_assert_int_eq(unlink(fmt("%s/root.crt", dir)), 0);
+	direct(p, args, 2, &b, &res);
+	assert_denied(&res, "unknown-ca");
+	ck_assert_int_eq(fake_cached, 2);
+	free(b.data);
+	dlclose(plugin_handle);
+}
+END_TEST
+
+START_TEST(test_result_expiry)
+{
+	const struct lk_plugin *p = open_plugin();
+	const char *args[] = { CA_ROOT, MAP_URI };
+	struct blob b = pem_chain("alice.pem", "int.pem", NULL);
+	struct lk_plugin_result res;
+
+	/* Verified 10 s before the leaf's notAfter + skew: remembered up to
+	 * and including that second, never past it. */
+	direct_at(p, args, 2, &b, LEAF_NOT_AFTER + 290, &res);
+	assert_ok(&res, "alice", "alice.pem");
+	direct_at(p, args, 2, &b, LEAF_NOT_AFTER + 300, &res);
+	assert_ok(&res, "alice", "alice.pem");
+	ck_assert_int_eq(fake_cached, 1);
+	direct_at(p, args, 2, &b, LEAF_NOT_AFTER + 301, &res);
+	assert_denied(&res, "expired");
+	/* Past its window the entry is dropped: the clock back, verified
+	 * again. */
+	direct_at(p, args, 2, &b, LEAF_NOT_AFTER + 295, &res);
+	assert_ok(&res, "alice", "alice.pem");
+	ck_assert_int_eq(fake_cached, 1);
+	direct_at(p, args, 2, &b, LEAF_NOT_AFTER + 296, &res);
+	ck_assert_int_eq(fake_cached, 2);
+	free(b.data);
+	dlclose(plugin_handle);
+}
+END_TEST
+
+/* int as root issued it, but valid only until not_after: the same CA (its
+ * key signed alice), expiring before alice does. */
+static void short_int(const char *out, int64_t not_after)
+{
+	X509 *x = load_cert("int.pem");
+	EVP_PKEY *key;
+	FILE *f = fopen(pk("root.key"), "r");
+
+	ck_assert_ptr_nonnull(f);
+	key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+	fclose(f);
+	ck_assert_ptr_nonnull(key);
+	ck_assert_ptr_nonnull(ASN1_TIME_set(X509_getm_notAfter(x), (time_t)not_after));
+	ck_assert_int_gt(X509_sign(x, key, EVP_sha384()), 0);
+	f = fopen(out, "w");
+	ck_assert_ptr_nonnull(f);
+	ck_assert(PEM_write_X509(f, x));
+	ck_assert_int_eq(fclose(f), 0);
+	EVP_PKEY_free(key);
+	X509_free(x);
+}
+
+START_TEST(test_result_expiry_in_chain)
+{
+	const struct lk_plugin *p = open_plugin();
+	const char *args[] = { CA_ROOT, MAP_URI };
+	char path[PATH_MAX + 16];
+	struct blob b = pem_chain("alice.pem", NULL);
+	struct lk_plugin_result res;
+	const int64_t int_not_after = TK_NOW + 10 * DAY;
+	FILE *f;
+
+	/* The intermediate's notAfter ends the window, not the leaf's. */
+	snprintf(path, sizeof(path), "%s/shortint.pem", e.dir);
+	short_int(path, int_not_after);
+	ck_assert_int_lt(int_not_after, LEAF_NOT_AFTER);
+	f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	b.len += fread(b.data + b.len, 1, BLOB_MAX - b.len, f);
+	fclose(f);
+	direct_at(p, args, 2, &b, int_not_after + 290, &res);
+	assert_ok(&res, "alice", "alice.pem");
+	direct_at(p, args, 2, &b, int_not_after + 300, &res);
+	assert_ok(&res, "alice", "alice.pem");
+	ck_assert_int_eq(fake_cached, 1);
+	direct_at(p, args, 2, &b, int_not_after + 301, &res);
+	assert_denied(&res, "expired");
+	free(b.data);
+	dlclose(plugin_handle);
+}
+END_TEST
+
+START_TEST(test_result_not_before)
+{
+	const struct lk_plugin *p = open_plugin();
+	const char *args[] = { CA_ROOT, MAP_URI };
+	struct blob b = pem_chain("alice.pem", "int.pem", NULL);
+	struct lk_plugin_result res;
+
+	/* Verified at notBefore: good back to notBefore - skew, no further. */
+	direct_at(p, args, 2, &b, LEAF_NOT_BEFORE, &res);
+	assert_ok(&res, "alice", "alice.pem");
+	direct_at(p, args, 2, &b, LEAF_NOT_BEFORE - 300, &res);
+	assert_ok(&res, "alice", "alice.pem");
+	ck_assert_int_eq(fake_cached, 1);
+	direct_at(p, args, 2, &b, LEAF_NOT_BEFORE - 301, &res);
+	assert_denied(&res, "not-yet-valid");
+	ck_assert_int_eq(fake_cached, 1);
+	/* A denial is not remembered: the clock forward, verified again. */
+	direct_at(p, args, 2, &b, LEAF_NOT_BEFORE - 250, &res);
+	assert_ok(&res, "alice", "alice.pem");
+	ck_assert_int_eq(fake_cached, 2);
+	free(b.data);
+	dlclose(plugin_handle);
+}
+END_TEST
+
+START_TEST(test_result_ttl)
+{
+	const struct lk_plugin *p = open_plugin();
+	const char *args[] = { CA_ROOT, MAP_URI };
+	struct blob b = pem_chain("alice.pem", "int.pem", NULL);
+	struct lk_plugin_result res;
+
+	/* Months of validity left: remembered for 300 s all the same. */
+	direct_at(p, args, 2, &b, TK_NOW, &res);
+	direct_at(p, args, 2, &b, TK_NOW + 299, &res);
+	assert_ok(&res, "alice", "alice.pem");
+	ck_assert_int_eq(fake_cached, 1);
+	direct_at(p, args, 2, &b, TK_NOW + 300, &res);
+	assert_ok(&res, "alice", "alice.pem");
+	ck_assert_int_eq(fake_cached, 1);
+	ck_assert_int_eq(fake_logged("is alice by map rule 1 (san-uri)\n"), 2);
+	/* Verified again at TK_NOW + 300: good until TK_NOW + 600. */
+	direct_at(p, args, 2, &b, TK_NOW + 599, &res);
+	ck_assert_int_eq(fake_cached, 2);
+	ck_assert_int_eq(fake_logged("(as verified at 1793491500, cached)"), 1);
+	free(b.data);
+	dlclose(plugin_handle);
+}
+END_TEST
+
+START_TEST(test_result_crl_times)
+{
+	const struct lk_plugin *p = open_plugin();
+	const char *args[] = { CA_ROOT, fmt("crl=%s", pk("crl-int.pem")), MAP_URI,
+		               "crl-max-age=30d" };
+	struct blob b = pem_chain("alice.pem", "int.pem", NULL);
+	struct lk_plugin_result res;
+
+	/* nextUpdate + skew ends the window... */
+	direct_at(p, args, 4, &b, CRL_NEXT + 290, &res);
+	assert_ok(&res, "alice", "alice.pem");
+	direct_at(p, args, 4, &b, CRL_NEXT + 300, &res);
+	assert_ok(&res, "alice", "alice.pem");
+	ck_assert_int_eq(fake_cached, 1);
+	direct_at(p, args, 4, &b, CRL_NEXT + 301, &res);
+	assert_denied(&res, "crl-stale");
+	/* ... and thisUpdate - skew begins it (a clock behind). */
+	direct_at(p, args, 4, &b, CRL_THIS - 290, &res);
+	assert_ok(&res, "alice", "alice.pem");
+	direct_at(p, args, 4, &b, CRL_THIS - 300, &res);
+	assert_ok(&res, "alice", "alice.pem");
+	ck_assert_int_eq(fake_cached, 2);
+	direct_at(p, args, 4, &b, CRL_THIS - 301, &res);
+	assert_denied(&res, "crl-stale");
+	/* crl-max-age after thisUpdate, to the second. */
+	args[3] = "crl-max-age=1d";
+	direct_at(p, args, 4, &b, CRL_THIS + DAY - 10, &res);
+	assert_ok(&res, "alice", "alice.pem");
+	direct_at(p, args, 4, &b, CRL_THIS + DAY, &res);
+	assert_ok(&res, "alice", "alice.pem");
+	ck_assert_int_eq(fake_cached, 3);
+	direct_at(p, args, 4, &b, CRL_THIS + DAY + 1, &res);
+	assert_denied(&res, "crl-stale");
+	free(b.data);
+	dlclose(plugin_handle);
+}
+END_TEST
+
+START_TEST(test_result_per_policy)
+{
+	const struct lk_plugin *p = open_plugin();
+	char hex[65];
+	const char *uri[] = { CA_ROOT, MAP_URI };
+	const char *pinned[] = { CA_ROOT, NULL, MAP_URI };
+	const char *other[] = { CA_ROOT, "map=san-uri:spiffe://other.example/{}" };
+	const char *strict[] = { CA_ROOT, MAP_URI, "min-rsa-bits=3072" };
+	struct blob b = pem_chain("alice.pem", "int.pem", NULL);
+	struct lk_plugin_result res;
+
+	sha256_hex("alice.pem", hex);
+	pinned[1] = fmt("pin=%s:admin", hex);
+	direct(p, uri, 2, &b, &res);
+	direct(p, uri, 2, &b, &res);
+	assert_ok(&res, "alice", "alice.pem");
+	ck_assert_int_eq(fake_cached, 1);
+	/* The same chain under other arguments: decided under those. */
+	direct(p, pinned, 3, &b, &res);
+	assert_ok(&res, "admin", "alice.pem");
+	direct(p, other, 2, &b, &res);
+	assert_denied(&res, "no-mapping");
+	direct(p, strict, 3, &b, &res);
+	assert_denied(&res, "weak-key");
+	ck_assert_int_eq(fake_cached, 1);
+	/* Each remembered on its own. */
+	direct(p, pinned, 3, &b, &res);
+	assert_ok(&res, "admin", "alice.pem");
+	direct(p, uri, 2, &b, &res);
+	assert_ok(&res, "alice", "alice.pem");
+	ck_assert_int_eq(fake_cached, 3);
+	/* The same arguments in another order are another policy (map rules
+	 * are tried in order). */
+	uri[0] = MAP_URI;
+	uri[1] = CA_ROOT;
+	direct(p, uri, 2, &b, &res);
+	assert_ok(&res, "alice", "alice.pem");
+	ck_assert_int_eq(fake_cached, 3);
+	free(b.data);
+	dlclose(plugin_handle);
+}
+END_TEST
+
+START_TEST(test_result_not_for_denials)
+{
+	const struct lk_plugin *p = open_plugin();
+	char ca[PATH_MAX + 16];
+	const char *args[] = { NULL, MAP_URI };
+	const char *soft[] = { CA_ROOT, fmt("crl=%s", pk("crl-int-stale.pem")), MAP_URI,
+		               "crl-soft-fail" };
+	struct blob b = pem_chain("alice.pem", "int.pem", NULL);
+	struct lk_plugin_result res;
+
+	/* Denied, and denied again: verified both times. */
+	snprintf(ca, sizeof(ca), "%s/ca.pem", e.dir);
+	copy_file(pk("otherroot.pem"), ca, 0644);
+	args[0] = fmt("ca=%s", ca);
+	direct(p, args, 2, &b, &res);
+	assert_denied(&res, "unknown-ca");
+	direct(p, args, 2, &b, &res);
+	assert_denied(&res, "unknown-ca");
+	ck_assert_int_eq(fake_logged("mtls: unknown-ca: certificate "), 2);
+	/* The CA file fixed: ok at once. */
+	replace_file(pk("root.pem"), ca, true);
+	direct(p, args, 2, &b, &res);
+	assert_ok(&res, "alice", "alice.pem");
+	ck_assert_int_eq(fake_cached, 0);
+	/* A soft-fail success is not remembered either: it warns each time. */
+	direct(p, soft, 4, &b, &res);
+	direct(p, soft, 4, &b, &res);
+	ck_assert_int_eq(res.decision, LK_PLUGIN_SUCCESS);
+	ck_assert_str_eq(res.reason, "ok-crl-stale");
+	ck_assert_int_eq(fake_logged("mtls: ok-crl-stale: certificate "), 2);
+	ck_assert_int_eq(fake_cached, 0);
+	free(b.data);
+	dlclose(plugin_handle);
+}
+END_TEST
+
+START_TEST(test_result_pin_only)
+{
+	const struct lk_plugin *p = open_plugin();
+	char hex[65], pin[128];
+	const char *args[] = { pin };
+	struct blob b = pem_chain("self.pem", NULL);
+	struct lk_plugin_result res;
+
+	sha256_hex("self.pem", hex);
+	snprintf(pin, sizeof(pin), "pin=%s:selfie", hex);
+	direct(p, args, 1, &b, &res);
+	assert_ok(&res, "selfie", "self.pem");
+	direct(p, args, 1, &b, &res);
+	assert_ok(&res, "selfie", "self.pem");
+	ck_assert_int_eq(fake_cached, 1);
+	direct_at(p, args, 1, &b, LEAF_NOT_AFTER + 301, &res);
+	assert_denied(&res, "expired");
+	free(b.data);
+	dlclose(plugin_handle);
+}
+END_TEST
+
+START_TEST(test_result_bounded)
+{
+	const struct lk_plugin *p = open_plugin();
+	const char *args[] = { CA_ROOT, MAP_URI };
+	struct blob pem = pem_chain("alice.pem", "int.pem", NULL), b = blob_new();
+	struct lk_plugin_result res;
+
+	/* 1025 spellings of one chain (k blank lines after it): the first
+	 * is dropped to make room for the last, the second is not. */
+	for (int k = 0; k <= 1024; k++) {
+		b.len = 0;
+		blob_add(&b, pem.data, pem.len);
+		for (int i = 0; i < k; i++)
+			blob_add(&b, "\n", 1);
+		direct(p, args, 2, &b, &res);
+		assert_ok(&res, "alice", "alice.pem");
+	}
+	ck_assert_int_eq(fake_cached, 0);
+	b.len = pem.len + 1024;
+	direct(p, args, 2, &b, &res);
+	ck_assert_int_eq(fake_cached, 1);
+	b.len = pem.len + 1;
+	direct(p, args, 2, &b, &res);
+	ck_assert_int_eq(fake_cached, 2);
+	b.len = pem.len;
+	direct(p, args, 2, &b, &res);
+	assert_ok(&res, "alice", "alice.pem");
+	ck_assert_int_eq(fake_cached, 2);
+	free(pem.data);
+	free(b.data);
+	dlclose(plugin_handle);
+}
+END_TEST
+
+START_TEST(test_result_through_engine)
+{
+	char ca[PATH_MAX + 16];
+	struct blob b = pem_chain("alice.pem", "int.pem", NULL);
+	struct lk_auth_result res;
+
+	/* The daemon's way: the plugin loaded once, requests one after the
+	 * other; each its own audit row with the leaf's credential. */
+	snprintf(ca, sizeof(ca), "%s/root.pem", e.dir);
+	copy_file(pk("root.pem"), ca, 0644);
+	policy(fmt("ca=%s", ca), MAP_URI, NULL);
+	reload();
+	run_blob(NULL, &b, LEAF_NOT_AFTER + 290, &res);
+	assert_outcome(&res, "ok");
+	ck_assert(!logged(", cached)"));
+	run_blob(NULL, &b, LEAF_NOT_AFTER + 300, &res);
+	assert_outcome(&res, "ok");
+	assert_credential(&res, "alice.pem");
+	ck_assert_str_eq(res.principal, "alice");
+	ck_assert(logged(fmt("(as verified at %lld, cached)", (long long)(LEAF_NOT_AFTER + 290))));
+	run_blob(NULL, &b, LEAF_NOT_AFTER + 301, &res);
+	assert_outcome(&res, "expired");
+	/* The host's checks on the trust files still apply to every request. */
+	run_blob(NULL, &b, TK_NOW, &res);
+	run_blob(NULL, &b, TK_NOW, &res);
+	assert_outcome(&res, "ok");
+	ck_assert_int_eq(chmod(ca, 0646), 0);
+	run_blob(NULL, &b, TK_NOW, &res);
+	assert_outcome(&res, "ca-unreadable");
+	ck_assert_int_eq(chmod(ca, 0644), 0);
+	run_blob(NULL, &b, TK_NOW, &res);
+	assert_outcome(&res, "ok");
+	free(b.data);
+}
+END_TEST
+
+struct hammer {
+	const struct lk_plugin *p;
+	const char *const *uri, *const *pinned;
+	const struct blob *good, *revoked;
+	int failures;
+};
+
+static void *hammer(void *arg)
+{
+	struct hammer *h = arg;
+	struct lk_plugin_result res;
+
+	for (int i = 0; i < 300; i++) {
+		switch (i % 3) {
+		case 0:
+			direct(h->p, h->uri, 3, h->good, &res);
+			if (res.decision != LK_PLUGIN_SUCCESS ||
+			    strcmp(res.principal, "alice") != 0)
+				h->failures++;
+			break;
+		case 1:
+			direct(h->p, h->pinned, 4, h->good, &res);
+			if (res.decision != LK_PLUGIN_SUCCESS ||
+			    strcmp(res.principal, "admin") != 0)
+				h->failures++;
+			break;
+		default:
+			direct(h->p, h->uri, 3, h->revoked, &res);
+			if (strcmp(res.reason, "revoked") != 0)
+				h->failures++;
+			break;
+		}
+	}
+	return NULL;
+}
+
+START_TEST(test_result_threads)
+{
+	const struct lk_plugin *p = open_plugin();
+	char hex[65];
+	const char *crl = fmt("crl=%s", pk("crl-int.pem"));
+	const char *uri[] = { CA_ROOT, crl, MAP_URI };
+	const char *pinned[] = { CA_ROOT, crl, NULL, MAP_URI };
+	struct blob good = pem_chain("alice.pem", "int.pem", NULL);
+	struct blob revoked = pem_chain("revoked.pem", "int.pem", NULL);
+	struct hammer h[6];
+	pthread_t t[6];
+
+	sha256_hex("alice.pem", hex);
+	pinned[2] = fmt("pin=%s:admin", hex);
+	for (int i = 0; i < 6; i++) {
+		h[i] = (struct hammer){ p, uri, pinned, &good, &revoked, 0 };
+		ck_assert_int_eq(pthread_create(&t[i], NULL, hammer, &h[i]), 0);
+	}
+	for (int i = 0; i < 6; i++) {
+		ck_assert_int_eq(pthread_join(t[i], NULL), 0);
+		ck_assert_int_eq(h[i].failures, 0);
+	}
+	/* 1200 successes; each of the two verified by at most every thread
+	 * at once before one remembered it. */
+	ck_assert_int_ge(fake_cached, 1200 - 2 * 6);
+	free(good.data);
+	free(revoked.data);
+	dlclose(plugin_handle);
+}
+END_TEST
+
 /* ---- the fuzz target's entry point ----------------------------------------- */
 
 START_TEST(test_fuzz_entry)
@@ -2115,6 +2772,24 @@ Suite *mtls_suite(void)
 	tcase_add_test(tc, test_cache_threads);
 	tcase_add_test(tc, test_fuzz_entry);
 	suite_add_tcase(s, tc);
+
+	tc = tcase_create("results");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_result_reused);
+	tcase_add_loop_test(tc, test_result_crl_replaced, 0, 2);
+	tcase_add_test(tc, test_result_ca_dir_changed);
+	tcase_add_test(tc, test_result_expiry);
+	tcase_add_test(tc, test_result_expiry_in_chain);
+	tcase_add_test(tc, test_result_not_before);
+	tcase_add_test(tc, test_result_ttl);
+	tcase_add_test(tc, test_result_crl_times);
+	tcase_add_test(tc, test_result_per_policy);
+	tcase_add_test(tc, test_result_not_for_denials);
+	tcase_add_test(tc, test_result_pin_only);
+	tcase_add_test(tc, test_result_bounded);
+	tcase_add_test(tc, test_result_threads);
+	tcase_add_test(tc, test_result_through_engine);
+	suite_add_tcase(s, tc);
 	return s;
 }
 
@@ -2125,6 +2800,7 @@ int main(void)
 	char cmd[PATH_MAX * 3];
 	int r;
 
+	crypto_counted = CRYPTO_set_mem_functions(count_malloc, count_realloc, count_free) == 1;
 	/* Not tk_mkdtemp: Check's asserts work only inside a test. */
 	snprintf(pki, sizeof(pki), "%s/latchkey-mtls-pki-XXXXXX",
 	         tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");

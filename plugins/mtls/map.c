@@ -224,6 +224,7 @@ int mtls_map(const struct mtls_conf *conf, X509 *leaf, const unsigned char sha25
 
 	if (pin != NULL) {
 		snprintf(principal, MTLS_PRINCIPAL_MAX + 1, "%s", pin->principal);
+		snprintf(why, why_len, "a pin");
 		return 0;
 	}
 	for (size_t i = 0; i < conf->n_rules; i++) {

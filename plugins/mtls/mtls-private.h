@@ -2,8 +2,9 @@
 /*
  * The mtls plugin's parts: its arguments (args.c), the trust anchors and
  * CRLs it reads through the host with a process-wide cache (trust.c), the
- * chain verification and policy checks (verify.c) and the mapping from a
- * certificate to a principal (map.c). mtls.c ties them into the plugin.
+ * chain verification and policy checks (verify.c), the mapping from a
+ * certificate to a principal (map.c) and the successes remembered for a
+ * chain sent again (results.c). mtls.c ties them into the plugin.
  */
 #ifndef LATCHKEY_MTLS_PRIVATE_H
 #define LATCHKEY_MTLS_PRIVATE_H
@@ -25,6 +26,8 @@
 #define MTLS_CA_FILE_MAX    (4u * 1024 * 1024)
 #define MTLS_CRL_FILE_MAX   (16u * 1024 * 1024)
 #define MTLS_CREDENTIAL_HEX 24 /* the leaf SHA-256 prefix in the audit row */
+#define MTLS_LOG_FP_MAX     (MTLS_CREDENTIAL_HEX / 2 * 3) /* "3f:a2:...", for log lines */
+#define MTLS_LOG_CN_MAX     72
 
 /* Signature algorithms sig-algs= may allow (a bitmask). */
 #define MTLS_SIG_SHA256  0x01u
@@ -95,6 +98,13 @@ struct mtls_trust {
 	 * with crl-stale even under crl-soft-fail. */
 	bool crl_unreadable;
 	char crl_unreadable_path[MTLS_PATH_MAX];
+	/* SHA-256 of what was used: every file's path and the stamp its
+	 * objects were read with (a ca-dir='s file names and stamps), in the
+	 * policy's order. Equal digests: the same trust, byte for byte, as
+	 * far as the stamps tell. stamped: every file was used (no
+	 * crl_unreadable), so stamps says what decided. */
+	unsigned char stamps[32];
+	bool stamped;
 };
 
 #define MTLS_TRUST_CA_UNREADABLE (-1) /* logged; the step is unavailable */
@@ -112,6 +122,12 @@ struct mtls_verdict {
 	const char *reason; /* a denial's reason, or NULL: the chain passed */
 	bool crl_stale;     /* passed, but a CRL was stale or missing (soft-fail may allow) */
 	char detail[192];   /* for the log line: OpenSSL's words, depth */
+	/* A pass: the times [valid_from, valid_until) over which every
+	 * time-dependent check (each certificate of the built chain within
+	 * skew; each CRL fresh or stale) comes out as it did at now, so the
+	 * same chain under the same trust passes all the same. Empty
+	 * (valid_from == valid_until) otherwise. */
+	int64_t valid_from, valid_until;
 };
 
 /* Verifies chain (leaf first) at time now under conf and trust: the path
@@ -121,6 +137,9 @@ struct mtls_verdict {
  * -1 if it could not decide (out of memory). */
 int mtls_verify(const struct mtls_conf *conf, const struct mtls_trust *trust,
                 STACK_OF(X509) * chain, bool pinned, int64_t now, struct mtls_verdict *verdict);
+
+/* SHA-256 of len bytes; 0, or -1 (out of memory). */
+int mtls_sha256(const void *data, size_t len, unsigned char out[32]);
 
 /* ASN1_TIME as Unix seconds; -1 if it does not convert. */
 int mtls_asn1_time(const ASN1_TIME *t, int64_t *ret_unix);
@@ -138,5 +157,38 @@ bool mtls_pinned(const struct mtls_conf *conf, const unsigned char sha256[32]);
 /* The subject's common name, printable ASCII only (others as '?'), for log
  * lines; "-" when there is none. */
 void mtls_log_cn(X509 *x, char *out, size_t out_len);
+
+/*
+ * A success remembered (results.c): the chain's exact bytes, the step's
+ * arguments and the trust files' stamps it was decided under (SHA-256 of
+ * each), when and for how long it holds, and what it said. No OpenSSL
+ * object: only bytes.
+ */
+struct mtls_result {
+	unsigned char chain[32];         /* the input bytes */
+	unsigned char policy[32];        /* the step's arguments */
+	unsigned char trust[32];         /* struct mtls_trust's stamps */
+	int64_t valid_from, valid_until; /* the verdict's window, at most MTLS_RESULT_TTL */
+	int64_t verified_at;
+	char principal[MTLS_PRINCIPAL_MAX + 1];
+	char credential[MTLS_CREDENTIAL_HEX + 1];
+	char fp[MTLS_LOG_FP_MAX]; /* for the log line */
+	char cn[MTLS_LOG_CN_MAX];
+	char why[96];
+};
+
+#define MTLS_RESULTS_MAX 1024 /* per process, the least recently used dropped */
+#define MTLS_RESULT_TTL  300  /* seconds after verification, at most */
+
+/* The success remembered for this chain and policy, if now is within its
+ * window: copied into *ret, and 1; else 0. The caller still compares the
+ * trust digest with the current one. */
+int mtls_result_find(const unsigned char chain[32], const unsigned char policy[32], int64_t now,
+                     struct mtls_result *ret);
+
+/* Remembers r (its window cut to verified_at + MTLS_RESULT_TTL), in place
+ * of any for the same chain and policy. Nothing if the window is empty or
+ * memory is short. */
+void mtls_result_put(const struct mtls_result *r);
 
 #endif

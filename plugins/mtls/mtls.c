@@ -31,6 +31,14 @@
  * SHA-256, first 24 hex digits in lower case, on every result once the
  * chain parsed (successes and denials, pin-only or not); the engine
  * checks it against its own reading of the leaf. Empty otherwise.
+ *
+ * A success ("ok") is remembered (results.c) under the SHA-256 of the
+ * exact input, of the arguments and of the trust files' stamps, for as long
+ * as no time-dependent check would change (verify.c), five minutes at
+ * most: the same chain sent again under the same policy and files is
+ * answered from there without being parsed or verified, with the same
+ * result. The trust files are still stamped (and checked by the host)
+ * every request first.
  */
 #include "config.h"
 
@@ -51,6 +59,7 @@
 struct mtls_state {
 	const struct lk_plugin_host *host;
 	struct mtls_conf conf;
+	unsigned char policy[32]; /* SHA-256 of the arguments, as results.c keys them */
 };
 
 /* What one request is about, for its log lines. The fingerprint prefix
@@ -58,9 +67,29 @@ struct mtls_state {
  * prints it: a run of 24 hex digits is what the engine's log redactor
  * takes for a pasted secret and masks. */
 struct request_log {
-	char fp[MTLS_CREDENTIAL_HEX / 2 * 3];
-	char cn[72];
+	char fp[MTLS_LOG_FP_MAX];
+	char cn[MTLS_LOG_CN_MAX];
 };
+
+/* The arguments, every one and in order, as one SHA-256: two policies share
+ * remembered results only if they say exactly the same. */
+static int policy_digest(const char *const *args, size_t n_args, unsigned char out[32])
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	uint64_t n = n_args;
+	int ok;
+
+	ok = md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) &&
+	     EVP_DigestUpdate(md, &n, sizeof(n));
+	for (size_t i = 0; ok && i < n_args; i++) {
+		n = strlen(args[i]);
+		ok = EVP_DigestUpdate(md, &n, sizeof(n)) && EVP_DigestUpdate(md, args[i], n);
+	}
+	ok = ok && EVP_DigestFinal_ex(md, out, NULL);
+	EVP_MD_CTX_free(md);
+	ERR_clear_error();
+	return ok ? 0 : -1;
+}
 
 static int mtls_init(const struct lk_plugin_host *host, const char *const *args, size_t n_args,
                      void **ret_state)
@@ -78,7 +107,8 @@ static int mtls_init(const struct lk_plugin_host *host, const char *const *args,
 	if (st == NULL)
 		return -1;
 	st->host = host;
-	if (mtls_conf_parse(host, args, n_args, &st->conf) < 0) {
+	if (mtls_conf_parse(host, args, n_args, &st->conf) < 0 ||
+	    policy_digest(args, n_args, st->policy) < 0) {
 		free(st);
 		return -1;
 	}
@@ -142,30 +172,71 @@ static int fingerprint(X509 *leaf, unsigned char sha256[32], struct request_log 
 	return 0;
 }
 
+/* Not loaded yet (mtls_trust_load's results are 0 or negative). */
+#define TRUST_NOT_LOADED 1
+
+/* The trust files into t, as mtls_trust_load; without ca= or ca-dir= (pin
+ * only), none: t is empty and its digest all zeros. */
+static int load_trust(const struct mtls_state *st, struct mtls_trust *t)
+{
+	if (st->conf.have_ca)
+		return mtls_trust_load(st->host, &st->conf, t);
+	memset(t, 0, sizeof(*t));
+	t->stamped = true;
+	return 0;
+}
+
+/* A success to remember: what res and the log line say, with the keys and
+ * the verdict's window. */
+static void remember(const struct mtls_state *st, const unsigned char chain_key[32],
+                     const struct mtls_trust *t, const struct mtls_verdict *v, int64_t now,
+                     const struct request_log *rl, const char *why,
+                     const struct lk_plugin_result *res)
+{
+	struct mtls_result r;
+
+	memset(&r, 0, sizeof(r));
+	memcpy(r.chain, chain_key, 32);
+	memcpy(r.policy, st->policy, 32);
+	memcpy(r.trust, t->stamps, 32);
+	r.valid_from = v->valid_from;
+	r.valid_until = v->valid_until;
+	r.verified_at = now;
+	snprintf(r.principal, sizeof(r.principal), "%s", res->principal);
+	snprintf(r.credential, sizeof(r.credential), "%s", res->credential);
+	snprintf(r.fp, sizeof(r.fp), "%s", rl->fp);
+	snprintf(r.cn, sizeof(r.cn), "%s", rl->cn);
+	snprintf(r.why, sizeof(r.why), "%s", why);
+	mtls_result_put(&r);
+}
+
 /* Verifies and maps a parsed chain into res, which starts out saying
- * "unavailable" and says "success" only once every check has passed. */
+ * "unavailable" and says "success" only once every check has passed.
+ * trust: loaded already unless trust_r is TRUST_NOT_LOADED. chain_key: the
+ * input's SHA-256, to remember an "ok" under; NULL: not remembered. */
 static void decide(const struct mtls_state *st, STACK_OF(X509) * chain, int64_t now,
+                   const unsigned char *chain_key, struct mtls_trust *trust, int trust_r,
                    struct lk_plugin_result *res)
 {
 	const struct lk_plugin_host *host = st->host;
 	const struct mtls_conf *c = &st->conf;
-	struct mtls_trust trust = { 0 };
 	struct mtls_verdict v;
 	struct request_log rl = { "", "" };
 	unsigned char sha256[32];
 	char principal[MTLS_PRINCIPAL_MAX + 1], why[200] = "";
 	const char *reason = NULL;
-	int r;
 
 	set_result(res, LK_PLUGIN_UNAVAILABLE, "out-of-memory");
 	if (fingerprint(sk_X509_value(chain, 0), sha256, &rl, res) < 0)
 		goto out;
-	if (c->have_ca && (r = mtls_trust_load(host, c, &trust)) < 0) {
-		if (r == MTLS_TRUST_CA_UNREADABLE)
+	if (trust_r == TRUST_NOT_LOADED)
+		trust_r = load_trust(st, trust);
+	if (trust_r < 0) {
+		if (trust_r == MTLS_TRUST_CA_UNREADABLE)
 			set_result(res, LK_PLUGIN_UNAVAILABLE, "ca-unreadable");
 		goto out;
 	}
-	if (mtls_verify(c, &trust, chain, mtls_pinned(c, sha256), now, &v) < 0)
+	if (mtls_verify(c, trust, chain, mtls_pinned(c, sha256), now, &v) < 0)
 		goto out;
 	if (v.reason != NULL) {
 		log_deny(st, &rl, v.reason, v.detail);
@@ -195,9 +266,27 @@ static void decide(const struct mtls_state *st, STACK_OF(X509) * chain, int64_t 
 	snprintf(res->principal, sizeof(res->principal), "%s", principal);
 	res->factors = LK_FACTOR_CLIENT_CERT;
 	set_result(res, LK_PLUGIN_SUCCESS, v.crl_stale ? "ok-crl-stale" : "ok");
+	/* ok-crl-stale is not remembered: it is to be logged every time. */
+	if (chain_key != NULL && !v.crl_stale && trust->stamped)
+		remember(st, chain_key, trust, &v, now, &rl, why, res);
 out:
-	mtls_trust_clear(&trust);
 	ERR_clear_error();
+}
+
+/* The success remembered for this chain, policy and trust, as res and the
+ * log line had it when it was verified. */
+static void reuse(const struct mtls_state *st, const struct mtls_result *r,
+                  struct lk_plugin_result *res)
+{
+	const struct lk_plugin_host *host = st->host;
+
+	host->log(host->host_ctx, LK_LOG_DEBUG,
+	          "mtls: ok: certificate %s (CN %s) is %s by %s (as verified at %lld, cached)",
+	          r->fp, r->cn, r->principal, r->why, (long long)r->verified_at);
+	snprintf(res->credential, sizeof(res->credential), "%s", r->credential);
+	snprintf(res->principal, sizeof(res->principal), "%s", r->principal);
+	res->factors = LK_FACTOR_CLIENT_CERT;
+	set_result(res, LK_PLUGIN_SUCCESS, "ok");
 }
 
 static int mtls_authenticate(void *state, const struct lk_plugin_request *req,
@@ -207,9 +296,13 @@ static int mtls_authenticate(void *state, const struct lk_plugin_request *req,
 	const struct lk_plugin_host *host = st->host;
 	const struct lk_plugin_input *in = NULL;
 	STACK_OF(X509) *chain = NULL;
+	struct mtls_trust trust = { 0 };
+	struct mtls_result found;
+	unsigned char chain_key[32];
+	bool keyed;
 	char why[160];
 	int64_t now;
-	int r;
+	int r, trust_r = TRUST_NOT_LOADED;
 
 	set_result(res, LK_PLUGIN_DENY, "malformed");
 	/* The credential names a leaf that parsed (decide() sets it first
@@ -232,20 +325,38 @@ static int mtls_authenticate(void *state, const struct lk_plugin_request *req,
 		set_result(res, LK_PLUGIN_UNAVAILABLE, "clock");
 		return 0;
 	}
+	/* Sent before and accepted, within its window: the trust files are
+	 * stamped (through the trust cache, reading only what changed); the
+	 * same stamps as then, the same answer. Anything else (no such
+	 * success, other stamps, a trust file that now fails) goes the whole
+	 * way, and the trust files are not loaded twice. */
+	keyed = in->value != NULL && in->len > 0 && in->len <= MTLS_CHAIN_MAX_BYTES &&
+	        mtls_sha256(in->value, in->len, chain_key) == 0;
+	ERR_clear_error();
+	if (keyed && mtls_result_find(chain_key, st->policy, now, &found)) {
+		trust_r = load_trust(st, &trust);
+		if (trust_r == 0 && trust.stamped && memcmp(trust.stamps, found.trust, 32) == 0) {
+			reuse(st, &found, res);
+			goto out;
+		}
+	}
 	r = mtls_chain_parse((const unsigned char *)in->value, in->value != NULL ? in->len : 0,
 	                     &chain, why, sizeof(why));
 	ERR_clear_error();
 	if (r == MTLS_CHAIN_NOMEM) {
 		set_result(res, LK_PLUGIN_UNAVAILABLE, "out-of-memory");
-		return 0;
+		goto out;
 	}
 	if (r != 0) {
 		host->log(host->host_ctx, LK_LOG_WARNING, "mtls: malformed client certificate: %s",
 		          why);
-		return 0;
+		goto out;
 	}
-	decide(st, chain, now, res);
+	decide(st, chain, now, keyed ? chain_key : NULL, &trust, trust_r, res);
 	sk_X509_pop_free(chain, X509_free);
+out:
+	mtls_trust_clear(&trust);
+	ERR_clear_error();
 	return 0;
 }
 

@@ -30,6 +30,11 @@
  * The daemon runs requests on several threads: one mutex guards the list.
  * The plugin may be unloaded after every request (the CLI, the tests), so a
  * destructor empties the cache when the object is unloaded.
+ *
+ * What a request used is summed up in trust->stamps: a SHA-256 over each
+ * file's path and the stamp its objects were read with (the cached one on
+ * a hit, the one read_file gave on a miss, never a later one), so that a
+ * result decided with these objects is found again only with these files.
  */
 #include "config.h"
 
@@ -41,6 +46,7 @@
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -416,11 +422,31 @@ static int read_entry(const struct lk_plugin_host *host, const char *path, enum 
 	return 0;
 }
 
-/* One file into t, from the cache when its stamp has not changed. Returns
- * 0, CB_BAD (logged), -1 (the host refused it; the host logged why) or
- * MTLS_TRUST_NOMEM. */
+/* What a request used (see the top of this file), as it goes. */
+struct used {
+	EVP_MD_CTX *md;
+	bool failed;
+};
+
+static void use(struct used *u, const void *data, size_t len)
+{
+	if (!u->failed && !EVP_DigestUpdate(u->md, data, len))
+		u->failed = true;
+}
+
+static void use_name(struct used *u, const char *s)
+{
+	uint32_t n = (uint32_t)strlen(s);
+
+	use(u, &n, sizeof(n));
+	use(u, s, n);
+}
+
+/* One file into t, from the cache when its stamp has not changed, and into
+ * u the stamp its objects were read with. Returns 0, CB_BAD (logged), -1
+ * (the host refused it; the host logged why) or MTLS_TRUST_NOMEM. */
 static int load_file(const struct lk_plugin_host *host, const char *path, enum parsed_kind kind,
-                     struct mtls_trust *t)
+                     struct mtls_trust *t, struct used *u)
 {
 	struct entry *e = NULL;
 	uint64_t stamp;
@@ -429,12 +455,19 @@ static int load_file(const struct lk_plugin_host *host, const char *path, enum p
 	if (host->file_stamp(host->host_ctx, path, &stamp) != 0)
 		return -1;
 	r = cache_get(path, kind, stamp, NULL, 0, t);
-	if (r != 0)
-		return r < 0 ? r : 0;
-	r = read_entry(host, path, kind, &e);
-	if (r != 0)
+	if (r < 0)
 		return r;
-	return cache_put(e, t);
+	if (r == 0) {
+		r = read_entry(host, path, kind, &e);
+		if (r != 0)
+			return r;
+		stamp = e->stamp; /* the stamp the bytes were read with */
+		r = cache_put(e, t);
+		if (r != 0)
+			return r;
+	}
+	use(u, &stamp, sizeof(stamp));
+	return 0;
 }
 
 /* A ca-dir= as listed now: its .pem and .crt files and their stamps. */
@@ -509,11 +542,14 @@ static int read_dir_files(struct dir_walk *w)
 	return 0;
 }
 
-/* Every .pem and .crt file in dir, as one cache entry. */
-static int load_dir(const struct lk_plugin_host *host, const char *dir, struct mtls_trust *t)
+/* Every .pem and .crt file in dir, as one cache entry; into u, the names
+ * and stamps of the files used. */
+static int load_dir(const struct lk_plugin_host *host, const char *dir, struct mtls_trust *t,
+                    struct used *u)
 {
 	struct dir_walk w = { .host = host, .dir = dir };
 	struct entry *e;
+	bool hit;
 	int r;
 
 	w.files = calloc(DIR_FILES_MAX, sizeof(*w.files));
@@ -535,12 +571,20 @@ static int load_dir(const struct lk_plugin_host *host, const char *dir, struct m
 	 * comparison with the cached entry depends on it. */
 	qsort(w.files, w.n, sizeof(*w.files), file_cmp);
 	r = cache_get(dir, PARSED_DIR, 0, w.files, w.n, t);
-	if (r != 0) {
-		r = r < 0 ? r : 0;
+	if (r < 0)
 		goto out;
-	}
-	r = read_dir_files(&w);
+	hit = r > 0;
+	r = hit ? 0 : read_dir_files(&w);
 	if (r != 0)
+		goto out;
+	/* On a hit the cached entry has exactly these names and stamps; on a
+	 * miss they are what the new entry is made of. */
+	use(u, &(uint64_t){ w.n }, sizeof(uint64_t));
+	for (size_t i = 0; i < w.n; i++) {
+		use_name(u, w.files[i].name);
+		use(u, &w.files[i].stamp, sizeof(w.files[i].stamp));
+	}
+	if (hit)
 		goto out;
 	e = calloc(1, sizeof(*e));
 	if (e == NULL) {
@@ -568,20 +612,25 @@ void mtls_trust_clear(struct mtls_trust *t)
 int mtls_trust_load(const struct lk_plugin_host *host, const struct mtls_conf *conf,
                     struct mtls_trust *t)
 {
+	struct used u = { NULL, false };
 	int r = MTLS_TRUST_NOMEM;
 
 	memset(t, 0, sizeof(*t));
 	t->anchors = sk_X509_new_null();
 	t->crls = sk_X509_CRL_new_null();
-	if (t->anchors == NULL || t->crls == NULL)
+	u.md = EVP_MD_CTX_new();
+	if (t->anchors == NULL || t->crls == NULL || u.md == NULL ||
+	    !EVP_DigestInit_ex(u.md, EVP_sha256(), NULL))
 		goto fail;
 	for (size_t i = 0; i < conf->n_files; i++) {
 		const struct mtls_file *f = &conf->files[i];
+		use(&u, &(uint8_t){ (uint8_t)f->kind }, 1);
+		use_name(&u, f->path);
 		if (f->kind == MTLS_FILE_CA_DIR)
-			r = load_dir(host, f->path, t);
+			r = load_dir(host, f->path, t, &u);
 		else
 			r = load_file(host, f->path,
-			              f->kind == MTLS_FILE_CA ? PARSED_CERTS : PARSED_CRLS, t);
+			              f->kind == MTLS_FILE_CA ? PARSED_CERTS : PARSED_CRLS, t, &u);
 		if (r == MTLS_TRUST_NOMEM)
 			goto fail;
 		if (r != 0 && f->kind == MTLS_FILE_CRL) {
@@ -606,8 +655,17 @@ int mtls_trust_load(const struct lk_plugin_host *host, const struct mtls_conf *c
 		r = MTLS_TRUST_CA_UNREADABLE;
 		goto fail;
 	}
+	/* With a crl= unusable the digest is not of what decides (and
+	 * nothing is ever a success then). */
+	if (u.failed || !EVP_DigestFinal_ex(u.md, t->stamps, NULL)) {
+		r = MTLS_TRUST_NOMEM;
+		goto fail;
+	}
+	t->stamped = !t->crl_unreadable;
+	EVP_MD_CTX_free(u.md);
 	return 0;
 fail:
+	EVP_MD_CTX_free(u.md);
 	mtls_trust_clear(t);
 	return r;
 }

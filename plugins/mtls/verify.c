@@ -24,6 +24,15 @@
  *
  * Trust anchors are whatever ca= and ca-dir= hold, intermediates included
  * (X509_V_FLAG_PARTIAL_CHAIN): the administrator named them as trusted.
+ *
+ * A pass also says for how long it holds (the verdict's window): time is
+ * the only input of a verification besides the chain, the arguments and
+ * the trust files, and it counts only through the checks above, so the
+ * window is where each of them comes out as it did: every certificate of
+ * the built chain (or the pinned leaf) within its dates and skew, and
+ * every CRL as fresh, or as stale, as it was (only fresh CRLs go into the
+ * store; stale ones are still searched for revocations). OpenSSL itself is
+ * told not to look at time, so its chain building does not either.
  */
 #include "config.h"
 
@@ -159,6 +168,75 @@ static const char *crl_stale_why(const struct mtls_conf *c, const X509_CRL *crl,
 static bool crl_fresh(const struct mtls_conf *c, const X509_CRL *crl, int64_t now)
 {
 	return crl_stale_why(c, crl, now) == NULL;
+}
+
+/* ---- the window of a pass -------------------------------------------- */
+
+static void narrow(struct mtls_verdict *v, int64_t from, int64_t until)
+{
+	if (from > v->valid_from)
+		v->valid_from = from;
+	if (until < v->valid_until)
+		v->valid_until = until;
+}
+
+/* x passes check_times exactly over [notBefore - skew, notAfter + skew]. */
+static void narrow_cert(const struct mtls_conf *c, X509 *x, struct mtls_verdict *v)
+{
+	int64_t not_before, not_after;
+
+	if (mtls_asn1_time(X509_get0_notBefore(x), &not_before) < 0 ||
+	    mtls_asn1_time(X509_get0_notAfter(x), &not_after) < 0) {
+		narrow(v, 0, 0); /* not reached: check_times refused it */
+		return;
+	}
+	narrow(v, not_before - c->skew, not_after + c->skew + 1);
+}
+
+/* crl is fresh exactly over [lo, hi] (crl_stale_why): lo = thisUpdate -
+ * skew, hi = the earlier of thisUpdate + crl-max-age and nextUpdate + skew.
+ * The window keeps it on the side of lo and hi it is on now. */
+static void narrow_crl(const struct mtls_conf *c, const X509_CRL *crl, int64_t now,
+                       struct mtls_verdict *v)
+{
+	const ASN1_TIME *next = X509_CRL_get0_nextUpdate(crl);
+	int64_t this_update, next_update, lo, hi;
+
+	if (mtls_asn1_time(X509_CRL_get0_lastUpdate(crl), &this_update) < 0 ||
+	    (next != NULL && mtls_asn1_time(next, &next_update) < 0)) {
+		narrow(v, 0, 0); /* not reached: trust.c refused it */
+		return;
+	}
+	lo = this_update - c->skew;
+	hi = this_update + c->crl_max_age;
+	if (next != NULL && next_update + c->skew < hi)
+		hi = next_update + c->skew;
+	if (now < lo)
+		narrow(v, INT64_MIN, lo); /* not yet fresh */
+	else if (now > hi)
+		narrow(v, hi + 1, INT64_MAX); /* stale, and stays so */
+	else
+		narrow(v, lo, hi + 1);
+}
+
+/* A pass at now, with the window over which the certificates checked (the
+ * built chain, or the pinned leaf alone) and every CRL of t keep the
+ * outcome they have at now. */
+static void pass(const struct mtls_conf *c, const struct mtls_trust *t, STACK_OF(X509) * built,
+                 X509 *leaf, int64_t now, struct mtls_verdict *v)
+{
+	v->reason = NULL; /* every check passed */
+	v->detail[0] = '\0';
+	v->valid_from = INT64_MIN;
+	v->valid_until = INT64_MAX;
+	if (built == NULL)
+		narrow_cert(c, leaf, v);
+	for (int i = 0; built != NULL && i < sk_X509_num(built); i++)
+		narrow_cert(c, sk_X509_value(built, i), v);
+	for (int i = 0; t != NULL && i < sk_X509_CRL_num(t->crls); i++)
+		narrow_crl(c, sk_X509_CRL_value(t->crls, i), now, v);
+	if (v->valid_from > now || v->valid_until <= now)
+		v->valid_from = v->valid_until = 0; /* not reached */
 }
 
 /* Why the first stale CRL is stale, for the log line; "" if none is. */
@@ -384,8 +462,7 @@ static int verify_ca(const struct mtls_conf *c, const struct mtls_trust *t, STAC
 		     t->crl_unreadable_path);
 		goto out;
 	}
-	v->reason = NULL; /* every check passed */
-	v->detail[0] = '\0';
+	pass(c, t, X509_STORE_CTX_get0_chain(ctx), NULL, now, v);
 	if (vs.crl_stale) {
 		v->crl_stale = true;
 		snprintf(v->detail, sizeof(v->detail), "%s at depth %d%s%s",
@@ -417,8 +494,7 @@ static void verify_pinned(const struct mtls_conf *c, X509 *leaf, bool pinned, in
 	if (check_times(c, leaf, 0, now, v) < 0 || check_eku(leaf, v) < 0 ||
 	    check_key(c, leaf, 0, v) < 0 || check_sig_alg(c, leaf, 0, v) < 0)
 		return;
-	v->reason = NULL; /* every check passed */
-	v->detail[0] = '\0';
+	pass(c, NULL, NULL, leaf, now, v);
 }
 
 int mtls_verify(const struct mtls_conf *conf, const struct mtls_trust *trust,
