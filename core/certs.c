@@ -259,6 +259,20 @@ int lk_cert_fingerprint_parse(const char *text, char ret_hex[LK_CERT_SHA256_HEX 
 	return LK_OK;
 }
 
+/* The principal's pseudonym (made if new), or "" for a name no subject
+ * can have: the row is then recorded without one (a mapping rule's
+ * capture is checked by the plugin, but not trusted here). Principals go
+ * by pseudonym, like every other row: an erasure of the subject leaves the
+ * certificate's facts but not who held it. */
+static int principal_ref(struct lk_store *store, const char *principal, int64_t now,
+                         char ret_ref[LK_SUBJECT_REF_LEN + 1], struct lk_err *err)
+{
+	ret_ref[0] = '\0';
+	if (principal == NULL || !lk_owner_name_valid(principal))
+		return LK_OK;
+	return lk_subject_ref(store, "owner", principal, true, now, ret_ref, err);
+}
+
 static const char sql_record[] =
     "INSERT INTO certificate (sha256, subject, issuer, serial, not_before, not_after,"
     "  principal_ref, first_seen, last_seen, last_service, uses)"
@@ -273,15 +287,8 @@ int lk_cert_record(struct lk_store *store, const struct lk_cert_info *info, cons
 	sqlite3_stmt *st;
 	int r;
 
-	/* Principals by pseudonym, like every other row: an erasure of the
-	 * subject leaves the certificate's facts but not who held it. */
-	if (principal != NULL && lk_owner_name_valid(principal)) {
-		r = lk_subject_ref(store, "owner", principal, true, now, ref, err);
-		if (r < 0)
-			return r;
-	}
-	/* Else recorded without: not a name a subject can have (a mapping
-	 * rule's capture is checked by the plugin, but not trusted here). */
+	if ((r = principal_ref(store, principal, now, ref, err)) < 0)
+		return r;
 	st = lk_store_stmt(store, sql_record, err);
 	if (st == NULL)
 		return LK_ESTORE;
@@ -311,6 +318,24 @@ static void column_text(sqlite3_stmt *st, int col, char *out, size_t outlen)
 	snprintf(out, outlen, "%s", t != NULL ? (const char *)t : "");
 }
 
+/* One inventory row (the columns of sql_list and sql_find, in order);
+ * the principal's pseudonym into ref, the name left for the caller. */
+static void read_row(sqlite3_stmt *st, struct lk_cert_row *row, char ref[LK_SUBJECT_REF_LEN + 1])
+{
+	memset(row, 0, sizeof(*row));
+	column_text(st, 0, row->info.sha256, sizeof(row->info.sha256));
+	column_text(st, 1, row->info.subject, sizeof(row->info.subject));
+	column_text(st, 2, row->info.issuer, sizeof(row->info.issuer));
+	column_text(st, 3, row->info.serial, sizeof(row->info.serial));
+	row->info.not_before = sqlite3_column_int64(st, 4);
+	row->info.not_after = sqlite3_column_int64(st, 5);
+	column_text(st, 6, ref, LK_SUBJECT_REF_LEN + 1);
+	row->first_seen = sqlite3_column_int64(st, 7);
+	row->last_seen = sqlite3_column_int64(st, 8);
+	column_text(st, 9, row->last_service, sizeof(row->last_service));
+	row->uses = sqlite3_column_int64(st, 10);
+}
+
 int lk_cert_list(struct lk_store *store, int64_t not_after_before,
                  int (*cb)(const struct lk_cert_row *row, void *ctx), void *ctx, struct lk_err *err)
 {
@@ -324,18 +349,7 @@ int lk_cert_list(struct lk_store *store, int64_t not_after_before,
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct lk_cert_row row;
 		char ref[LK_SUBJECT_REF_LEN + 1];
-		memset(&row, 0, sizeof(row));
-		column_text(st, 0, row.info.sha256, sizeof(row.info.sha256));
-		column_text(st, 1, row.info.subject, sizeof(row.info.subject));
-		column_text(st, 2, row.info.issuer, sizeof(row.info.issuer));
-		column_text(st, 3, row.info.serial, sizeof(row.info.serial));
-		row.info.not_before = sqlite3_column_int64(st, 4);
-		row.info.not_after = sqlite3_column_int64(st, 5);
-		column_text(st, 6, ref, sizeof(ref));
-		row.first_seen = sqlite3_column_int64(st, 7);
-		row.last_seen = sqlite3_column_int64(st, 8);
-		column_text(st, 9, row.last_service, sizeof(row.last_service));
-		row.uses = sqlite3_column_int64(st, 10);
+		read_row(st, &row, ref);
 		if (ref[0] != '\0' && (r = lk_subject_name(store, ref, row.principal,
 		                                           sizeof(row.principal), err)) < 0)
 			break;
@@ -383,18 +397,9 @@ int lk_cert_find(struct lk_store *store, const char *credential, const char *pri
 	sqlite3_bind_text(st, 2, ref, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		memset(ret_row, 0, sizeof(*ret_row));
-		column_text(st, 0, ret_row->info.sha256, sizeof(ret_row->info.sha256));
-		column_text(st, 1, ret_row->info.subject, sizeof(ret_row->info.subject));
-		column_text(st, 2, ret_row->info.issuer, sizeof(ret_row->info.issuer));
-		column_text(st, 3, ret_row->info.serial, sizeof(ret_row->info.serial));
-		ret_row->info.not_before = sqlite3_column_int64(st, 4);
-		ret_row->info.not_after = sqlite3_column_int64(st, 5);
+		char row_ref[LK_SUBJECT_REF_LEN + 1];
+		read_row(st, ret_row, row_ref);
 		snprintf(ret_row->principal, sizeof(ret_row->principal), "%s", principal);
-		ret_row->first_seen = sqlite3_column_int64(st, 7);
-		ret_row->last_seen = sqlite3_column_int64(st, 8);
-		column_text(st, 9, ret_row->last_service, sizeof(ret_row->last_service));
-		ret_row->uses = sqlite3_column_int64(st, 10);
 	}
 	sqlite3_reset(st);
 	if (rc == SQLITE_DONE)
@@ -416,11 +421,8 @@ int lk_cert_seen(struct lk_store *store, const char *sha256, const char *princip
 	sqlite3_stmt *st;
 	int r;
 
-	if (principal != NULL && lk_owner_name_valid(principal)) {
-		r = lk_subject_ref(store, "owner", principal, true, now, ref, err);
-		if (r < 0)
-			return r;
-	}
+	if ((r = principal_ref(store, principal, now, ref, err)) < 0)
+		return r;
 	st = lk_store_stmt(store, sql_seen, err);
 	if (st == NULL)
 		return LK_ESTORE;
