@@ -456,61 +456,6 @@ START_TEST(test_sessions)
 }
 END_TEST
 
-static void copy_file(const char *src, const char *dst)
-{
-	char buf[65536];
-	int in = open(src, O_RDONLY | O_CLOEXEC), out;
-	ssize_t n;
-
-	ck_assert_msg(in >= 0, "open %s: %s", src, strerror(errno));
-	out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	ck_assert_msg(out >= 0, "create %s: %s", dst, strerror(errno));
-	while ((n = read(in, buf, sizeof(buf))) > 0)
-		ck_assert_int_eq(write(out, buf, (size_t)n), n);
-	ck_assert_int_eq(n, 0);
-	close(in);
-	ck_assert_int_eq(close(out), 0);
-}
-
-/* Rewrites g.conf with its plugin_dir line replaced. */
-static void set_plugin_dir(const char *dir)
-{
-	char text[8192], out[8192 + PATH_MAX], *line, *save = NULL;
-	size_t len = 0;
-	int fd = open(g.conf, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	ck_assert_int_ge(fd, 0);
-	n = read(fd, text, sizeof(text) - 1);
-	close(fd);
-	ck_assert_int_gt(n, 0);
-	text[n] = '\0';
-	out[0] = '\0';
-	for (line = strtok_r(text, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save))
-		len += (size_t)snprintf(out + len, sizeof(out) - len, "%s\n",
-		                        strncmp(line, "plugin_dir", 10) == 0 ? "" : line);
-	snprintf(out + len, sizeof(out) - len, "plugin_dir = %s\n", dir);
-	write_file(g.conf, "w", out);
-}
-
-/* A plugin dir with apikey and the plugin in the build dir that $var
- * names, made the daemon's plugin_dir. */
-static void plugin_dir_with(const char *var, const char *file)
-{
-	char dir[PATH_MAX + 16];
-	const char *const files[][2] = { { "LK_APIKEY_PLUGIN_DIR", "apikey.so" }, { var, file } };
-
-	snprintf(dir, sizeof(dir), "%s/plugins", g.base);
-	ck_assert_int_eq(mkdir(dir, 0755), 0);
-	for (size_t i = 0; i < 2; i++) {
-		char src[PATH_MAX * 2], dst[PATH_MAX * 2];
-		snprintf(src, sizeof(src), "%s/%s", bin(files[i][0]), files[i][1]);
-		snprintf(dst, sizeof(dst), "%s/%s", dir, files[i][1]);
-		copy_file(src, dst);
-	}
-	set_plugin_dir(dir);
-}
-
 /* A plugin dir with apikey and lktest_ok, and a policy "mfa": the key,
  * then an "otp" input that must be 123456. */
 static void mfa_policy(void)

@@ -42,6 +42,13 @@ void write_file(const char *path, const char *mode, const char *text);
 /* g.dir/policies/SERVICE.xml: apikey required, scope web:read. */
 void write_policy(const char *service, const char *env);
 void add_config(const char *line);
+/* Copies src to a new file dst (0644). */
+void copy_file(const char *src, const char *dst);
+/* Rewrites g.conf with its plugin_dir line replaced. */
+void set_plugin_dir(const char *dir);
+/* g.base/plugins with apikey.so and the plugin file in the build dir that
+ * the environment variable var names, made the daemon's plugin_dir. */
+void plugin_dir_with(const char *var, const char *file);
 /* A connected fd to g.sock, or -1. */
 int try_connect(void);
 /* Spawns latchkeyd on g.conf and waits until its sockets accept. */
