@@ -12,6 +12,10 @@
 /* The namespace of evidence.xml (reports/evidence.xsd). */
 #define LK_EVIDENCE_NS "urn:latchkey:evidence:1"
 
+/* report.html shows at most this many <row>s of a population; the rest
+ * are counted (rows-omitted) and are all in evidence.xml and the CSVs. */
+#define LK_REPORT_HTML_ROWS 100
+
 /* The XSD and the SOC 2 stylesheet, compiled in from reports/ (the copies
  * installed under $(pkgdatadir)/reports are for people to read). */
 extern const char lk_evidence_xsd[];

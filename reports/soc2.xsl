@@ -31,6 +31,7 @@ pre { padding: .5em; white-space: pre-wrap; }
 .exceptions { background: #f8d7d7; color: #700; }
 .intact { color: #060; font-weight: bold; } .broken { color: #a00; font-weight: bold; }
 .method { color: #444; font-style: italic; }
+.omitted { color: #444; font-weight: bold; }
         </style>
       </head>
       <body>
@@ -166,7 +167,9 @@ pre { padding: .5em; white-space: pre-wrap; }
   </xsl:template>
 
   <!-- A population: its rows (the union of their attributes as columns),
-       then its result. -->
+       then its result. The document rendered keeps the first rows of a
+       long population and counts the rest in @rows-omitted (soc2.c,
+       read_pruned); evidence.xml itself lists them all. -->
   <xsl:template match="*" mode="rows">
     <xsl:variable name="rows" select="e:row"/>
     <xsl:if test="$rows">
@@ -178,6 +181,11 @@ pre { padding: .5em; white-space: pre-wrap; }
           <tr><xsl:for-each select="@*"><td><xsl:value-of select="."/></td></xsl:for-each></tr>
         </xsl:for-each>
       </table>
+      <xsl:if test="@rows-omitted">
+        <p class="omitted">First <xsl:value-of select="count($rows)"/> of
+          <xsl:value-of select="count($rows) + @rows-omitted"/> rows shown; every row
+          is in evidence.xml, and every decision in decisions.csv.</p>
+      </xsl:if>
     </xsl:if>
     <p>Population: <xsl:value-of select="e:result/@population"/>; exceptions:
       <xsl:value-of select="e:result/@exceptions"/>;

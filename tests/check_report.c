@@ -572,6 +572,42 @@ START_TEST(test_html_chart)
 	ck_assert_ptr_null(strstr(html, "<script"));
 	ck_assert_ptr_null(strstr(html, "<link"));
 	ck_assert_ptr_null(strstr(html, "src="));
+	ck_assert_ptr_null(strstr(html, "rows shown"));
+	free(html);
+}
+END_TEST
+
+/* A population longer than report.html shows: the HTML has its first
+ * LK_REPORT_HTML_ROWS rows and says how many there are; evidence.xml keeps
+ * every row and still validates. */
+START_TEST(test_html_prunes_long_population)
+{
+	char path[PATH_MAX + 64], note[96];
+	struct lk_report_result res;
+	const int extra = LK_REPORT_HTML_ROWS + 50;
+	size_t shown = 0;
+	char *html;
+
+	for (int i = 0; i < extra; i++)
+		event(TK_NOW + 2 * DAY + 10 * HOUR + i, 0, "auth.decision", "ok",
+		      "service=bulk env=prod " POL " pam=0 steps=apikey:ok,bulk:denied");
+	make_pack(&res);
+	/* nginx's single-factor success, then the bulk ones. */
+	XCOUNT_EQ("count(//e:test[@id='cc6.1-mfa']/e:row)", extra + 1);
+	XCOUNT_EQ("count(//e:test[@id='cc6.1-mfa']/e:row[@service='bulk'])", extra);
+	XCOUNT_EQ("count(//@rows-omitted)", 0);
+	pack_path(path, sizeof(path), "report.html");
+	html = slurp(path, NULL);
+	for (const char *p = html; (p = strstr(p, "apikey:ok,bulk:denied")) != NULL; p++)
+		shown++;
+	ck_assert_uint_eq(shown, LK_REPORT_HTML_ROWS - 1);
+	ck_assert_ptr_nonnull(strstr(html, "<td>nginx</td>"));
+	snprintf(note, sizeof(note), "First %d of\n          %d rows shown", LK_REPORT_HTML_ROWS,
+	         extra + 1);
+	ck_assert_msg(strstr(html, note) != NULL, "no \"%s\" in report.html", note);
+	ck_assert_ptr_nonnull(strstr(html, "every row\n          is in evidence.xml"));
+	/* Only that population was cut. */
+	ck_assert_ptr_null(strstr(strstr(html, note) + strlen(note), "rows shown"));
 	free(html);
 }
 END_TEST
@@ -681,6 +717,7 @@ static Suite *report_suite(void)
 	tcase_add_test(tc, test_use_before_revoke_same_second);
 	tcase_add_test(tc, test_csv);
 	tcase_add_test(tc, test_html_chart);
+	tcase_add_test(tc, test_html_prunes_long_population);
 	tcase_add_test(tc, test_checkpoint);
 	tcase_add_test(tc, test_refuses_nonempty_dir);
 	tcase_add_test(tc, test_cli);
