@@ -25,7 +25,9 @@
 int lk_policy_file_read(const char *path, size_t max_size, unsigned char **ret_data,
                         size_t *ret_len, uint64_t *ret_stamp, struct lk_err *err);
 
-/* A number that changes when the file is replaced or written. */
+/* A number that changes when the file is replaced, written or its mode
+ * changed (links followed). Cheap, asked every request: the file's own
+ * checks only; lk_policy_file_read walks the directories above it. */
 int lk_policy_file_stamp(const char *path, uint64_t *ret_stamp, struct lk_err *err);
 
 /* The names of the regular files in a directory, sorted, at most

@@ -56,19 +56,21 @@ static uint64_t stamp_of(const struct stat *st)
  * older CRL). A root-owned sticky directory (/tmp) is fine: others cannot
  * rename or remove what they do not own in it.
  */
-static int ancestors_check(const char *real, struct lk_err *err)
+static int ancestors_check(const char *path, struct lk_err *err)
 {
 	char dir[PATH_MAX];
 	struct stat st;
-	size_t len = strlen(real);
+	size_t len = strlen(path);
 
-	memcpy(dir, real, len + 1);
+	memcpy(dir, path, len + 1);
 	while (len > 1) {
 		while (len > 1 && dir[len - 1] != '/')
 			len--;
 		dir[len > 1 ? len - 1 : 1] = '\0';
 		len = strlen(dir);
-		if (lstat(dir, &st) != 0)
+		/* Links followed: a link among them is judged by the directory
+		 * it names, and by the one holding it (checked next). */
+		if (stat(dir, &st) != 0)
 			return lk_err_set(err, LK_EIO, "cannot stat %s: %s", dir, strerror(errno));
 		if (st.st_uid != 0 && st.st_uid != geteuid())
 			return lk_err_set(
@@ -96,13 +98,13 @@ static int open_checked(const char *path, bool want_dir, struct stat *ret_st, in
 	r = path_check(path, err);
 	if (r < 0)
 		return r;
-	/* The file's own place, links resolved, then every directory above
-	 * it; opened by that name, so no link can be put in between. */
+	/* Every directory above the name as given (whoever may write one
+	 * could put a link there) and above the file it resolves to; opened
+	 * by the resolved name, so no link can be put in between. */
 	if (realpath(path, real) == NULL)
 		return lk_err_set(err, errno == ENOENT ? LK_ENOTFOUND : LK_EIO,
 		                  "cannot open %s: %s", path, strerror(errno));
-	r = ancestors_check(real, err);
-	if (r < 0)
+	if ((r = ancestors_check(path, err)) < 0 || (r = ancestors_check(real, err)) < 0)
 		return r;
 	fd = open(real, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW |
 	                    (want_dir ? O_DIRECTORY : 0));
@@ -183,15 +185,25 @@ out:
 	return r;
 }
 
+/* Asked once per trust file per request: the file's own checks, without
+ * the walk up its directories (open_checked's), which read_file makes
+ * whenever the stamp says the file changed. A link repointed, a file
+ * replaced or its mode changed all change the stamp. */
 int lk_policy_file_stamp(const char *path, uint64_t *ret_stamp, struct lk_err *err)
 {
 	struct stat st;
-	int fd, r;
+	int r;
 
-	r = open_checked(path, false, &st, &fd, err);
+	r = path_check(path, err);
 	if (r < 0)
 		return r;
-	close(fd);
+	if (stat(path, &st) != 0)
+		return lk_err_set(err, errno == ENOENT ? LK_ENOTFOUND : LK_EIO,
+		                  "cannot open %s: %s", path, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return lk_err_set(err, LK_EINVAL, "%s is not a regular file", path);
+	if (lk_check_owner_mode(&st, "policy file", path, 022, err) < 0)
+		return LK_EINVAL;
 	*ret_stamp = stamp_of(&st);
 	return LK_OK;
 }

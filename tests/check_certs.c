@@ -873,6 +873,18 @@ START_TEST(test_pf_unsafe_directory)
 	ck_assert_int_eq(chmod(dir, 0757), 0);
 	expect_read_refused(link, 4096, LK_EINVAL, dir, "0757");
 	ck_assert_int_eq(chmod(dir, 0755), 0);
+	/* The other way: a link in the unsafe directory to a safe file.
+	 * Whoever may write that directory could point the name elsewhere
+	 * (any root-owned bundle as anchors): refused too. */
+	{
+		char swapped[PATH_MAX + 32];
+		snprintf(swapped, sizeof(swapped), "%s/swapped.pem", dir);
+		ck_assert_int_eq(symlink(good, swapped), 0);
+		expect_read_ok(swapped, 4096, "anchor\n", 7);
+		ck_assert_int_eq(chmod(dir, 0775), 0);
+		expect_read_refused(swapped, 4096, LK_EINVAL, dir, "0775");
+		ck_assert_int_eq(chmod(dir, 0755), 0);
+	}
 }
 END_TEST
 

@@ -215,7 +215,8 @@ struct lk_plugin_host {
 	 * A number that changes whenever the file is replaced or written
 	 * (device, inode, size, modification time in ns), so a plugin may keep
 	 * what it parsed between requests and re-read only a changed file.
-	 * Same checks as read_file. Returns 0, or -1.
+	 * The file's own checks as read_file's (not the walk up its
+	 * directories, made when the file is read). Returns 0, or -1.
 	 */
 	int (*file_stamp)(void *host_ctx, const char *path, uint64_t *ret_stamp);
 };
