@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* latchkey report soc2 --from DATE --to DATE --out DIR */
+/* latchkey report soc2|gdpr|iso27001 --from DATE --to DATE --out DIR */
 #include "config.h"
 
 #include <getopt.h>
@@ -37,8 +37,9 @@ static int parse_bound(const char *s, bool end_of_day, int64_t *ret_t)
 	return LK_OK;
 }
 
-static int report_soc2(struct cli *c, int argc, char **argv)
+static int report_kind(struct cli *c, enum lk_report_kind kind, int argc, char **argv)
 {
+	const char *name = lk_report_kind_str(kind);
 	static const struct option opts[] = {
 		{ "from", required_argument, NULL, 'f' },
 		{ "to", required_argument, NULL, 't' },
@@ -46,7 +47,7 @@ static int report_soc2(struct cli *c, int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct lk_report_params p = { .from = -1, .to = -1 };
+	struct lk_report_params p = { .kind = kind, .from = -1, .to = -1 };
 	struct lk_report_result res;
 	struct lk_err err = { { 0 } };
 	char scope[PATH_MAX + 128];
@@ -69,23 +70,24 @@ static int report_soc2(struct cli *c, int argc, char **argv)
 			c->json = true;
 			break;
 		default:
-			return cli_fail(c, LK_EINVAL,
-			                "option '%.60s' is not valid for 'report soc2'",
-			                argv[optind - 1]);
+			return cli_fail(c, LK_EINVAL, "option '%.60s' is not valid for 'report %s'",
+			                argv[optind - 1], name);
 		}
 	}
 	if (optind < argc)
 		return cli_fail(c, LK_EINVAL, "unexpected argument '%.60s'", argv[optind]);
 	if (p.from < 0 || p.to < 0 || p.out_dir == NULL)
-		return cli_fail(c, LK_EINVAL, "report soc2 needs --from DATE --to DATE --out DIR");
+		return cli_fail(c, LK_EINVAL, "report %s needs --from DATE --to DATE --out DIR",
+		                name);
 	if (p.from >= p.to)
 		return cli_fail(c, LK_EINVAL, "the period is empty: --from must be before --to");
 	/* The pack is files in a directory the caller names: latchkeyd never
 	 * creates files where a client says (0012-evidence-packs.md). */
 	if (c->in_daemon)
 		return cli_fail(c, LK_EINVAL,
-		                "'report soc2' writes files, which latchkeyd does not do for a "
-		                "client: run it with --offline as the database's owner");
+		                "'report %s' writes files, which latchkeyd does not do for a "
+		                "client: run it with --offline as the database's owner",
+		                name);
 	/* The report's checkpoint adds to the log: read-write. */
 	if ((status = cli_open(c, false, false)) != EXIT_OK)
 		return status;
@@ -103,7 +105,8 @@ static int report_soc2(struct cli *c, int argc, char **argv)
 	p.now = c->now;
 	p.actor = c->actor;
 	p.version = PACKAGE_VERSION;
-	r = lk_report_soc2(c->store, c->signer, &p, &res, &err);
+	p.cfg = c->cfg;
+	r = lk_report_make(c->store, c->signer, &p, &res, &err);
 	if (r < 0)
 		return cli_fail_err(c, r, &err);
 	/* The copy outside the database, as for every checkpoint. */
@@ -111,6 +114,7 @@ static int report_soc2(struct cli *c, int argc, char **argv)
 	if (c->json) {
 		struct json j;
 		json_open(&j, c->out, '{');
+		json_str(&j, "report", name);
 		json_str(&j, "out", p.out_dir);
 		json_int(&j, "checkpoint", res.cp.number);
 		json_bool(&j, "intact", res.intact);
@@ -118,8 +122,11 @@ static int report_soc2(struct cli *c, int argc, char **argv)
 		json_close(&j, '{');
 	} else {
 		fprintf(c->out,
-		        "SOC 2 pack in %s: checkpoint %lld, audit chain %s, %lld exceptions\n"
+		        "%s pack in %s: checkpoint %lld, audit chain %s, %lld exceptions\n"
 		        "report: %s/report.html\n",
+		        kind == LK_REPORT_SOC2   ? "SOC 2"
+		        : kind == LK_REPORT_GDPR ? "GDPR"
+		                                 : "ISO 27001",
 		        p.out_dir, (long long)res.cp.number, res.intact ? "intact" : "BROKEN",
 		        (long long)res.exceptions, p.out_dir);
 	}
@@ -128,10 +135,13 @@ static int report_soc2(struct cli *c, int argc, char **argv)
 
 int cmd_report(struct cli *c, int argc, char **argv)
 {
+	enum lk_report_kind kind;
+
 	if (argc < 2)
-		return cli_fail(c, LK_EINVAL, "missing report kind (soc2)");
+		return cli_fail(c, LK_EINVAL, "missing report kind (soc2, gdpr or iso27001)");
 	optind = 0;
-	if (strcmp(argv[1], "soc2") == 0)
-		return report_soc2(c, argc - 1, argv + 1);
-	return cli_fail(c, LK_EINVAL, "unknown report '%.60s' (soc2)", argv[1]);
+	if (lk_report_kind_parse(argv[1], &kind) < 0)
+		return cli_fail(c, LK_EINVAL, "unknown report '%.60s' (soc2, gdpr or iso27001)",
+		                argv[1]);
+	return report_kind(c, kind, argc - 1, argv + 1);
 }

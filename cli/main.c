@@ -44,7 +44,7 @@ static const char usage_text[] =
     "  totp confirm USER (code on stdin)  totp list      totp show USER\n"
     "  totp reset USER --reason R         totp remove USER --reason R\n"
     "  totp recovery regenerate USER\n"
-    "  report soc2 --from DATE --to DATE --out DIR   (signed evidence pack; --offline)\n"
+    "  report soc2|gdpr|iso27001 --from DATE --to DATE --out DIR   (signed evidence pack)\n"
     "\n"
     "Every command but init and policy check runs in latchkeyd, through its admin socket;\n"
     "--offline runs it here instead: for the database's owner, while latchkeyd is stopped.\n"

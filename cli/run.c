@@ -73,6 +73,8 @@ static const struct cli_verb verbs[] = {
 	{ "totp", "*", "totp", LK_ROLE_AUDITOR, 0, cmd_totp, NULL },
 	/* An auditor's verb; it adds one row (the report's checkpoint). */
 	{ "report", "soc2", "report soc2", LK_ROLE_AUDITOR, 0, cmd_report, NULL },
+	{ "report", "gdpr", "report gdpr", LK_ROLE_AUDITOR, 0, cmd_report, NULL },
+	{ "report", "iso27001", "report iso27001", LK_ROLE_AUDITOR, 0, cmd_report, NULL },
 	{ "report", "*", "report", LK_ROLE_AUDITOR, 0, cmd_report, NULL },
 };
 

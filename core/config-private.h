@@ -20,6 +20,9 @@
  * apart (a checkpoint is an audit row and a signature: not free). */
 #define LK_DEFAULT_CHECKPOINT_INTERVAL (15LL * 60)
 #define LK_MIN_CHECKPOINT_INTERVAL     60LL
+/* The evidence packs' offboarding test: an owner's keys are all revoked
+ * within this long of the departure recorded with revoke-all --left. */
+#define LK_DEFAULT_OFFBOARDING_SLA (24LL * 3600)
 
 /* One "auth_peer = UID SERVICE[,SERVICE...]" line: the PAM services a peer
  * uid on the auth socket may speak for (root may speak for every one). */
@@ -84,6 +87,19 @@ struct lk_config {
 	 * at least LK_MIN_CHECKPOINT_INTERVAL; there is no "off"), even when
 	 * nothing happened, and once more when it stops. */
 	int64_t checkpoint_interval;
+	/* Evidence packs (reports/): the offboarding SLA (seconds) and the
+	 * audit log's retention period (0: none stated; the GDPR record says
+	 * so). Neither changes what latchkey does: a pack tests against them. */
+	int64_t offboarding_sla;
+	int64_t audit_retention;
+	/* GDPR Art. 30(1) record of processing, as free text for the GDPR
+	 * pack; NULL when not set (the record then says "not stated"). */
+	char *controller;
+	char *controller_contact;
+	char *dpo_contact;
+	char *processing_purpose;
+	char *recipients;
+	char *transfers;
 	struct lk_auth_peer *auth_peers; /* none by default */
 	size_t n_auth_peers;
 	struct lk_role_member *role_members; /* none by default: only root and the daemon's user */

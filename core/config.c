@@ -41,6 +41,12 @@ void lk_config_free(struct lk_config *cfg)
 	free(cfg->plugin_dir);
 	free(cfg->auth_socket);
 	free(cfg->admin_socket);
+	free(cfg->controller);
+	free(cfg->controller_contact);
+	free(cfg->dpo_contact);
+	free(cfg->processing_purpose);
+	free(cfg->recipients);
+	free(cfg->transfers);
 	for (size_t i = 0; i < cfg->n_auth_peers; i++) {
 		for (size_t j = 0; j < cfg->auth_peers[i].n_services; j++)
 			free(cfg->auth_peers[i].services[j]);
@@ -102,6 +108,18 @@ static const struct duration_field duration_fields[] = {
 	{ "rotation_grace", offsetof(struct lk_config, rotation_grace) },
 	{ "rotation_age", offsetof(struct lk_config, rotation_age) },
 	{ "checkpoint_interval", offsetof(struct lk_config, checkpoint_interval) },
+	{ "offboarding_sla", offsetof(struct lk_config, offboarding_sla) },
+	{ "audit_retention", offsetof(struct lk_config, audit_retention) },
+};
+
+/* Free text for the GDPR record (one line, printable, at most 256 bytes). */
+static const struct path_field text_fields[] = {
+	{ "controller", offsetof(struct lk_config, controller), false },
+	{ "controller_contact", offsetof(struct lk_config, controller_contact), false },
+	{ "dpo_contact", offsetof(struct lk_config, dpo_contact), false },
+	{ "processing_purpose", offsetof(struct lk_config, processing_purpose), false },
+	{ "recipients", offsetof(struct lk_config, recipients), false },
+	{ "transfers", offsetof(struct lk_config, transfers), false },
 };
 
 static int read_small_file(const char *path, char **ret_buf, struct lk_err *err)
@@ -521,6 +539,21 @@ static int set_field(struct lk_config *cfg, const char *dir, const char *name, c
 			    line, value, name);
 		return LK_OK;
 	}
+	for (i = 0; i < sizeof(text_fields) / sizeof(text_fields[0]); i++) {
+		char **slot = (char **)((char *)cfg + text_fields[i].offset);
+		if (strcmp(name, text_fields[i].name) != 0)
+			continue;
+		if (mark_seen(seen, 20 + i))
+			return lk_err_set(err, LK_EINVAL, "%s:%d: '%s' is set twice", path, line,
+			                  name);
+		if (value[0] == '\0' || !lk_text_valid(value, 256))
+			return lk_err_set(err, LK_EINVAL,
+			                  "%s:%d: bad value for '%s' (printable text, at most 256 "
+			                  "bytes)",
+			                  path, line, name);
+		*slot = strdup(value);
+		return *slot == NULL ? lk_err_set(err, LK_ENOMEM, "out of memory") : LK_OK;
+	}
 	if (strcmp(name, "allow_never_expiring") == 0) {
 		if (mark_seen(seen, 16))
 			return lk_err_set(err, LK_EINVAL, "%s:%d: '%s' is set twice", path, line,
@@ -598,6 +631,7 @@ int lk_config_load(const char *path, struct lk_config **ret_cfg, struct lk_err *
 	cfg->rotation_grace = LK_DEFAULT_ROTATION_GRACE;
 	cfg->rotation_age = LK_DEFAULT_ROTATION_AGE;
 	cfg->group_commit_max = LK_DEFAULT_GROUP_COMMIT_MAX;
+	cfg->offboarding_sla = LK_DEFAULT_OFFBOARDING_SLA;
 	cfg->checkpoint_interval = LK_DEFAULT_CHECKPOINT_INTERVAL;
 
 	/* strtok_r would merge empty lines and miscount line numbers. */
@@ -692,7 +726,14 @@ int lk_config_write_default(const char *path, const char *plugin_dir, struct lk_
 	        "key_max_lifetime = 90d\n"
 	        "rotation_grace = 24h\n"
 	        "rotation_age = 60d\n"
-	        "allow_never_expiring = no\n",
+	        "allow_never_expiring = no\n"
+	        "\n"
+	        "# Evidence packs (latchkey report) test against these; they change\n"
+	        "# nothing latchkey does. The GDPR record of processing (Art. 30) takes\n"
+	        "# controller, controller_contact, dpo_contact, processing_purpose,\n"
+	        "# recipients and transfers as one line of text each.\n"
+	        "offboarding_sla = 24h\n"
+	        "# audit_retention = 400d\n",
 	        plugin_dir);
 	r = (fflush(f) == 0 && fsync(fd) == 0) ? LK_OK : LK_EIO;
 	if (fclose(f) != 0)

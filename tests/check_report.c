@@ -125,15 +125,17 @@ static void teardown(void)
 
 static int make_pack_for(int64_t from, int64_t to, struct lk_report_result *res, struct lk_err *err)
 {
-	struct lk_report_params p = { .from = from,
+	struct lk_report_params p = { .kind = LK_REPORT_SOC2,
+		                      .from = from,
 		                      .to = to,
 		                      .now = TK_NOW + 5 * DAY,
 		                      .actor = TK_ACTOR,
 		                      .out_dir = pack,
 		                      .scope = "the check_report fixture",
-		                      .version = "test" };
+		                      .version = "test",
+		                      .cfg = e.cfg };
 
-	return lk_report_soc2(e.store, signer, &p, res, err);
+	return lk_report_make(e.store, signer, &p, res, err);
 }
 
 static void make_pack(struct lk_report_result *res)

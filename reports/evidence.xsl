@@ -1,8 +1,8 @@
 <?xml version="1.0" encoding="UTF-8"?>
 <!-- SPDX-License-Identifier: Apache-2.0 -->
-<!-- The SOC 2 report (report.html) from evidence.xml: XSLT 1.0 for libxslt.
-     Self-contained: inline CSS, an inline SVG chart, no script, nothing
-     fetched. -->
+<!-- report.html from evidence.xml, for every framework (SOC 2, GDPR,
+     ISO 27001): XSLT 1.0 for libxslt. Self-contained: inline CSS, inline
+     SVG charts, no script, nothing fetched. -->
 <xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform"
                 xmlns:e="urn:latchkey:evidence:1"
                 xmlns:svg="http://www.w3.org/2000/svg"
@@ -14,7 +14,8 @@
     <html lang="en">
       <head>
         <meta charset="UTF-8"/>
-        <title>SOC 2 evidence <xsl:value-of select="e:cover/e:period/@from"/> to
+        <title><xsl:value-of select="e:cover/e:title"/>,
+          <xsl:value-of select="e:cover/e:period/@from"/> to
           <xsl:value-of select="e:cover/e:period/@to"/></title>
         <style>
 body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 72em; color: #222; }
@@ -32,11 +33,14 @@ pre { padding: .5em; white-space: pre-wrap; }
 .intact { color: #060; font-weight: bold; } .broken { color: #a00; font-weight: bold; }
 .method { color: #444; font-style: italic; }
 .omitted { color: #444; font-weight: bold; }
+.unstated { color: #a00; font-style: italic; }
+svg text { font-family: system-ui, sans-serif; }
         </style>
       </head>
       <body>
         <xsl:apply-templates select="e:cover"/>
-        <h2>Control matrix</h2>
+        <xsl:apply-templates select="e:matrix"/>
+        <h2>Tests at a glance</h2>
         <table>
           <tr><th>Criterion</th><th>Test</th><th>Population</th><th>Exceptions</th><th>Outcome</th></tr>
           <xsl:for-each select="e:criterion/e:test">
@@ -49,10 +53,13 @@ pre { padding: .5em; white-space: pre-wrap; }
             </tr>
           </xsl:for-each>
         </table>
+        <xsl:apply-templates select="e:system"/>
+        <xsl:apply-templates select="e:record"/>
         <xsl:apply-templates select="e:integrity"/>
         <xsl:apply-templates select="e:activity"/>
         <xsl:apply-templates select="e:criterion"/>
         <xsl:apply-templates select="e:exceptions"/>
+        <xsl:apply-templates select="e:queries"/>
       </body>
     </html>
   </xsl:template>
@@ -94,13 +101,69 @@ pre { padding: .5em; white-space: pre-wrap; }
     <xsl:apply-templates select="e:checkpoints" mode="rows"/>
     <h3>Rows by action</h3>
     <xsl:apply-templates select="e:row-counts" mode="rows"/>
-    <h3>Queries used</h3>
-    <p>?1 is the period's start and ?2 its end, in Unix seconds.</p>
+  </xsl:template>
+
+  <xsl:template match="e:queries">
+    <h2>Queries used</h2>
+    <p>Every population above is the result of one of these, run in one read
+      transaction; ?1 is the period's start and ?2 its end, in Unix seconds.
+      Re-run them with sqlite3 against the same database.</p>
     <table>
-      <xsl:for-each select="e:queries/e:query">
-        <tr><th><xsl:value-of select="@id"/></th><td><code><xsl:value-of select="."/></code></td></tr>
+      <xsl:for-each select="e:query">
+        <tr id="q-{@id}"><th><xsl:value-of select="@id"/></th><td><code><xsl:value-of select="."/></code></td></tr>
       </xsl:for-each>
     </table>
+  </xsl:template>
+
+  <!-- The control matrix: each control, how Latchkey operates it, and the
+       outcome of each test that gives evidence of it. -->
+  <xsl:key name="test" match="e:test" use="@id"/>
+  <xsl:template match="e:matrix">
+    <h2>Control matrix</h2>
+    <table>
+      <tr><th>Control</th><th>How it operates</th><th>Evidence (tests)</th></tr>
+      <xsl:for-each select="e:control">
+        <tr>
+          <td><b><xsl:value-of select="@id"/></b><br/><xsl:value-of select="@title"/></td>
+          <td><xsl:value-of select="e:activity"/></td>
+          <td>
+            <xsl:for-each select="e:covered-by">
+              <xsl:variable name="t" select="key('test', @test)"/>
+              <a href="#{@test}"><xsl:value-of select="$t/@title"/></a>:
+              <xsl:apply-templates select="$t/e:result" mode="badge"/><br/>
+            </xsl:for-each>
+            <xsl:if test="not(e:covered-by)">procedural: no population in the log</xsl:if>
+          </td>
+        </tr>
+      </xsl:for-each>
+    </table>
+  </xsl:template>
+
+  <xsl:template match="e:system">
+    <h2>System description</h2>
+    <xsl:for-each select="e:description"><p><xsl:value-of select="."/></p></xsl:for-each>
+    <h3>Services and the policies that decide them</h3>
+    <xsl:apply-templates select="e:services" mode="rows"/>
+    <h3>Plugin builds that made decisions</h3>
+    <xsl:apply-templates select="e:plugins" mode="rows"/>
+  </xsl:template>
+
+  <xsl:template match="e:record">
+    <h2>Record of processing activities (GDPR Art. 30)</h2>
+    <table>
+      <xsl:for-each select="e:field">
+        <tr><th><xsl:value-of select="@name"/>
+            <xsl:if test="@article"> (<xsl:value-of select="@article"/>)</xsl:if></th>
+          <td>
+            <xsl:choose>
+              <xsl:when test="@stated = 'true'"><xsl:value-of select="."/></xsl:when>
+              <xsl:otherwise><span class="unstated"><xsl:value-of select="."/></span></xsl:otherwise>
+            </xsl:choose>
+          </td></tr>
+      </xsl:for-each>
+    </table>
+    <h3>Categories of personal data</h3>
+    <xsl:apply-templates select="e:categories" mode="rows"/>
   </xsl:template>
 
   <!-- Decisions per day by result: stacked bars, scaled to the busiest day. -->
@@ -152,6 +215,7 @@ pre { padding: .5em; white-space: pre-wrap; }
       <p class="method"><xsl:value-of select="e:method"/>
         <xsl:if test="@query"> Query: <code><xsl:value-of select="@query"/></code>.</xsl:if></p>
       <xsl:if test="e:service">
+        <xsl:apply-templates select="." mode="mfa-chart"/>
         <table>
           <tr><th>Service</th><th>Successes</th><th>Multi-factor</th><th>Single factor</th></tr>
           <xsl:for-each select="e:service">
@@ -162,8 +226,64 @@ pre { padding: .5em; white-space: pre-wrap; }
           </xsl:for-each>
         </table>
       </xsl:if>
+      <xsl:if test="e:bucket">
+        <xsl:apply-templates select="." mode="bucket-chart"/>
+      </xsl:if>
       <xsl:apply-templates select="." mode="rows"/>
     </xsl:for-each>
+  </xsl:template>
+
+  <!-- MFA coverage per service: the share of successes with two or more
+       factors, one horizontal bar per service. -->
+  <xsl:template match="e:test" mode="mfa-chart">
+    <xsl:variable name="n" select="count(e:service)"/>
+    <svg:svg width="640" height="{$n * 26 + 30}" role="img" aria-label="MFA coverage per service">
+      <svg:text x="0" y="14" font-size="11">multi-factor share of successful decisions</svg:text>
+      <xsl:for-each select="e:service">
+        <xsl:variable name="y" select="22 + (position() - 1) * 26"/>
+        <xsl:variable name="pct">
+          <xsl:choose>
+            <xsl:when test="@successes &gt; 0"><xsl:value-of select="round(100 * @multi-factor div @successes)"/></xsl:when>
+            <xsl:otherwise>0</xsl:otherwise>
+          </xsl:choose>
+        </xsl:variable>
+        <svg:text x="0" y="{$y + 15}" font-size="11"><xsl:value-of select="substring(@name, 1, 20)"/></svg:text>
+        <svg:rect x="150" y="{$y}" width="400" height="20" fill="#f0d0d0"/>
+        <svg:rect x="150" y="{$y}" width="{4 * $pct}" height="20" fill="#3a7">
+          <svg:title><xsl:value-of select="@name"/>: <xsl:value-of select="@multi-factor"/> of
+            <xsl:value-of select="@successes"/> successes multi-factor</svg:title>
+        </svg:rect>
+        <svg:text x="558" y="{$y + 15}" font-size="11"><xsl:value-of select="$pct"/>%</svg:text>
+      </xsl:for-each>
+    </svg:svg>
+  </xsl:template>
+
+  <!-- A distribution (key ages): vertical bars, scaled to the largest. -->
+  <xsl:template match="e:test" mode="bucket-chart">
+    <xsl:variable name="max">
+      <xsl:for-each select="e:bucket">
+        <xsl:sort select="@count" data-type="number" order="descending"/>
+        <xsl:if test="position() = 1"><xsl:value-of select="@count"/></xsl:if>
+      </xsl:for-each>
+    </xsl:variable>
+    <xsl:variable name="n" select="count(e:bucket)"/>
+    <svg:svg width="{$n * 80 + 50}" height="200" role="img" aria-label="{@title}">
+      <svg:line x1="40" y1="160" x2="{$n * 80 + 45}" y2="160" stroke="#333"/>
+      <xsl:for-each select="e:bucket">
+        <xsl:variable name="x" select="45 + (position() - 1) * 80"/>
+        <xsl:variable name="h">
+          <xsl:choose>
+            <xsl:when test="$max &gt; 0"><xsl:value-of select="140 * @count div $max"/></xsl:when>
+            <xsl:otherwise>0</xsl:otherwise>
+          </xsl:choose>
+        </xsl:variable>
+        <svg:rect x="{$x}" y="{160 - $h}" width="70" height="{$h}" fill="#47a">
+          <svg:title><xsl:value-of select="@label"/>: <xsl:value-of select="@count"/></svg:title>
+        </svg:rect>
+        <svg:text x="{$x + 35}" y="{155 - $h}" font-size="11" text-anchor="middle"><xsl:value-of select="@count"/></svg:text>
+        <svg:text x="{$x + 35}" y="176" font-size="11" text-anchor="middle"><xsl:value-of select="@label"/></svg:text>
+      </xsl:for-each>
+    </svg:svg>
   </xsl:template>
 
   <!-- A population: its rows (the union of their attributes as columns),

@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* evidence.xml's small writing helpers (pack-private.h). */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "pack-private.h"
+#include "store-private.h"
+#include "util-private.h"
+
+void ev_check(struct rep *r, int rc)
+{
+	if (rc < 0)
+		r->werr = true;
+}
+
+void ev_start(struct rep *r, const char *name)
+{
+	ev_check(r, xmlTextWriterStartElement(r->w, BAD_CAST name));
+}
+
+void ev_end(struct rep *r)
+{
+	ev_check(r, xmlTextWriterEndElement(r->w));
+}
+
+void ev_attr(struct rep *r, const char *name, const char *value)
+{
+	if (value != NULL)
+		ev_check(r, xmlTextWriterWriteAttribute(r->w, BAD_CAST name, BAD_CAST value));
+}
+
+void ev_attr_int(struct rep *r, const char *name, int64_t v)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%lld", (long long)v);
+	ev_attr(r, name, buf);
+}
+
+void ev_attr_time(struct rep *r, const char *name, int64_t t)
+{
+	char buf[40];
+
+	lk_time_format(t, buf, sizeof(buf));
+	ev_attr(r, name, buf);
+}
+
+void ev_text(struct rep *r, const char *name, const char *text)
+{
+	ev_check(r, xmlTextWriterWriteElement(r->w, BAD_CAST name, BAD_CAST text));
+}
+
+void ev_string(struct rep *r, const char *text)
+{
+	ev_check(r, xmlTextWriterWriteString(r->w, BAD_CAST text));
+}
+
+const char *ev_col(sqlite3_stmt *st, int i)
+{
+	return (const char *)sqlite3_column_text(st, i);
+}
+
+void ev_quote(struct rep *r, const struct lk_ev_query *q)
+{
+	size_t i;
+
+	for (i = 0; i < r->n_quoted && r->quoted[i] != q; i++)
+		;
+	/* The table is sized for every query of every framework: a full one
+	 * is a programming error that the missing <query> IDREF (XSD) shows. */
+	if (i == r->n_quoted && r->n_quoted < LK_EV_MAX_QUERIES)
+		r->quoted[r->n_quoted++] = q;
+}
+
+int ev_query(struct rep *r, const struct lk_ev_query *q, sqlite3_stmt **ret, struct lk_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	ev_quote(r, q);
+	rc = sqlite3_prepare_v2(r->db, q->sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return lk_store_error(r->store, rc, q->id, err);
+	if (sqlite3_bind_parameter_count(st) >= 1)
+		sqlite3_bind_int64(st, 1, r->p->from);
+	if (sqlite3_bind_parameter_count(st) >= 2)
+		sqlite3_bind_int64(st, 2, r->p->to);
+	*ret = st;
+	return LK_OK;
+}
+
+int ev_step_done(struct rep *r, sqlite3_stmt *st, int rc, const char *what, struct lk_err *err)
+{
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return lk_store_error(r->store, rc, what, err);
+	return LK_OK;
+}
+
+/* The value of name= in an audit detail ("service=sshd env=prod ..."). */
+void ev_detail_field(const char *detail, const char *name, char *out, size_t outlen)
+{
+	size_t n = strlen(name);
+	const char *p = detail;
+
+	out[0] = '\0';
+	while (p != NULL && *p != '\0') {
+		if (strncmp(p, name, n) == 0 && p[n] == '=') {
+			size_t len = strcspn(p + n + 1, " ");
+			snprintf(out, outlen, "%.*s", (int)len, p + n + 1);
+			return;
+		}
+		p = strchr(p, ' ');
+		if (p != NULL)
+			p++;
+	}
+}
+
+/* Distinct plugins among steps that succeeded ("apikey:ok,totp:satisfied"). */
+int ev_factors(const char *steps)
+{
+	char seen[8][32];
+	int n = 0;
+	const char *p = steps;
+
+	while (*p != '\0') {
+		size_t len = strcspn(p, ","), plen = strcspn(p, ":");
+		if (plen < len && plen < sizeof(seen[0])) {
+			const char *res = p + plen + 1;
+			size_t rlen = len - plen - 1;
+			bool ok = (rlen == 2 && strncmp(res, "ok", 2) == 0) ||
+			          (rlen == 9 && strncmp(res, "satisfied", 9) == 0);
+			bool dup = false;
+			for (int i = 0; i < n; i++)
+				dup = dup ||
+				      (strlen(seen[i]) == plen && strncmp(seen[i], p, plen) == 0);
+			if (ok && !dup && n < 8) {
+				snprintf(seen[n], sizeof(seen[n]), "%.*s", (int)plen, p);
+				n++;
+			}
+		}
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	return n;
+}
+
+/* <result population= outcome=>: zero rows is "not occurring", never a pass. */
+void ev_result(struct rep *r, int64_t population, int64_t exceptions, const char *note)
+{
+	const char *outcome = population == 0  ? "not occurring"
+	                      : exceptions > 0 ? "exceptions"
+	                                       : "information";
+
+	ev_start(r, "result");
+	ev_attr_int(r, "population", population);
+	ev_attr_int(r, "exceptions", exceptions);
+	ev_attr(r, "outcome", outcome);
+	if (note != NULL)
+		ev_check(r, xmlTextWriterWriteString(r->w, BAD_CAST note));
+	ev_end(r);
+}
+
+void ev_test_open(struct rep *r, const char *id, const struct lk_ev_query *q, const char *title,
+                  const char *method)
+{
+	ev_start(r, "test");
+	ev_attr(r, "id", id);
+	if (q != NULL)
+		ev_attr(r, "query", q->id);
+	ev_attr(r, "title", title);
+	ev_text(r, "method", method);
+}
+
+void ev_add_exception(struct rep *r, const char *test, int64_t count)
+{
+	if (count <= 0 || r->n_exc >= sizeof(r->exc) / sizeof(r->exc[0]))
+		return;
+	r->exc[r->n_exc].test = test;
+	r->exc[r->n_exc].count = count;
+	r->n_exc++;
+	r->exceptions += count;
+}
+
+void ev_criterion_open(struct rep *r, const char *id, const char *title)
+{
+	ev_start(r, "criterion");
+	ev_attr(r, "id", id);
+	ev_attr(r, "title", title);
+}
