@@ -2,11 +2,14 @@
 <!-- SPDX-License-Identifier: Apache-2.0 -->
 <!-- report.html from evidence.xml, for every framework (SOC 2, GDPR,
      ISO 27001): XSLT 1.0 for libxslt. Self-contained: inline CSS, inline
-     SVG charts, no script, nothing fetched. -->
+     SVG charts, no script, nothing fetched. The SVG is written without a
+     namespace on purpose: the output is HTML, whose parser makes <svg> and
+     everything inside it SVG by itself, while prefixed svg:rect elements
+     would be unknown HTML elements and draw nothing (tests/report-html.sh
+     opens the page in Chromium and checks the charts have a size). -->
 <xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform"
                 xmlns:e="urn:latchkey:evidence:1"
-                xmlns:svg="http://www.w3.org/2000/svg"
-                exclude-result-prefixes="e svg">
+                exclude-result-prefixes="e">
   <xsl:output method="html" encoding="UTF-8" indent="yes"
               doctype-system="about:legacy-compat"/>
 
@@ -22,8 +25,8 @@ body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 72em;
 h1 { font-size: 1.6em; } h2 { border-bottom: 2px solid #345; padding-bottom: .2em; margin-top: 2em; }
 h3 { margin-bottom: .3em; }
 table { border-collapse: collapse; margin: .5em 0 1em; }
-th, td { border: 1px solid #bbb; padding: .2em .5em; text-align: left; vertical-align: top; }
-th { background: #eef; }
+th, td { border: 1px solid #bbb; padding: .2em .5em; text-align: left; vertical-align: top; overflow-wrap: anywhere; }
+th { background: #eef; overflow-wrap: normal; white-space: nowrap; }
 td.n { text-align: right; font-variant-numeric: tabular-nums; }
 pre, code { font: 12px/1.35 ui-monospace, monospace; background: #f5f5f5; }
 pre { padding: .5em; white-space: pre-wrap; }
@@ -179,31 +182,44 @@ svg text { font-family: system-ui, sans-serif; }
     <xsl:choose>
       <xsl:when test="$n = 0"><p>No decisions in the period: not occurring.</p></xsl:when>
       <xsl:otherwise>
-        <xsl:variable name="bw" select="floor(600 div $n)"/>
-        <svg:svg width="{$n * $bw + 60}" height="240" role="img"
+        <!-- At most 40 px a day: a short period is a few bars, not a wall. -->
+        <xsl:variable name="bw">
+          <xsl:choose>
+            <xsl:when test="$n &lt; 15">40</xsl:when>
+            <xsl:otherwise><xsl:value-of select="floor(600 div $n)"/></xsl:otherwise>
+          </xsl:choose>
+        </xsl:variable>
+        <!-- Wide enough for the legend, however few the days. -->
+        <xsl:variable name="w">
+          <xsl:choose>
+            <xsl:when test="$n * $bw + 60 &lt; 240">240</xsl:when>
+            <xsl:otherwise><xsl:value-of select="$n * $bw + 60"/></xsl:otherwise>
+          </xsl:choose>
+        </xsl:variable>
+        <svg width="{$w}" height="240" role="img"
                  aria-label="Decisions per day by result">
-          <svg:text x="0" y="12" font-size="11"><xsl:value-of select="$max"/></svg:text>
-          <svg:line x1="40" y1="10" x2="40" y2="200" stroke="#333"/>
-          <svg:line x1="40" y1="200" x2="{$n * $bw + 50}" y2="200" stroke="#333"/>
+          <text x="0" y="12" font-size="11"><xsl:value-of select="$max"/></text>
+          <line x1="40" y1="10" x2="40" y2="200" stroke="#333"/>
+          <line x1="40" y1="200" x2="{$n * $bw + 50}" y2="200" stroke="#333"/>
           <xsl:for-each select="e:day">
             <xsl:variable name="x" select="45 + (position() - 1) * $bw"/>
             <xsl:variable name="ha" select="190 * @allowed div $max"/>
             <xsl:variable name="hd" select="190 * @denied div $max"/>
-            <svg:rect x="{$x}" y="{200 - $ha}" width="{$bw - 2}" height="{$ha}" fill="#3a7">
-              <svg:title><xsl:value-of select="@date"/>: <xsl:value-of select="@allowed"/> allowed</svg:title>
-            </svg:rect>
-            <svg:rect x="{$x}" y="{200 - $ha - $hd}" width="{$bw - 2}" height="{$hd}" fill="#c44">
-              <svg:title><xsl:value-of select="@date"/>: <xsl:value-of select="@denied"/> denied</svg:title>
-            </svg:rect>
+            <rect x="{$x}" y="{200 - $ha}" width="{$bw - 2}" height="{$ha}" fill="#3a7">
+              <title><xsl:value-of select="@date"/>: <xsl:value-of select="@allowed"/> allowed</title>
+            </rect>
+            <rect x="{$x}" y="{200 - $ha - $hd}" width="{$bw - 2}" height="{$hd}" fill="#c44">
+              <title><xsl:value-of select="@date"/>: <xsl:value-of select="@denied"/> denied</title>
+            </rect>
             <xsl:if test="position() = 1 or position() = last()">
-              <svg:text x="{$x}" y="215" font-size="10"><xsl:value-of select="@date"/></svg:text>
+              <text x="{$x}" y="215" font-size="10"><xsl:value-of select="@date"/></text>
             </xsl:if>
           </xsl:for-each>
-          <svg:rect x="45" y="225" width="10" height="10" fill="#3a7"/>
-          <svg:text x="60" y="234" font-size="11">allowed</svg:text>
-          <svg:rect x="120" y="225" width="10" height="10" fill="#c44"/>
-          <svg:text x="135" y="234" font-size="11">denied</svg:text>
-        </svg:svg>
+          <rect x="45" y="225" width="10" height="10" fill="#3a7"/>
+          <text x="60" y="234" font-size="11">allowed</text>
+          <rect x="120" y="225" width="10" height="10" fill="#c44"/>
+          <text x="135" y="234" font-size="11">denied</text>
+        </svg>
       </xsl:otherwise>
     </xsl:choose>
   </xsl:template>
@@ -237,8 +253,8 @@ svg text { font-family: system-ui, sans-serif; }
        factors, one horizontal bar per service. -->
   <xsl:template match="e:test" mode="mfa-chart">
     <xsl:variable name="n" select="count(e:service)"/>
-    <svg:svg width="640" height="{$n * 26 + 30}" role="img" aria-label="MFA coverage per service">
-      <svg:text x="0" y="14" font-size="11">multi-factor share of successful decisions</svg:text>
+    <svg width="640" height="{$n * 26 + 30}" role="img" aria-label="MFA coverage per service">
+      <text x="0" y="14" font-size="11">multi-factor share of successful decisions</text>
       <xsl:for-each select="e:service">
         <xsl:variable name="y" select="22 + (position() - 1) * 26"/>
         <xsl:variable name="pct">
@@ -247,15 +263,15 @@ svg text { font-family: system-ui, sans-serif; }
             <xsl:otherwise>0</xsl:otherwise>
           </xsl:choose>
         </xsl:variable>
-        <svg:text x="0" y="{$y + 15}" font-size="11"><xsl:value-of select="substring(@name, 1, 20)"/></svg:text>
-        <svg:rect x="150" y="{$y}" width="400" height="20" fill="#f0d0d0"/>
-        <svg:rect x="150" y="{$y}" width="{4 * $pct}" height="20" fill="#3a7">
-          <svg:title><xsl:value-of select="@name"/>: <xsl:value-of select="@multi-factor"/> of
-            <xsl:value-of select="@successes"/> successes multi-factor</svg:title>
-        </svg:rect>
-        <svg:text x="558" y="{$y + 15}" font-size="11"><xsl:value-of select="$pct"/>%</svg:text>
+        <text x="0" y="{$y + 15}" font-size="11"><xsl:value-of select="substring(@name, 1, 20)"/></text>
+        <rect x="150" y="{$y}" width="400" height="20" fill="#f0d0d0"/>
+        <rect x="150" y="{$y}" width="{4 * $pct}" height="20" fill="#3a7">
+          <title><xsl:value-of select="@name"/>: <xsl:value-of select="@multi-factor"/> of
+            <xsl:value-of select="@successes"/> successes multi-factor</title>
+        </rect>
+        <text x="558" y="{$y + 15}" font-size="11"><xsl:value-of select="$pct"/>%</text>
       </xsl:for-each>
-    </svg:svg>
+    </svg>
   </xsl:template>
 
   <!-- A distribution (key ages): vertical bars, scaled to the largest. -->
@@ -267,8 +283,8 @@ svg text { font-family: system-ui, sans-serif; }
       </xsl:for-each>
     </xsl:variable>
     <xsl:variable name="n" select="count(e:bucket)"/>
-    <svg:svg width="{$n * 80 + 50}" height="200" role="img" aria-label="{@title}">
-      <svg:line x1="40" y1="160" x2="{$n * 80 + 45}" y2="160" stroke="#333"/>
+    <svg width="{$n * 80 + 50}" height="200" role="img" aria-label="{@title}">
+      <line x1="40" y1="160" x2="{$n * 80 + 45}" y2="160" stroke="#333"/>
       <xsl:for-each select="e:bucket">
         <xsl:variable name="x" select="45 + (position() - 1) * 80"/>
         <xsl:variable name="h">
@@ -277,13 +293,13 @@ svg text { font-family: system-ui, sans-serif; }
             <xsl:otherwise>0</xsl:otherwise>
           </xsl:choose>
         </xsl:variable>
-        <svg:rect x="{$x}" y="{160 - $h}" width="70" height="{$h}" fill="#47a">
-          <svg:title><xsl:value-of select="@label"/>: <xsl:value-of select="@count"/></svg:title>
-        </svg:rect>
-        <svg:text x="{$x + 35}" y="{155 - $h}" font-size="11" text-anchor="middle"><xsl:value-of select="@count"/></svg:text>
-        <svg:text x="{$x + 35}" y="176" font-size="11" text-anchor="middle"><xsl:value-of select="@label"/></svg:text>
+        <rect x="{$x}" y="{160 - $h}" width="70" height="{$h}" fill="#47a">
+          <title><xsl:value-of select="@label"/>: <xsl:value-of select="@count"/></title>
+        </rect>
+        <text x="{$x + 35}" y="{155 - $h}" font-size="11" text-anchor="middle"><xsl:value-of select="@count"/></text>
+        <text x="{$x + 35}" y="176" font-size="11" text-anchor="middle"><xsl:value-of select="@label"/></text>
       </xsl:for-each>
-    </svg:svg>
+    </svg>
   </xsl:template>
 
   <!-- A population: its rows (the union of their attributes as columns),

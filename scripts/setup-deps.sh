@@ -7,7 +7,8 @@ pkgs="build-essential autoconf automake libtool pkg-config
 libpam0g-dev libsodium-dev libxml2-dev libsqlite3-dev check libssl-dev zlib1g-dev
 libxslt1-dev libqrencode-dev libpam-wrapper libpamtest0-dev liboath-dev
 clang-format valgrind sqlite3 openssl
-nginx libnginx-mod-http-auth-pam curl pamtester oathtool libpam-oath"
+nginx libnginx-mod-http-auth-pam curl pamtester oathtool libpam-oath
+chromium chromium-driver"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
