@@ -1,18 +1,23 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* latchkey audit verify | log | checkpoint | purge */
+/* latchkey audit verify | log | checkpoint | purge | keygen */
 #include "config.h"
 
 #include <getopt.h>
+#include <limits.h>
 #include <sodium.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "audit-private.h"
 #include "checkpoint-private.h"
 #include "cli-private.h"
 #include "gdpr-private.h"
 #include "keys-private.h"
+#include "signing-private.h"
+#include "store-private.h"
 #include "util-private.h"
 
 static void hex(const unsigned char *b, size_t n, char *out)
@@ -427,11 +432,116 @@ static int audit_log(struct cli *c, int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* The public half's path beside the key: "signing.key" -> "signing.pub.pem". */
+static void public_path(const char *key_path, char *out, size_t outlen)
+{
+	size_t n = strlen(key_path);
+
+	if (n > 4 && strcmp(key_path + n - 4, ".key") == 0)
+		n -= 4;
+	snprintf(out, outlen, "%.*s.pub.pem", (int)n, key_path);
+}
+
+static int count_checkpoints(struct cli *c, int64_t *ret)
+{
+	sqlite3_stmt *st = NULL;
+	struct lk_err err = { { 0 } };
+	int rc;
+
+	rc = sqlite3_prepare_v2(c->store->db, "SELECT count(*) FROM checkpoint", -1, &st, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		*ret = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW) {
+		lk_store_error(c->store, rc, "counting checkpoints", &err);
+		return cli_fail_err(c, LK_ESTORE, &err);
+	}
+	return EXIT_OK;
+}
+
+/*
+ * The signing key for a setup made before checkpoints existed: the file
+ * the config names, made here, with its public half beside it. Never a
+ * replacement: a log whose checkpoints some key signed keeps that key (a
+ * new one would make them all look forged), so a log with checkpoints is
+ * refused. --offline only: latchkeyd loads the key when it starts.
+ */
+static int audit_keygen(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = { { "json", no_argument, NULL, 'j' },
+		                              { NULL, 0, NULL, 0 } };
+	char pub[PATH_MAX + 16], key_id[LK_KEY_ID_LEN + 1], detail[64];
+	struct lk_err err = { { 0 } };
+	int64_t n = 0;
+	int opt, status, r;
+
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (opt != 'j')
+			return cli_fail(c, LK_EINVAL,
+			                "option '%.60s' is not valid for 'audit keygen'",
+			                argv[optind - 1]);
+		c->json = true;
+	}
+	if (optind < argc)
+		return cli_fail(c, LK_EINVAL, "unexpected argument '%.60s'", argv[optind]);
+	if (c->in_daemon)
+		return cli_fail(c, LK_EINVAL,
+		                "'audit keygen' runs with --offline as the database's owner, "
+		                "latchkeyd stopped (it loads the key when it starts)");
+	if ((status = cli_open(c, false, false)) != EXIT_OK)
+		return status;
+	if (c->cfg->signing_key == NULL)
+		return cli_fail(c, LK_EINVAL,
+		                "%s sets no signing_key: add 'signing_key = signing.key' and run "
+		                "'audit keygen' again",
+		                c->cfg->path);
+	if (strlen(c->cfg->signing_key) > PATH_MAX)
+		return cli_fail(c, LK_EINVAL, "signing_key's path is too long");
+	if ((status = count_checkpoints(c, &n)) != EXIT_OK)
+		return status;
+	if (n > 0)
+		return cli_fail(
+		    c, LK_EEXIST,
+		    "the log has %lld signed checkpoints: their key is %s (restore that "
+		    "file; a new key would make them all fail verification)",
+		    (long long)n, c->cfg->signing_key);
+	public_path(c->cfg->signing_key, pub, sizeof(pub));
+	r = lk_signing_create(c->cfg->signing_key, pub, key_id, &err);
+	if (r < 0)
+		return cli_fail_err(c, r, &err);
+	snprintf(detail, sizeof(detail), "key_id=%s", key_id);
+	r = lk_audit_record(c->store,
+	                    &(struct lk_audit_event){ .ts = c->now,
+	                                              .actor_uid = c->actor,
+	                                              .action = "audit.keygen",
+	                                              .reason = "ok",
+	                                              .detail = detail },
+	                    NULL, &err);
+	if (r < 0) {
+		/* Unrecorded, the key would appear from nowhere: none at all. */
+		unlink(c->cfg->signing_key);
+		unlink(pub);
+		return cli_fail_err(c, r, &err);
+	}
+	if (c->json) {
+		struct json j;
+		json_open(&j, c->out, '{');
+		json_str(&j, "signing_key", c->cfg->signing_key);
+		json_str(&j, "public_key", pub);
+		json_str(&j, "key_id", key_id);
+		json_close(&j, '{');
+	} else {
+		fprintf(c->out, "signing key %s (key id %s), public key %s\n", c->cfg->signing_key,
+		        key_id, pub);
+	}
+	return EXIT_OK;
+}
+
 int cmd_audit(struct cli *c, int argc, char **argv)
 {
 	if (argc < 2)
 		return cli_fail(c, LK_EINVAL,
-		                "missing audit command (verify, log, checkpoint, purge)");
+		                "missing audit command (verify, log, checkpoint, purge, keygen)");
 	optind = 0;
 	if (strcmp(argv[1], "verify") == 0)
 		return audit_verify(c, argc - 1, argv + 1);
@@ -441,5 +551,7 @@ int cmd_audit(struct cli *c, int argc, char **argv)
 		return audit_checkpoint(c, argc - 1, argv + 1);
 	if (strcmp(argv[1], "purge") == 0)
 		return audit_purge(c, argc - 1, argv + 1);
+	if (strcmp(argv[1], "keygen") == 0)
+		return audit_keygen(c, argc - 1, argv + 1);
 	return cli_fail(c, LK_EINVAL, "unknown audit command '%.60s'", argv[1]);
 }

@@ -35,6 +35,7 @@ static const char usage_text[] =
     "                                             [--type ACTION] [--limit N]\n"
     "  audit checkpoint                 (sign a checkpoint of the audit chain now)\n"
     "  audit purge --before DATE --reason R   (retention: whole segments up to a checkpoint)\n"
+    "  audit keygen                   (a signing key for a setup made before checkpoints)\n"
     "  subject erase SUBJECT --reason R [--ticket T]   (GDPR erasure of an owner)\n"
     "  policy check FILE...             policy show SERVICE\n"
     "  policy mfa enable|disable SERVICE --plugin P [--scope S...] [--ticket T]\n"

@@ -51,6 +51,7 @@ static const struct cli_verb verbs[] = {
 	/* Erasure and retention destroy data for good: an admin's
 	 * (decision 0011). */
 	{ "audit", "purge", "audit purge", LK_ROLE_ADMIN, 0, cmd_audit, NULL },
+	{ "audit", "keygen", "audit keygen", LK_ROLE_ADMIN, 0, cmd_audit, NULL },
 	{ "audit", "*", "audit", LK_ROLE_AUDITOR, 0, cmd_audit, NULL },
 	{ "subject", "erase", "subject erase", LK_ROLE_ADMIN, 0, cmd_subject, NULL },
 	{ "subject", "*", "subject", LK_ROLE_AUDITOR, 0, cmd_subject, NULL },

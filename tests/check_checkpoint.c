@@ -1478,6 +1478,90 @@ START_TEST(test_daemon_without_key)
 }
 END_TEST
 
+/* A setup from before checkpoints gets its signing key with audit keygen;
+ * a log with checkpoints never gets a new one (they would all look forged),
+ * and no key is made where none is configured. */
+START_TEST(test_keygen)
+{
+	char key[PATH_MAX * 2], pub[PATH_MAX * 2], want[96];
+	unsigned char pk[LK_SIGNING_PUBLIC_LEN];
+	char id[LK_KEY_ID_LEN + 1];
+	struct lk_err err = { { 0 } };
+	struct stat st;
+	long audit;
+	struct run r;
+
+	state_path(key, sizeof(key), "signing.key");
+	state_path(pub, sizeof(pub), "signing.pub.pem");
+	/* The key exists: never replaced. */
+	audit = db_long("SELECT count(*) FROM audit", NULL);
+	RUN(&r, "audit", "keygen");
+	ck_assert_int_eq(r.status, 3);
+	ck_assert_msg(strstr(r.err, "signing.key") != NULL, "%s", r.err);
+	ck_assert_int_eq(db_long("SELECT count(*) FROM audit", NULL), audit);
+
+	/* Gone, with no checkpoint signed yet: made, with its public half. */
+	ck_assert_int_eq(unlink(key), 0);
+	ck_assert_int_eq(unlink(pub), 0);
+	RUN(&r, "audit", "keygen");
+	ck_assert_msg(r.status == 0, "%s", r.err);
+	ck_assert_int_eq(lstat(key, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 07777, 0600);
+	ck_assert_int_eq(lk_signing_read_public(pub, pk, &err), LK_OK);
+	ck_assert_int_eq(lk_signing_key_id(pk, id, &err), LK_OK);
+	snprintf(want, sizeof(want), "(key id %s)", id);
+	ck_assert_msg(strstr(r.out, want) != NULL, "%s", r.out);
+	snprintf(want, sizeof(want), "key_id=%s", id);
+	ck_assert_int_eq(db_long("SELECT count(*) FROM audit WHERE action = 'audit.keygen'"
+	                         " AND detail = ?1",
+	                         want),
+	                 1);
+	RUN(&r, "audit", "checkpoint");
+	ck_assert_msg(r.status == 0, "%s", r.err);
+	RUN(&r, "audit", "verify");
+	ck_assert_msg(r.status == 0, "%s", r.out);
+
+	/* Lost after a checkpoint: refused, nothing made or written. */
+	ck_assert_int_eq(unlink(key), 0);
+	audit = db_long("SELECT count(*) FROM audit", NULL);
+	RUN(&r, "audit", "keygen");
+	ck_assert_int_eq(r.status, 3);
+	ck_assert_msg(strstr(r.err, "1 signed checkpoints") != NULL, "%s", r.err);
+	ck_assert_int_eq(lstat(key, &st), -1);
+	ck_assert_int_eq(db_long("SELECT count(*) FROM audit", NULL), audit);
+}
+END_TEST
+
+/* No signing_key line: the command says which line to add; and through
+ * latchkeyd it is refused (the daemon loads its key when it starts). */
+START_TEST(test_keygen_refusals)
+{
+	char key[PATH_MAX * 2];
+	long audit;
+	struct run r;
+	FILE *f;
+
+	state_path(key, sizeof(key), "signing.key");
+	start_daemon();
+	RUN(&r, "audit", "keygen");
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_msg(strstr(r.err, "--offline") != NULL, "%s", r.err);
+	ck_assert_int_eq(stop_daemon(), 0);
+
+	ck_assert_int_eq(unlink(key), 0);
+	f = fopen(g.conf, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "database = latchkey.db\nmaster_key = master.key\npolicy_dir = policies\n");
+	ck_assert_int_eq(fclose(f), 0);
+	audit = db_long("SELECT count(*) FROM audit", NULL);
+	RUN(&r, "audit", "keygen");
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_msg(strstr(r.err, "sets no signing_key: add 'signing_key = signing.key'") != NULL,
+	              "%s", r.err);
+	ck_assert_int_eq(db_long("SELECT count(*) FROM audit", NULL), audit);
+}
+END_TEST
+
 /* A signing key group or others can read stops the start: fail closed. */
 START_TEST(test_daemon_refuses_open_key)
 {
@@ -1591,6 +1675,8 @@ Suite *checkpoint_suite(void)
 	tcase_add_test(tc, test_daemon_sigterm);
 	tcase_add_test(tc, test_daemon_roles);
 	tcase_add_test(tc, test_daemon_without_key);
+	tcase_add_test(tc, test_keygen);
+	tcase_add_test(tc, test_keygen_refusals);
 	tcase_add_test(tc, test_daemon_refuses_open_key);
 	tcase_add_test(tc, test_daemon_overdue);
 	suite_add_tcase(s, tc);
