@@ -549,6 +549,24 @@ static int prepare_dir(const char *dir, struct lk_err *err)
 	return LK_OK;
 }
 
+/* A pack that failed half-way: the files it wrote go (by their fixed
+ * names: nothing else in the directory is touched), so the directory is
+ * empty again and the same command can simply be run again. */
+static void remove_partial(const char *dir)
+{
+	static const char *const signed_files[] = { "MANIFEST.sha256", "MANIFEST.sha256.sig" };
+	char path[4096];
+
+	for (size_t i = 0; i < sizeof(pack_files) / sizeof(pack_files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, pack_files[i]);
+		(void)unlink(path);
+	}
+	for (size_t i = 0; i < sizeof(signed_files) / sizeof(signed_files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, signed_files[i]);
+		(void)unlink(path);
+	}
+}
+
 static const struct lk_framework *framework(enum lk_report_kind kind)
 {
 	switch (kind) {
@@ -651,6 +669,8 @@ int lk_report_write(struct lk_store *store, const struct lk_signer *signer,
 out:
 	if (in_txn)
 		sqlite3_exec(r.db, "ROLLBACK", NULL, NULL, NULL);
+	if (rc < 0)
+		remove_partial(p->out_dir);
 	return rc;
 }
 
