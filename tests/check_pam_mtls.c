@@ -1052,6 +1052,52 @@ START_TEST(test_acct_mgmt)
 }
 END_TEST
 
+/* The inventory row of alice's certificate changed behind the daemon's
+ * back (an SQL statement on the database, as the tests' writer). */
+static void inventory_exec(const char *sql)
+{
+	char path[PATH_MAX + 32];
+	sqlite3 *db = NULL;
+
+	snprintf(path, sizeof(path), "%s/latchkey.db", g.dir);
+	ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	sqlite3_busy_timeout(db, 10000);
+	ck_assert_int_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+/* Account management judges the certificate by the inventory: one whose
+ * notAfter has passed by then is PAM_ACCT_EXPIRED (a login at 23:59:59,
+ * the account check at 00:00:01), audited as account.check. (A fingerprint
+ * the inventory does not hold, PAM_PERM_DENIED, needs its row deleted
+ * between the two calls: every successful login writes it again.) */
+START_TEST(test_acct_mgmt_expired)
+{
+	static char pem[PEM_MAX];
+	struct attempt a = { .service = "mtls", .user = "alice", .account = true };
+	char reason[32];
+	struct snapshot s;
+
+	read_pki("alice.pem", pem, sizeof(pem));
+	a.cert = pem;
+	start_daemon();
+	ck_assert_int_eq(attempt(&a), PAM_SUCCESS);
+	ck_assert_int_eq(a.acct_rc, PAM_SUCCESS);
+	ck_assert_int_eq(db_long("SELECT count(*) FROM certificate", NULL), 1);
+
+	inventory_exec("UPDATE certificate SET not_after = 1000");
+	snap(&s);
+	ck_assert_int_eq(attempt(&a), PAM_SUCCESS);
+	ck_assert_int_eq(a.acct_rc, PAM_ACCT_EXPIRED);
+	db_text("SELECT reason FROM audit WHERE action = 'account.check' ORDER BY seq DESC LIMIT 1",
+	        NULL, reason, sizeof(reason));
+	ck_assert_str_eq(reason, "expired");
+	ck_assert_int_eq(db_long("SELECT count(*) FROM audit", NULL), s.audit + 2);
+
+	ck_assert_int_eq(stop_daemon(), 0);
+}
+END_TEST
+
 static Suite *pam_mtls_suite(void)
 {
 	Suite *s = suite_create("pam_mtls");
@@ -1088,6 +1134,7 @@ static Suite *pam_mtls_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_inventory);
 	tcase_add_test(tc, test_acct_mgmt);
+	tcase_add_test(tc, test_acct_mgmt_expired);
 	suite_add_tcase(s, tc);
 	return s;
 }
