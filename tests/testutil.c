@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -180,4 +181,82 @@ void tk_totp_code(const struct tk_totp *u, int64_t t, char *code)
 	                         (uint64_t)t / LK_TOTP_PERIOD_DEFAULT, code,
 	                         LK_TOTP_DIGITS_MAX + 1),
 	                 LK_OK);
+}
+
+char *tk_slurp(const char *path, size_t *ret_len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+	ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	ck_assert_int_ge(n, 0);
+	rewind(f);
+	buf = malloc((size_t)n + 1);
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+	buf[n] = '\0';
+	fclose(f);
+	if (ret_len != NULL)
+		*ret_len = (size_t)n;
+	return buf;
+}
+
+void tk_replace_all(char **s, const char *from, const char *to)
+{
+	size_t fl = strlen(from), tl = strlen(to), n = 0;
+	char *p, *out, *o;
+
+	for (p = strstr(*s, from); p != NULL; p = strstr(p + fl, from))
+		n++;
+	out = malloc(strlen(*s) + n * tl + 1);
+	ck_assert_ptr_nonnull(out);
+	o = out;
+	for (p = *s;;) {
+		char *hit = strstr(p, from);
+		if (hit == NULL)
+			break;
+		memcpy(o, p, (size_t)(hit - p));
+		o += hit - p;
+		memcpy(o, to, tl);
+		o += tl;
+		p = hit + fl;
+	}
+	strcpy(o, p);
+	free(*s);
+	*s = out;
+}
+
+void tk_blank_attr(char **s, const char *attr)
+{
+	char pat[64];
+	char *p;
+
+	snprintf(pat, sizeof(pat), " %s=\"", attr);
+	for (p = strstr(*s, pat); p != NULL; p = strstr(p + 1, pat)) {
+		char *v = p + strlen(pat), *q = strchr(v, '"');
+		ck_assert_ptr_nonnull(q);
+		v[0] = '*';
+		memmove(v + 1, q, strlen(q) + 1);
+	}
+}
+
+bool tk_have(const char *prog)
+{
+	char line[128];
+
+	snprintf(line, sizeof(line), "command -v %s >/dev/null 2>&1", prog);
+	return system(line) == 0;
+}
+
+int tk_run_in(const char *dir, const char *cmd)
+{
+	char line[PATH_MAX * 2];
+	int st;
+
+	snprintf(line, sizeof(line), "cd '%s' && %s >/dev/null 2>&1", dir, cmd);
+	st = system(line);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }

@@ -5,6 +5,7 @@
 
 #include <check.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "audit-private.h"
@@ -71,6 +72,24 @@ void tk_totp_enroll(struct lk_store *store, const char *user, int64_t t, struct 
 
 /* The code u's app shows at time t (at least 9 bytes). */
 void tk_totp_code(const struct tk_totp *u, int64_t t, char *code);
+
+/* A whole file, NUL-terminated (malloc'd); its length in ret_len (NULL:
+ * not wanted). Aborts the test if it cannot be read. */
+char *tk_slurp(const char *path, size_t *ret_len);
+
+/* Every occurrence of from in *s replaced with to (*s is malloc'd). */
+void tk_replace_all(char **s, const char *from, const char *to);
+
+/* The value of every attr="..." in *s becomes "*" (volatile values in a
+ * golden XML file). */
+void tk_blank_attr(char **s, const char *attr);
+
+/* The command is on PATH. */
+bool tk_have(const char *prog);
+
+/* Runs a shell command in dir, its output discarded; its exit status (128:
+ * it did not exit). */
+int tk_run_in(const char *dir, const char *cmd);
 
 /* Runs a Check suite with CK_ENV fork mode; returns the process exit code. */
 int tk_run_suite(Suite *s);
