@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "certs-private.h"
@@ -35,6 +36,7 @@ enum {
 	OPT_JSON,
 	OPT_CERT_SHA256,
 	OPT_CERT,
+	OPT_LEFT,
 };
 
 static const struct option all_opts[] = {
@@ -54,11 +56,12 @@ static const struct option all_opts[] = {
 	/* Only ever seen here if the file could not be read first: main.c
 	 * turns --cert FILE into --cert-sha256 in the caller's process. */
 	{ "cert", required_argument, NULL, OPT_CERT },
+	{ "left", required_argument, NULL, OPT_LEFT },
 	{ NULL, 0, NULL, 0 },
 };
 
 struct key_args {
-	const char *owner, *env, *expires, *description, *reason, *within, *source;
+	const char *owner, *env, *expires, *description, *reason, *within, *source, *left;
 	const char *scopes[LK_SCOPES_MAX + 1];
 	size_t n_scopes;
 	const char *cidrs[LK_CIDRS_MAX + 1];
@@ -132,6 +135,9 @@ static int parse_args(struct cli *c, int argc, char **argv, const int *allowed, 
 			break;
 		case OPT_REASON:
 			a->reason = optarg;
+			break;
+		case OPT_LEFT:
+			a->left = optarg;
 			break;
 		case OPT_IMMEDIATE:
 			a->immediate = true;
@@ -478,11 +484,43 @@ static int key_status_verb(struct cli *c, int argc, char **argv)
 	return EXIT_OK;
 }
 
+/*
+ * --left: when the person left, an ISO 8601 UTC time or a date (its first
+ * second), exactly as written: a date that does not exist (2026-02-30) is
+ * refused, not moved on to the next month.
+ */
+static int parse_left(const char *s, int64_t *ret_t)
+{
+	static const char *const formats[] = { "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%d" };
+
+	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
+		struct tm tm, back;
+		const char *end;
+		time_t t;
+
+		memset(&tm, 0, sizeof(tm));
+		end = strptime(s, formats[i], &tm);
+		if (end == NULL || *end != '\0')
+			continue;
+		back = tm;
+		t = timegm(&back);
+		/* timegm normalises: a field it moved was out of range. */
+		if (back.tm_mday != tm.tm_mday || back.tm_mon != tm.tm_mon ||
+		    back.tm_hour != tm.tm_hour || back.tm_min != tm.tm_min ||
+		    back.tm_sec != tm.tm_sec)
+			return LK_EINVAL;
+		*ret_t = (int64_t)t;
+		return LK_OK;
+	}
+	return LK_EINVAL;
+}
+
 static int key_revoke_all(struct cli *c, int argc, char **argv)
 {
-	static const int allowed[] = { OPT_OWNER, OPT_REASON, 0 };
+	static const int allowed[] = { OPT_OWNER, OPT_REASON, OPT_LEFT, 0 };
 	struct key_args a;
 	struct lk_err err = { { 0 } };
+	int64_t left = LK_LEFT_UNKNOWN;
 	size_t count = 0;
 	int status, r;
 
@@ -492,9 +530,17 @@ static int key_revoke_all(struct cli *c, int argc, char **argv)
 		return cli_fail(c, LK_EINVAL, "missing --owner");
 	if (a.reason == NULL)
 		return cli_fail(c, LK_EINVAL, "missing --reason (recorded in the audit log)");
+	if (a.left != NULL && parse_left(a.left, &left) < 0)
+		return cli_fail(c, LK_EINVAL,
+		                "bad --left '%.60s': a date (2026-11-02) or a UTC time "
+		                "(2026-11-02T17:30:00Z)",
+		                a.left);
+	if (a.left != NULL && left > c->now)
+		return cli_fail(c, LK_EINVAL, "bad --left '%.60s': it is in the future", a.left);
 	if ((status = cli_open(c, false, false)) != EXIT_OK)
 		return status;
-	r = lk_key_revoke_all(c->store, a.owner, a.reason, c->actor, c->now, &count, &err);
+	r = lk_key_revoke_all_left(c->store, a.owner, a.reason, left, c->actor, c->now, &count,
+	                           &err);
 	if (r < 0)
 		return cli_fail_err(c, r, &err);
 	if (c->json) {

@@ -9,6 +9,7 @@
 #include <security/pam_appl.h>
 #include <sodium.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -642,6 +643,146 @@ fail:
 	return r;
 }
 
+/* ---- policy evidence ------------------------------------------------- */
+
+/* Distinct plugin names (a policy has at most 2 * LK_POLICY_MAX_STEPS). */
+struct name_set {
+	const char *v[2 * LK_POLICY_MAX_STEPS];
+	size_t n;
+};
+
+static void name_set_add(struct name_set *s, const char *name)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (strcmp(s->v[i], name) == 0)
+			return;
+	if (s->n < sizeof(s->v) / sizeof(s->v[0]))
+		s->v[s->n++] = name;
+}
+
+/*
+ * The fewest distinct plugins that any success under policy has passed
+ * (policy_evidence.required_factors, reports/README.md), by Linux-PAM's
+ * stacking rules as core/stack.c runs them:
+ *  - a required or requisite step succeeds on every path to a success (one
+ *    failure makes the stack negative for good);
+ *  - a sufficient step that succeeds ends the stack at once, so the steps
+ *    after it never run: each sufficient step is an alternative path made
+ *    of the required steps before it and itself;
+ *  - optional steps, and sufficient ones that fail, count for nothing: a
+ *    success need not have passed them (a stack with no required step
+ *    still needs one success: one factor);
+ *  - a step-up that applies to every request (no scopes, or one of the
+ *    policy's own) runs after the stack and must succeed: it is on every
+ *    path. One that applies only to some requested scopes is not counted,
+ *    since a decision does not record the scopes it was asked for.
+ * A required step counts although PAM lets a plugin that answers "ignore"
+ * pass it: no Latchkey plugin does, and a success without it is exactly
+ * what the report's MFA test looks for. The answer is the minimum over
+ * the paths.
+ */
+static int policy_required_factors(const struct lk_policy *policy)
+{
+	const char *always[LK_POLICY_MAX_STEPS];
+	struct name_set before = { .n = 0 };
+	size_t n_always = 0;
+	size_t best = SIZE_MAX;
+
+	/* n_stepups < LK_POLICY_MAX_STEPS (policy.c): this cannot fail. */
+	if (lk_policy_stepups_for(policy, NULL, 0, always, LK_POLICY_MAX_STEPS, &n_always) < 0)
+		n_always = 0;
+	for (size_t i = 0; i < n_always; i++)
+		name_set_add(&before, always[i]);
+	for (size_t i = 0; i < policy->n_steps; i++) {
+		const struct lk_policy_step *s = &policy->steps[i];
+		if (s->control == LK_CONTROL_SUFFICIENT) {
+			struct name_set path = before;
+			name_set_add(&path, s->plugin);
+			if (path.n < best)
+				best = path.n;
+		} else if (s->control != LK_CONTROL_OPTIONAL) {
+			name_set_add(&before, s->plugin);
+		}
+	}
+	/* The path through every step with no sufficient one succeeding. */
+	if ((before.n > 0 ? before.n : 1) < best)
+		best = before.n > 0 ? before.n : 1;
+	return (int)best;
+}
+
+/* "apikey required, totp sufficient; step-up totp for ssh:admin ssh:root":
+ * what the policy asks for, for people (cut short with "..." if long). */
+static void policy_summary(const struct lk_policy *policy, char *out, size_t outlen)
+{
+	size_t len = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < policy->n_steps && len < outlen; i++)
+		len += (size_t)snprintf(out + len, outlen - len, "%s%s %s", i ? ", " : "",
+		                        policy->steps[i].plugin,
+		                        lk_control_str(policy->steps[i].control));
+	for (size_t i = 0; i < policy->n_stepups && len < outlen; i++) {
+		const struct lk_policy_stepup *su = &policy->stepups[i];
+		len += (size_t)snprintf(out + len, outlen - len, "%sstep-up %s%s", len ? "; " : "",
+		                        su->plugin, su->n_scopes == 0 ? " always" : " for");
+		for (size_t j = 0; j < su->n_scopes && len < outlen; j++)
+			len += (size_t)snprintf(out + len, outlen - len, " %s", su->scopes[j]);
+	}
+	if (len >= outlen && outlen > 4)
+		memcpy(out + outlen - 4, "...", 4);
+}
+
+static const char sql_policy_evidence[] =
+    "INSERT INTO policy_evidence (sha256, service, steps, required_factors, first_loaded,"
+    " last_loaded) VALUES (?1, ?2, ?3, ?4, ?5, ?5)"
+    " ON CONFLICT (sha256) DO UPDATE SET last_loaded = max(last_loaded, excluded.last_loaded)";
+
+/* Records that policy is in force for service at now (policy_evidence:
+ * one row per content hash, first and last load), and, when audit_load is
+ * set, audits its load ("policy.load" "ok") in the same transaction: a
+ * decision's policy hash can then always be looked up in a report. */
+static int record_policy(struct lk_store *store, const char *service,
+                         const struct lk_policy *policy, bool audit_load, int64_t now,
+                         int64_t actor, struct lk_err *err)
+{
+	char steps[1024], detail[200];
+	sqlite3_stmt *st;
+	int r;
+
+	policy_summary(policy, steps, sizeof(steps));
+	r = lk_store_begin(store, err);
+	if (r < 0)
+		return r;
+	st = lk_store_stmt(store, sql_policy_evidence, err);
+	r = LK_ESTORE;
+	if (st == NULL)
+		goto fail;
+	sqlite3_bind_text(st, 1, policy->hash_hex, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, service, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, steps, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 4, policy_required_factors(policy));
+	sqlite3_bind_int64(st, 5, now);
+	r = lk_store_exec_stmt(store, st, "recording policy evidence", err);
+	if (r < 0)
+		goto fail;
+	if (audit_load) {
+		snprintf(detail, sizeof(detail), "service=%s policy=%s", service, policy->hash_hex);
+		r = lk_audit_append(store,
+		                    &(struct lk_audit_event){ .ts = now,
+		                                              .actor_uid = actor,
+		                                              .action = "policy.load",
+		                                              .reason = "ok",
+		                                              .detail = detail },
+		                    NULL, err);
+		if (r < 0)
+			goto fail;
+	}
+	return lk_store_commit(store, err);
+fail:
+	lk_store_rollback(store);
+	return r;
+}
+
 static int audit_plugin_failure(struct run *run, const char *name, const char *why,
                                 struct lk_err *err)
 {
@@ -1125,6 +1266,12 @@ int lk_engine_authenticate(struct lk_engine *engine, const struct lk_auth_reques
 	} else {
 		r = lk_policy_load(path, &owned_policy, &perr);
 		policy = owned_policy;
+		/* Loaded for this request only: on record all the same, so
+		 * that the decision's policy hash can be looked up. */
+		if (r == LK_OK && strcmp(policy->service, req->service) == 0 &&
+		    (r = record_policy(engine->store, req->service, policy, false, now, req->actor,
+		                       err)) < 0)
+			goto out;
 	}
 	if (r < 0) {
 		engine_log(engine, LK_LOG_ERR, "service %s denies everything: %s", req->service,
@@ -1350,15 +1497,19 @@ static int audit_reload(struct lk_engine *engine, const struct lk_engine_cache *
 			snprintf(detail, sizeof(detail), "service=%s kept=%s error=%s", e->service,
 			         e->policy->hash_hex, why);
 			r = audit_load(store, now, actor, "policy.load", "refused", detail, err);
+			if (r == LK_OK)
+				r = record_policy(store, e->service, e->policy, false, now, actor,
+				                  err);
 		} else if (e->policy == NULL && e->changed) {
 			engine_log(engine, LK_LOG_ERR, "service %s denies everything: %s",
 			           e->service, why);
 			snprintf(detail, sizeof(detail), "service=%s error=%s", e->service, why);
 			r = audit_load(store, now, actor, "policy.load", "invalid", detail, err);
-		} else if (e->policy != NULL && e->changed) {
-			snprintf(detail, sizeof(detail), "service=%s policy=%s", e->service,
-			         e->policy->hash_hex);
-			r = audit_load(store, now, actor, "policy.load", "ok", detail, err);
+		} else if (e->policy != NULL) {
+			/* Every policy in force is on record (last_loaded moves on);
+			 * a changed one is audited as loaded. */
+			r = record_policy(store, e->service, e->policy, e->changed, now, actor,
+			                  err);
 		}
 	}
 	for (size_t i = 0; prev != NULL && i < prev->n_policies && r == LK_OK; i++) {

@@ -112,6 +112,19 @@ int lk_key_bind(struct lk_store *store, const char *kid, const char *cert_sha256
 int lk_key_revoke_all(struct lk_store *store, const char *owner, const char *reason, int64_t actor,
                       int64_t now, size_t *ret_count, struct lk_err *err);
 
+/* lk_key_revoke_all_left's left when the departure time was not given. */
+#define LK_LEFT_UNKNOWN INT64_MIN
+
+/*
+ * The same, recording when the owner left (Unix seconds; LK_LEFT_UNKNOWN:
+ * not given) as left= in the owner.revoke-all row, which the evidence
+ * packs' offboarding test measures the offboarding_sla from. A departure
+ * after now (or before 1970) is refused (LK_EINVAL) and nothing changes.
+ */
+int lk_key_revoke_all_left(struct lk_store *store, const char *owner, const char *reason,
+                           int64_t left, int64_t actor, int64_t now, size_t *ret_count,
+                           struct lk_err *err);
+
 /* Live, unrotated keys that expire, or pass the rotation age, before
  * now + within. */
 int lk_key_due(struct lk_store *store, const struct lk_key_rules *rules, int64_t within,

@@ -486,8 +486,16 @@ static int collect_kid(const struct lk_key_info *k, void *ctx)
 int lk_key_revoke_all(struct lk_store *store, const char *owner, const char *reason, int64_t actor,
                       int64_t now, size_t *ret_count, struct lk_err *err)
 {
+	return lk_key_revoke_all_left(store, owner, reason, LK_LEFT_UNKNOWN, actor, now, ret_count,
+	                              err);
+}
+
+int lk_key_revoke_all_left(struct lk_store *store, const char *owner, const char *reason,
+                           int64_t left, int64_t actor, int64_t now, size_t *ret_count,
+                           struct lk_err *err)
+{
 	struct kid_list l = { 0 };
-	char owner_ref[LK_SUBJECT_REF_LEN + 1], detail[64];
+	char owner_ref[LK_SUBJECT_REF_LEN + 1], detail[64], when[40];
 	sqlite3_stmt *st;
 	int r;
 
@@ -497,6 +505,13 @@ int lk_key_revoke_all(struct lk_store *store, const char *owner, const char *rea
 		return lk_err_set(err, LK_EINVAL, "a reason is required");
 	if ((r = check_free_text("reason", reason, LK_REASON_MAX, err)) < 0)
 		return r;
+	/* The departure is what the offboarding SLA is measured from: one in
+	 * the future would make any lag look timely. */
+	if (left != LK_LEFT_UNKNOWN && (left < 0 || left > now)) {
+		lk_time_format(left, when, sizeof(when));
+		return lk_err_set(err, LK_EINVAL, "the departure time %s is %s", when,
+		                  left < 0 ? "before 1970" : "in the future");
+	}
 	r = lk_store_begin(store, err);
 	if (r < 0)
 		return r;
@@ -521,7 +536,10 @@ int lk_key_revoke_all(struct lk_store *store, const char *owner, const char *rea
 		if (r < 0)
 			goto fail;
 	}
-	snprintf(detail, sizeof(detail), "revoked=%zu", l.n);
+	if (left != LK_LEFT_UNKNOWN)
+		snprintf(detail, sizeof(detail), "revoked=%zu left=%lld", l.n, (long long)left);
+	else
+		snprintf(detail, sizeof(detail), "revoked=%zu", l.n);
 	r = lk_audit_append(store,
 	                    &(struct lk_audit_event){ .ts = now,
 	                                              .actor_uid = actor,

@@ -185,6 +185,24 @@ static const char migration_7[] =
  * With the action in the index the probe is a covering range seek. */
 static const char migration_8[] = "CREATE INDEX audit_kid_action ON audit (kid, action);";
 
-const char *const lk_migrations[] = { migration_1, migration_2, migration_3, migration_4,
-	                              migration_5, migration_6, migration_7, migration_8 };
+/* Evidence of the policies that made decisions (SOC 2 CC6.1, CC8.1): each
+ * distinct policy the engine ever put into service, by the SHA-256 that
+ * every auth.decision records (policy=<hex>), so a report can say what a
+ * decision's policy asked for long after the file changed. steps is a
+ * summary ("apikey required, totp required; step-up totp for ssh:admin");
+ * required_factors is the fewest distinct plugins any success under the
+ * policy must pass, by the rule in core/engine.c (policy_required_factors);
+ * last_loaded is the latest load that found it in force. */
+static const char migration_9[] = "CREATE TABLE policy_evidence ("
+                                  "  sha256 TEXT PRIMARY KEY,"
+                                  "  service TEXT NOT NULL,"
+                                  "  steps TEXT NOT NULL,"
+                                  "  required_factors INTEGER NOT NULL,"
+                                  "  first_loaded INTEGER NOT NULL,"
+                                  "  last_loaded INTEGER NOT NULL"
+                                  ") WITHOUT ROWID;";
+
+const char *const lk_migrations[] = { migration_1, migration_2, migration_3,
+	                              migration_4, migration_5, migration_6,
+	                              migration_7, migration_8, migration_9 };
 const int lk_migration_count = (int)(sizeof(lk_migrations) / sizeof(lk_migrations[0]));

@@ -82,6 +82,7 @@ int lk_store_migrate_to(sqlite3 *db, int target, struct lk_err *err)
 		"PRAGMA user_version = 0", "PRAGMA user_version = 1", "PRAGMA user_version = 2",
 		"PRAGMA user_version = 3", "PRAGMA user_version = 4", "PRAGMA user_version = 5",
 		"PRAGMA user_version = 6", "PRAGMA user_version = 7", "PRAGMA user_version = 8",
+		"PRAGMA user_version = 9",
 	};
 	int version, r;
 

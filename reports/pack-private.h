@@ -41,6 +41,12 @@ enum {
 	Q_POLICY,
 	Q_DECISIONS,
 	Q_KEYS,
+	Q_SUCCESSES_POLICY,
+	Q_POLICIES,
+	Q_PLUGIN_BUILDS,
+	Q_PLUGIN_LOADS,
+	Q_OFFBOARDING,
+	Q_SCOPE_CHANGES,
 	Q_COUNT
 };
 
@@ -102,6 +108,12 @@ void ev_quote(struct rep *r, const struct lk_ev_query *q);
 int ev_step_done(struct rep *r, sqlite3_stmt *st, int rc, const char *what, struct lk_err *err);
 /* The value of name= in an audit detail ("service=sshd env=prod ..."). */
 void ev_detail_field(const char *detail, const char *name, char *out, size_t outlen);
+/* The rest of the detail from name='s value on (free text such as
+ * error= or ticket=, written last because it may hold spaces). */
+void ev_detail_rest(const char *detail, const char *name, char *out, size_t outlen);
+/* An attribute that every row of its population has: "-" for NULL or ""
+ * (report.html's tables take their columns from the first row). */
+void ev_attr_dash(struct rep *r, const char *name, const char *value);
 /* Distinct plugins among steps that succeeded ("apikey:ok,totp:satisfied"). */
 int ev_factors(const char *steps);
 /* <result>: zero rows is "not occurring", never a pass. */
@@ -110,6 +122,12 @@ void ev_result(struct rep *r, int64_t population, int64_t exceptions, const char
 void ev_test_open(struct rep *r, const char *id, const struct lk_ev_query *q, const char *title,
                   const char *method);
 void ev_criterion_open(struct rep *r, const char *id, const char *title);
+/* One <control> of the <matrix>: how Latchkey operates it, and the ids of
+ * the tests that give evidence of it (NULL-terminated; none: procedural). */
+void ev_control(struct rep *r, const char *id, const char *title, const char *activity,
+                const char *const *tests);
+/* A duration for people: "3d 4h 5m", "3h 5m", "12m", "0m". */
+void ev_lag_format(int64_t seconds, char *out, size_t outlen);
 /* Counts toward the exceptions register (ignored when count is 0). */
 void ev_add_exception(struct rep *r, const char *test, int64_t count);
 
@@ -117,10 +135,37 @@ void ev_add_exception(struct rep *r, const char *test, int64_t count);
 /* The key population at the period's start (Q_KEYS_AT_START) or end. */
 int ev_key_population(struct rep *r, const struct lk_ev_query *q, const char *id, const char *title,
                       struct lk_err *err);
-/* MFA per service over every success in the period. */
+/* <system>: what Latchkey is, the policies on record by the period's end
+ * (policy_evidence) and the plugin builds (plugin_evidence). */
+int ev_system(struct rep *r, struct lk_err *err);
+/* MFA per service over every success in the period (<service> counts for
+ * the chart); a success with fewer factors than its policy requires is an
+ * exception; one whose policy is not on record is listed (information). */
 int ev_mfa(struct rep *r, const char *id, struct lk_err *err);
+/* Keys live at the period's end by age (<bucket>s for the chart), listing
+ * those older than the config's rotation_age. */
+int ev_key_age(struct rep *r, const char *id, struct lk_err *err);
+/* Every owner.revoke-all in the period against the config's
+ * offboarding_sla: a lag beyond it is an exception. */
+int ev_offboarding(struct rep *r, const char *id, struct lk_err *err);
+/* Keys live at the period's end holding a privileged scope (ev_scope_
+ * privileged): information, every one listed. */
+int ev_privileged_keys(struct rep *r, const char *id, struct lk_err *err);
+/* Keys created in the period with their scopes; a rotated key whose scopes
+ * differ from its predecessor's is an exception. */
+int ev_scope_changes(struct rep *r, const char *id, struct lk_err *err);
+/* Every plugin.load row in the period (loaded builds and failures). */
+int ev_plugins(struct rep *r, const char *id, struct lk_err *err);
+/* Every policy.change (service, old and new hash, ticket, who) and
+ * policy.load (service, hash, result) in the period. */
+int ev_policy_changes(struct rep *r, const char *id, struct lk_err *err);
+/* A scope that grants administration or more than itself: "admin", or a
+ * ':'/'/'/'.'-separated part equal to "admin", or any '*' (the grammar has
+ * no wildcard: one in a row was written outside latchkey). */
+bool ev_scope_privileged(const char *scope);
 /* A test listing query q's rows, each column an attribute named by names
- * (NULL-terminated; "" skips a column; "time" and "expires" are times).
+ * (NULL-terminated; "" skips a column; "time", "created", "expires",
+ * "first-loaded" and "last-seen" are times).
  * exceptions: every row is one (and goes to the register). */
 int ev_listing(struct rep *r, const struct lk_ev_query *q, const char *id, const char *title,
                const char *method, const char *const *names, bool exceptions, const char *zero_note,

@@ -76,4 +76,35 @@ const struct lk_ev_query lk_ev_queries[Q_COUNT] = {
 	                  "ORDER BY seq" },
 	[Q_KEYS] = { "keys", "SELECT kid, owner_ref, env, scopes, created, expires, status, "
 	                     "status_changed, status_reason FROM api_key ORDER BY created, kid" },
+	/* Each success with what its policy (by the hash the decision
+	 * records) asked for: NULL where that policy is not on record. */
+	[Q_SUCCESSES_POLICY] = { "successes-with-policy",
+	                         "SELECT a.seq, a.ts, a.kid, a.subject_ref, a.detail, "
+	                         "p.required_factors, p.steps FROM audit a "
+	                         "LEFT JOIN policy_evidence p "
+	                         "ON p.sha256 = substr(a.detail, instr(a.detail, ' policy=') + 8, "
+	                         "64) "
+	                         "WHERE a.action = 'auth.decision' AND a.reason = 'ok' "
+	                         "AND a.ts >= ?1 AND a.ts < ?2 ORDER BY a.seq" },
+	[Q_POLICIES] = { "policies",
+	                 "SELECT service, sha256, steps, required_factors, first_loaded, "
+	                 "last_loaded FROM policy_evidence WHERE first_loaded < ?2 "
+	                 "ORDER BY service, first_loaded, sha256" },
+	[Q_PLUGIN_BUILDS] = { "plugin-builds",
+	                      "SELECT name, version, sha256, path, first_loaded FROM "
+	                      "plugin_evidence WHERE first_loaded < ?2 "
+	                      "ORDER BY name, first_loaded, sha256" },
+	[Q_PLUGIN_LOADS] = { "plugin-loads",
+	                     "SELECT seq, ts, actor_uid, reason, detail FROM audit "
+	                     "WHERE action = 'plugin.load' AND ts >= ?1 AND ts < ?2 "
+	                     "ORDER BY seq" },
+	[Q_OFFBOARDING] = { "offboarding",
+	                    "SELECT seq, ts, actor_uid, subject_ref, reason, detail FROM audit "
+	                    "WHERE action = 'owner.revoke-all' AND ts >= ?1 AND ts < ?2 "
+	                    "ORDER BY seq" },
+	[Q_SCOPE_CHANGES] = { "keys-created",
+	                      "SELECT k.created, k.kid, k.owner_ref, k.scopes, k.rotated_from, "
+	                      "f.scopes FROM api_key k LEFT JOIN api_key f ON f.kid = "
+	                      "k.rotated_from WHERE k.created >= ?1 AND k.created < ?2 "
+	                      "ORDER BY k.created, k.kid" },
 };

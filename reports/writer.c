@@ -99,23 +99,42 @@ int ev_step_done(struct rep *r, sqlite3_stmt *st, int rc, const char *what, stru
 	return LK_OK;
 }
 
-/* The value of name= in an audit detail ("service=sshd env=prod ..."). */
-void ev_detail_field(const char *detail, const char *name, char *out, size_t outlen)
+/* Where the value of name= starts in an audit detail, or NULL. */
+static const char *detail_find(const char *detail, const char *name)
 {
 	size_t n = strlen(name);
 	const char *p = detail;
 
-	out[0] = '\0';
 	while (p != NULL && *p != '\0') {
-		if (strncmp(p, name, n) == 0 && p[n] == '=') {
-			size_t len = strcspn(p + n + 1, " ");
-			snprintf(out, outlen, "%.*s", (int)len, p + n + 1);
-			return;
-		}
+		if (strncmp(p, name, n) == 0 && p[n] == '=')
+			return p + n + 1;
 		p = strchr(p, ' ');
 		if (p != NULL)
 			p++;
 	}
+	return NULL;
+}
+
+/* The value of name= in an audit detail ("service=sshd env=prod ..."). */
+void ev_detail_field(const char *detail, const char *name, char *out, size_t outlen)
+{
+	const char *v = detail_find(detail, name);
+
+	out[0] = '\0';
+	if (v != NULL)
+		snprintf(out, outlen, "%.*s", (int)strcspn(v, " "), v);
+}
+
+void ev_detail_rest(const char *detail, const char *name, char *out, size_t outlen)
+{
+	const char *v = detail_find(detail, name);
+
+	snprintf(out, outlen, "%s", v != NULL ? v : "");
+}
+
+void ev_attr_dash(struct rep *r, const char *name, const char *value)
+{
+	ev_attr(r, name, value != NULL && value[0] != '\0' ? value : "-");
 }
 
 /* Distinct plugins among steps that succeeded ("apikey:ok,totp:satisfied"). */
@@ -190,4 +209,32 @@ void ev_criterion_open(struct rep *r, const char *id, const char *title)
 	ev_start(r, "criterion");
 	ev_attr(r, "id", id);
 	ev_attr(r, "title", title);
+}
+
+void ev_control(struct rep *r, const char *id, const char *title, const char *activity,
+                const char *const *tests)
+{
+	ev_start(r, "control");
+	ev_attr(r, "id", id);
+	ev_attr(r, "title", title);
+	ev_text(r, "activity", activity);
+	for (size_t i = 0; tests != NULL && tests[i] != NULL; i++) {
+		ev_start(r, "covered-by");
+		ev_attr(r, "test", tests[i]);
+		ev_end(r);
+	}
+	ev_end(r);
+}
+
+void ev_lag_format(int64_t seconds, char *out, size_t outlen)
+{
+	int64_t m = seconds > 0 ? seconds / 60 : 0;
+	long long d = (long long)(m / 1440), h = (long long)(m / 60 % 24), mm = (long long)(m % 60);
+
+	if (d > 0)
+		snprintf(out, outlen, "%lldd %lldh %lldm", d, h, mm);
+	else if (h > 0)
+		snprintf(out, outlen, "%lldh %lldm", h, mm);
+	else
+		snprintf(out, outlen, "%lldm", mm);
 }

@@ -497,6 +497,22 @@ static const struct bad_row {
 	{ { "key", "rotate", "AAAAAAAAAAAA" }, 3, "AAAAAAAAAAAA" },
 	{ { "key", "revoke-all", "--owner", "nobody", "--reason", "x" }, 3, "nobody" },
 	{ { "key", "revoke-all", "--owner", "alice" }, 2, "--reason" },
+	/* --left: a departure that is not a real date or time, or is in the
+	 * future, is refused before anything is revoked. */
+	{ { "key", "revoke-all", "--owner", "alice", "--reason", "x", "--left", "2026-02-30" },
+	  2,
+	  "'2026-02-30'" },
+	{ { "key", "revoke-all", "--owner", "alice", "--reason", "x", "--left", "yesterday" },
+	  2,
+	  "'yesterday'" },
+	{ { "key", "revoke-all", "--owner", "alice", "--reason", "x", "--left",
+	    "2026-11-02T25:00:00Z" },
+	  2,
+	  "'2026-11-02T25:00:00Z'" },
+	{ { "key", "revoke-all", "--owner", "alice", "--reason", "x", "--left", "2999-01-01" },
+	  2,
+	  "in the future" },
+	{ { "key", "revoke", "@KID", "--reason", "x", "--left", "2026-01-01" }, 2, "--left" },
 	{ { "key", "due", "--within", "5x" }, 2, "'5x'" },
 	{ { "key", "verify", "--env", "PROD" }, 2, "'PROD'" },
 	{ { "key", "verify", "--source", "1.2.3.999" }, 2, "'1.2.3.999'" },
@@ -734,10 +750,22 @@ START_TEST(test_lifecycle_text)
 	assert_no_secret(r.out, key, "key due");
 	run_free(&r);
 
-	RUN(&r, NULL, "key", "revoke-all", "--owner", "bob", "--reason", "left the company");
+	RUN(&r, NULL, "key", "revoke-all", "--owner", "bob", "--reason", "left the company",
+	    "--left", "2026-01-05T17:30:00Z");
 	ck_assert_msg(r.status == 0, "revoke-all: %s", r.err);
 	ck_assert_str_eq(r.out, "revoked 2 keys of bob\n");
 	run_free(&r);
+	{
+		/* The departure, in Unix seconds, for the offboarding test. */
+		struct lk_store *store;
+
+		open_ro(&store);
+		ck_assert_int_eq(tk_count(store->db, "SELECT count(*) FROM audit WHERE action = "
+		                                     "'owner.revoke-all' AND detail = "
+		                                     "'revoked=2 left=1767634200'"),
+		                 1);
+		lk_store_close(store);
+	}
 	verify_key(key, NULL, "revoked\n", 1);
 	verify_key(key2, NULL, "revoked\n", 1);
 	sodium_memzero(key, sizeof(key));

@@ -349,6 +349,101 @@ START_TEST(test_plugin_evidence_once)
 }
 END_TEST
 
+/* Every policy put in service is on record with its required factors: the
+ * fewest distinct plugins any success under it passes (core/engine.c,
+ * policy_required_factors), and its load is audited. */
+START_TEST(test_policy_evidence_required_factors)
+{
+	static const struct {
+		const char *service, *body;
+		int want;
+	} cases[] = {
+		{ "two",
+		  "<stack><step plugin=\"apikey\" control=\"required\"/>"
+		  "<step plugin=\"totp\" control=\"required\"/></stack>",
+		  2 },
+		/* A sufficient step is a path of its own: one factor. */
+		{ "alt",
+		  "<stack><step plugin=\"apikey\" control=\"sufficient\"/>"
+		  "<step plugin=\"totp\" control=\"required\"/></stack>",
+		  1 },
+		/* Required steps before a sufficient one stay on its path. */
+		{ "before",
+		  "<stack><step plugin=\"apikey\" control=\"required\"/>"
+		  "<step plugin=\"totp\" control=\"sufficient\"/>"
+		  "<step plugin=\"lktest_ok\" control=\"required\"/></stack>",
+		  2 },
+		{ "opt",
+		  "<stack><step plugin=\"apikey\" control=\"required\"/>"
+		  "<step plugin=\"totp\" control=\"optional\"/></stack>",
+		  1 },
+		/* A step-up with no scopes applies always; the same plugin twice
+		 * is one factor. */
+		{ "always",
+		  "<stack><step plugin=\"apikey\" control=\"required\"/></stack>"
+		  "<step-up plugin=\"totp\"/><step-up plugin=\"apikey\"/>",
+		  2 },
+	};
+	char body[512], sql[256];
+	struct lk_err err = { { 0 } };
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(body, sizeof(body), "service=\"%s\" environment=\"prod\">%s",
+		         cases[i].service, cases[i].body);
+		write_policy(cases[i].service, body);
+	}
+	ck_assert_msg(lk_engine_reload(engine, TK_ACTOR, &err) == LK_OK, "%s", err.msg);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(sql, sizeof(sql),
+		         "SELECT required_factors FROM policy_evidence WHERE service = '%s'",
+		         cases[i].service);
+		ck_assert_msg(tk_count(e.store->db, sql) == cases[i].want, "%s: %lld, not %d",
+		              cases[i].service, tk_count(e.store->db, sql), cases[i].want);
+	}
+	/* web's step-up is for web:admin only, which the policy does not
+	 * require: not counted. */
+	ck_assert_int_eq(tk_count(e.store->db, "SELECT required_factors FROM policy_evidence "
+	                                       "WHERE service = 'web'"),
+	                 1);
+	ck_assert_int_eq(tk_count(e.store->db, "SELECT count(*) FROM policy_evidence p JOIN audit a"
+	                                       " ON a.action = 'policy.load' AND a.reason = 'ok'"
+	                                       " AND a.detail = 'service=' || p.service ||"
+	                                       " ' policy=' || p.sha256"),
+	                 7);
+	ck_assert_int_eq(tk_count(e.store->db, "SELECT count(*) FROM policy_evidence WHERE steps ="
+	                                       " 'apikey required, totp sufficient, lktest_ok "
+	                                       "required'"),
+	                 1);
+	/* A reload with nothing changed audits nothing new, and keeps one row
+	 * per policy. */
+	ck_assert_msg(lk_engine_reload(engine, TK_ACTOR, &err) == LK_OK, "%s", err.msg);
+	ck_assert_int_eq(tk_count(e.store->db, "SELECT count(*) FROM policy_evidence"), 7);
+	ck_assert_int_eq(tk_count(e.store->db, "SELECT count(*) FROM audit WHERE action = "
+	                                       "'policy.load'"),
+	                 7);
+}
+END_TEST
+
+/* Without the daemon's cache (latchkey auth): the policy of a decision is
+ * put on record as the request loads it. */
+START_TEST(test_policy_evidence_per_request)
+{
+	char key[LK_KEY_MAX_LEN + 1];
+	struct lk_auth_result res;
+
+	issue("alice", "prod", "web:read", key);
+	auth("web", "alice", key, NULL, &res);
+	ck_assert_int_eq(res.pam_code, PAM_SUCCESS);
+	ck_assert_int_eq(tk_count(e.store->db, "SELECT count(*) FROM policy_evidence p JOIN audit a"
+	                                       " ON a.action = 'auth.decision' AND instr(a.detail,"
+	                                       " 'policy=' || p.sha256) > 0"
+	                                       " WHERE p.service = 'web' AND p.steps = 'apikey "
+	                                       "required; step-up lktest_ok for web:admin'"),
+	                 1);
+	sodium_memzero(key, sizeof(key));
+}
+END_TEST
+
 START_TEST(test_revoked_key_next_request)
 {
 	char key[LK_KEY_MAX_LEN + 1], kid[LK_KID_LEN + 1];
@@ -1136,6 +1231,8 @@ Suite *engine_suite(void)
 	tcase_add_test(tc, test_missing_plugin_fails_step);
 	tcase_add_test(tc, test_bad_plugin_results_fail);
 	tcase_add_test(tc, test_plugin_evidence_once);
+	tcase_add_test(tc, test_policy_evidence_required_factors);
+	tcase_add_test(tc, test_policy_evidence_per_request);
 	tcase_add_test(tc, test_revoked_key_next_request);
 	tcase_add_test(tc, test_bad_requests);
 	tcase_add_test(tc, test_plugin_store_confined);

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "checkpoint-private.h"
+#include "pack-private.h"
 #include "report-private.h"
 #include "signing-private.h"
 #include "testutil.h"
@@ -34,12 +35,13 @@
 static struct tk_env e;
 static struct lk_signer *signer;
 static char pack[PATH_MAX + 64];
-static char kids[3][LK_KID_LEN + 1], refs[3][LK_SUBJECT_REF_LEN + 1];
-static const char *const owners[] = { "alice", "bob", "carol" };
+#define N_OWNERS 4
+static char kids[N_OWNERS][LK_KID_LEN + 1], refs[N_OWNERS][LK_SUBJECT_REF_LEN + 1];
+static const char *const owners[N_OWNERS] = { "alice", "bob", "carol", "dave" };
 
-static void issue(int i, int64_t at, int64_t lifetime)
+static void issue_scopes(int i, int64_t at, int64_t lifetime, const char *const *scopes,
+                         size_t n_scopes)
 {
-	const char *scopes[] = { "read" };
 	char key[LK_KEY_MAX_LEN + 1];
 	struct lk_key_info info;
 	struct lk_err err = { { 0 } };
@@ -48,13 +50,40 @@ static void issue(int i, int64_t at, int64_t lifetime)
 	                           &(struct lk_issue_request){ .owner = owners[i],
 	                                                       .env = "prod",
 	                                                       .scopes = scopes,
-	                                                       .n_scopes = 1,
+	                                                       .n_scopes = n_scopes,
 	                                                       .lifetime = lifetime },
 	                           TK_ACTOR, at, key, &info, &err) == LK_OK,
 	              "%s", err.msg);
 	sodium_memzero(key, sizeof(key));
 	memcpy(kids[i], info.kid, sizeof(kids[i]));
 	memcpy(refs[i], info.owner_ref, sizeof(refs[i]));
+}
+
+static void issue(int i, int64_t at, int64_t lifetime)
+{
+	const char *scopes[] = { "read" };
+
+	issue_scopes(i, at, lifetime, scopes, 1);
+}
+
+/* A row straight into the database (fixtures the core has no call for,
+ * and rows written outside latchkey). */
+static void exec_sql(const char *sql)
+{
+	char *msg = NULL;
+
+	ck_assert_msg(sqlite3_exec(e.store->db, sql, NULL, NULL, &msg) == SQLITE_OK, "%s: %s", sql,
+	              msg ? msg : "");
+}
+
+static void revoke_all(int i, int64_t at, int64_t left)
+{
+	struct lk_err err = { { 0 } };
+	size_t count = 0;
+
+	ck_assert_msg(lk_key_revoke_all_left(e.store, owners[i], "left the company", left, TK_ACTOR,
+	                                     at, &count, &err) == LK_OK,
+	              "%s", err.msg);
 }
 
 static void event(int64_t at, int who, const char *action, const char *reason, const char *detail)
@@ -74,7 +103,12 @@ static void event(int64_t at, int who, const char *action, const char *reason, c
 	    "%s", err.msg);
 }
 
-#define POL "policy=1111111111111111111111111111111111111111111111111111111111111111"
+/* POL is on record for no service; POL_SSHD is sshd's, requiring two
+ * factors (policy_evidence, as latchkeyd records it). */
+#define POL        "policy=1111111111111111111111111111111111111111111111111111111111111111"
+#define SSHD_SHA   "2222222222222222222222222222222222222222222222222222222222222222"
+#define POL_SSHD   "policy=" SSHD_SHA
+#define PLUGIN_SHA "3333333333333333333333333333333333333333333333333333333333333333"
 
 static void setup(void)
 {
@@ -89,21 +123,39 @@ static void setup(void)
 	snprintf(pack, sizeof(pack), "%s/pack", e.dir);
 
 	/* The period is TK_NOW (2026-11-01) plus three days. */
+	exec_sql("INSERT INTO policy_evidence VALUES ('" SSHD_SHA "', 'sshd', "
+	         "'apikey required; step-up totp always', 2, 1793000000, 1793500000)");
+	exec_sql("INSERT INTO plugin_evidence VALUES ('" PLUGIN_SHA "', 'apikey', '1.0.0', "
+	         "'/usr/lib/latchkey/plugins/apikey.so', 1793000000)");
+	{
+		/* Dave's key is old (past the rotation age at the period's
+		 * end) and privileged. */
+		const char *scopes[] = { "read", "ssh:admin" };
+		issue_scopes(3, TK_NOW - 80 * DAY, 90 * DAY, scopes, 2);
+	}
 	issue(0, TK_NOW - 7 * DAY, 90 * DAY);
 	issue(1, TK_NOW - 6 * DAY, 90 * DAY);
+	event(TK_NOW + 2 * HOUR, -1, "plugin.load", "ok",
+	      "name=apikey version=1.0.0 sha256=" PLUGIN_SHA
+	      " path=/usr/lib/latchkey/plugins/apikey.so");
+	event(TK_NOW + 2 * HOUR + 1, -1, "plugin.load", "failed",
+	      "name=mtls error=no such plugin file");
 	issue(2, TK_NOW + DAY, DAY); /* carol's expires inside the period */
 	event(TK_NOW + 9 * HOUR, 0, "auth.decision", "ok",
-	      "service=sshd env=prod " POL " pam=0 steps=apikey:ok,totp:ok");
+	      "service=sshd env=prod " POL_SSHD " pam=0 steps=apikey:ok,totp:ok");
 	event(TK_NOW + 10 * HOUR, 0, "auth.decision", "ok",
 	      "service=nginx env=prod " POL " pam=0 steps=apikey:ok");
 	event(TK_NOW + 11 * HOUR, 0, "auth.decision", "bad-secret",
 	      "service=sshd env=prod " POL " pam=7 steps=apikey:bad-secret,totp:not-run");
+	/* Carol leaves at 03:00 on the 2nd; her keys go at 06:00 (within the
+	 * 24h SLA). */
+	revoke_all(2, TK_NOW + DAY + 6 * HOUR, TK_NOW + DAY + 3 * HOUR);
 	event(TK_NOW + DAY + 9 * HOUR, -1, "auth.decision", "cert-expired",
 	      "service=api-mtls env=prod " POL " pam=7 steps=mtls:cert-expired");
 	event(TK_NOW + DAY + 9 * HOUR + 1800, -1, "auth.lockout", "locked",
 	      "kind=source service=sshd failures=10 window=15m until=2026-11-02T10:00:00Z");
 	event(TK_NOW + DAY + 10 * HOUR, 1, "auth.decision", "ok",
-	      "service=sshd env=prod " POL " pam=0 steps=apikey:ok,totp:satisfied");
+	      "service=sshd env=prod " POL_SSHD " pam=0 steps=apikey:ok,totp:satisfied");
 	ck_assert_msg(lk_key_revoke(e.store, kids[1], "left, \"team\"", TK_ACTOR,
 	                            TK_NOW + DAY + 12 * HOUR, &err) == LK_OK,
 	              "%s", err.msg);
@@ -111,6 +163,8 @@ static void setup(void)
 	      "service=sshd env=prod " POL " pam=7 steps=apikey:revoked");
 	event(TK_NOW + 2 * DAY + 9 * HOUR, -1, "policy.change", "ok",
 	      "service=sshd change=mfa-enable old=aaaa new=bbbb ticket=CHG-1");
+	event(TK_NOW + 2 * DAY + 9 * HOUR + 5, -1, "policy.load", "ok",
+	      "service=sshd policy=" SSHD_SHA);
 	/* After the period: in no population. */
 	event(TK_NOW + 4 * DAY, 0, "auth.decision", "ok",
 	      "service=sshd env=prod " POL " pam=0 steps=apikey:ok");
@@ -297,7 +351,7 @@ START_TEST(test_golden)
 	got = slurp(path, NULL);
 	/* Random per run: the kids and pseudonyms the core drew, the signing
 	 * key, and the chain head (it hashes the rows holding them). */
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < N_OWNERS; i++) {
 		snprintf(name, sizeof(name), "KID-%s", owners[i]);
 		replace_all(&got, kids[i], name);
 		snprintf(name, sizeof(name), "REF-%s", owners[i]);
@@ -425,10 +479,10 @@ START_TEST(test_populations)
 	struct lk_report_result res;
 
 	make_pack(&res);
-	/* Alice's and Bob's keys at the start; at the end Bob's is revoked and
-	 * Carol's expired. */
-	XCOUNT_EQ("count(//e:test[@id='cc6.1-population-start']/e:row)", 2);
-	XCOUNT_EQ("count(//e:test[@id='cc6.1-population-end']/e:row)", 1);
+	/* Dave's, Alice's and Bob's keys at the start; at the end Bob's is
+	 * revoked and Carol's revoked (offboarded) and expired. */
+	XCOUNT_EQ("count(//e:test[@id='cc6.1-population-start']/e:row)", 3);
+	XCOUNT_EQ("count(//e:test[@id='cc6.1-population-end']/e:row)", 2);
 	/* Three successes in the period, one of them single-factor (nginx). */
 	XCOUNT_EQ("number(//e:test[@id='cc6.1-mfa']/e:result/@population)", 3);
 	XCOUNT_EQ("count(//e:test[@id='cc6.1-mfa']/e:row[@service='nginx'])", 1);
@@ -439,7 +493,7 @@ START_TEST(test_populations)
 	          "expired'])",
 	          1);
 	XCOUNT_EQ("count(//e:test[@id='cc6.6-lockouts']/e:row)", 1);
-	XCOUNT_EQ("count(//e:test[@id='cc8.1-policy-changes']/e:row)", 1);
+	XCOUNT_EQ("count(//e:test[@id='cc8.1-policy-changes']/e:row)", 2);
 	XCOUNT_EQ("sum(//e:activity/e:day/@allowed)", 3);
 	XCOUNT_EQ("sum(//e:activity/e:day/@denied)", 3);
 	XCOUNT_EQ("number(//e:cover/e:checkpoint/@number)", (double)res.cp.number);
@@ -474,7 +528,7 @@ START_TEST(test_empty_period)
 	struct lk_report_result res;
 	struct lk_err err = { { 0 } };
 
-	ck_assert_msg(make_pack_for(TK_NOW - 60 * DAY, TK_NOW - 30 * DAY, &res, &err) == LK_OK,
+	ck_assert_msg(make_pack_for(TK_NOW - 200 * DAY, TK_NOW - 150 * DAY, &res, &err) == LK_OK,
 	              "%s", err.msg);
 	XCOUNT_EQ("count(//e:criterion/e:test/e:result[@outcome!='not occurring'])", 0);
 	XCOUNT_EQ("count(//e:activity/e:day)", 0);
@@ -499,6 +553,136 @@ START_TEST(test_use_after_revoke_is_exception)
 	          1);
 	XCOUNT_EQ("number(//e:exceptions/e:exception[@test='cc6.2-no-use-after-removal']/@count)",
 	          2);
+}
+END_TEST
+
+/* CC6.1: a success with fewer factors than its policy requires is an
+ * exception, listed with what the policy asked for; once nginx's policy is
+ * on record (one factor), its single-factor success is no longer listed. */
+START_TEST(test_mfa_below_required_is_exception)
+{
+	struct lk_report_result res;
+
+	event(TK_NOW + 2 * DAY + 10 * HOUR, 0, "auth.decision", "ok",
+	      "service=sshd env=prod " POL_SSHD " pam=0 steps=apikey:ok,totp:ignored");
+	exec_sql("INSERT INTO policy_evidence VALUES "
+	         "('1111111111111111111111111111111111111111111111111111111111111111', 'nginx', "
+	         "'apikey required', 1, 1793000000, 1793000000)");
+	make_pack(&res);
+	ck_assert_int_eq(res.exceptions, 1);
+	XCOUNT_EQ("count(//e:test[@id='cc6.1-mfa']/e:row)", 1);
+	XCOUNT_EQ("count(//e:test[@id='cc6.1-mfa']/e:row[@service='sshd' and @factors='1' and "
+	          "@required='2' and @detail='apikey required; step-up totp always'])",
+	          1);
+	XCOUNT_EQ("count(//e:test[@id='cc6.1-mfa']/e:result[@outcome='exceptions' and "
+	          "@exceptions='1' and @population='4'])",
+	          1);
+	XCOUNT_EQ("number(//e:exceptions/e:exception[@test='cc6.1-mfa']/@count)", 1);
+	/* The chart's counts still cover every success. */
+	XCOUNT_EQ("number(//e:test[@id='cc6.1-mfa']/e:service[@name='sshd']/@single-factor)", 1);
+}
+END_TEST
+
+/* CC6.2: departure three days before the revocation, SLA 24h: an
+ * exception. No --left: listed, not an exception. */
+START_TEST(test_offboarding_late_is_exception)
+{
+	struct lk_report_result res;
+
+	revoke_all(0, TK_NOW + 2 * DAY + 10 * HOUR, TK_NOW - DAY + 10 * HOUR);
+	revoke_all(3, TK_NOW + 2 * DAY + 11 * HOUR, LK_LEFT_UNKNOWN);
+	make_pack(&res);
+	ck_assert_int_eq(res.exceptions, 1);
+	XCOUNT_EQ("count(//e:test[@id='cc6.2-offboarding']/e:row)", 3);
+	XCOUNT_EQ("count(//e:test[@id='cc6.2-offboarding']/e:row[@within-sla='no' and "
+	          "@lag='3d 0h 0m' and @sla='1d' and @left='2026-10-31T10:00:00Z'])",
+	          1);
+	XCOUNT_EQ("count(//e:test[@id='cc6.2-offboarding']/e:row[@within-sla='departure time not "
+	          "recorded' and @lag='-' and not(@left)])",
+	          1);
+	XCOUNT_EQ("count(//e:test[@id='cc6.2-offboarding']/e:row[@within-sla='yes'])", 1);
+	XCOUNT_EQ("number(//e:exceptions/e:exception[@test='cc6.2-offboarding']/@count)", 1);
+}
+END_TEST
+
+/* CC6.3: rotation keeps scopes (no exception); a rotated key whose scopes
+ * differ from its predecessor's, written straight into the table, is one.
+ * A '*' scope (outside the grammar) is privileged. */
+START_TEST(test_scope_drift_is_exception)
+{
+	char key[LK_KEY_MAX_LEN + 1], sql[1024];
+	struct lk_key_info info;
+	struct lk_report_result res;
+	struct lk_err err = { { 0 } };
+
+	ck_assert_msg(lk_key_rotate(e.store, &e.rules, kids[0], false, TK_ACTOR,
+	                            TK_NOW + DAY + 14 * HOUR, key, &info, &err) == LK_OK,
+	              "%s", err.msg);
+	sodium_memzero(key, sizeof(key));
+	make_pack(&res);
+	ck_assert_int_eq(res.exceptions, 0);
+	XCOUNT_EQ("count(//e:test[@id='cc6.3-scope-changes']/e:row[@action='rotate' and "
+	          "@scopes='read' and @old='read'])",
+	          1);
+	snprintf(sql, sizeof(sql),
+	         "INSERT INTO api_key (kid, owner_ref, env, scopes, hash, hash_alg, pepper_ver, "
+	         "created, expires, status, rotated_from) VALUES ('Zz9Zz9Zz9Zz9', '%s', 'prod', "
+	         "'read write:*', x'00', 'blake2b-256-v1', 1, %lld, %lld, 'active', '%s')",
+	         refs[1], (long long)(TK_NOW + 2 * DAY), (long long)(TK_NOW + 30 * DAY), kids[1]);
+	exec_sql(sql);
+	tk_rmrf(pack);
+	make_pack(&res);
+	ck_assert_int_eq(res.exceptions, 1);
+	XCOUNT_EQ("count(//e:test[@id='cc6.3-scope-changes']/e:row[@kid='Zz9Zz9Zz9Zz9' and "
+	          "@scopes='read write:*' and @old='read'])",
+	          1);
+	XCOUNT_EQ("number(//e:exceptions/e:exception[@test='cc6.3-scope-changes']/@count)", 1);
+	/* Privileged: dave's ssh:admin and the wildcard, information only. */
+	XCOUNT_EQ("count(//e:test[@id='cc6.3-privileged-keys']/e:row)", 2);
+	XCOUNT_EQ("count(//e:test[@id='cc6.3-privileged-keys']/e:row[@kid='Zz9Zz9Zz9Zz9'])", 1);
+}
+END_TEST
+
+START_TEST(test_scope_privileged)
+{
+	static const char *const yes[] = { "admin",     "ssh:admin", "repo/admin", "admin:all",
+		                           "a.admin.b", "*",         "read:*" };
+	static const char *const no[] = { "read", "administrator", "ssh:admins", "badmin",
+		                          "ssh:login" };
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+		ck_assert_msg(ev_scope_privileged(yes[i]), "%s", yes[i]);
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		ck_assert_msg(!ev_scope_privileged(no[i]), "%s", no[i]);
+}
+END_TEST
+
+/* The new populations of the base fixture (golden covers their form). */
+START_TEST(test_soc2_sections)
+{
+	struct lk_report_result res;
+
+	make_pack(&res);
+	XCOUNT_EQ("count(//e:system/e:services/e:row[@service='sshd' and @required='2'])", 1);
+	XCOUNT_EQ("count(//e:system/e:plugins/e:row[@name='apikey'])", 1);
+	XCOUNT_EQ("count(//e:system/e:description)", 4);
+	XCOUNT_EQ("count(//e:matrix/e:control)", 9);
+	XCOUNT_EQ("count(//e:matrix/e:control[@id='CC6.7']/e:covered-by)", 0);
+	/* Every test the matrix names exists (the XSD's IDREF says so too). */
+	XCOUNT_EQ("count(//e:matrix//e:covered-by[not(@test = //e:test/@id)])", 0);
+	XCOUNT_EQ("sum(//e:test[@id='cc6.1-key-age']/e:bucket/@count)", 2);
+	XCOUNT_EQ("number(//e:test[@id='cc6.1-key-age']/e:bucket[@label='61-90d']/@count)", 1);
+	XCOUNT_EQ("count(//e:test[@id='cc6.1-key-age']/e:row[@age='83d 0h 0m'])", 1);
+	XCOUNT_EQ("count(//e:test[@id='cc6.2-offboarding']/e:row[@lag='3h 0m' and "
+	          "@within-sla='yes'])",
+	          1);
+	XCOUNT_EQ("count(//e:test[@id='cc6.8-plugin-loads']/e:row[@result='failed'])", 1);
+	XCOUNT_EQ("count(//e:test[@id='cc8.1-policy-changes']/e:row[@action='policy.change' and "
+	          "@service='sshd' and @old='aaaa' and @new='bbbb' and @ticket='CHG-1'])",
+	          1);
+	XCOUNT_EQ("count(//e:test[@id='cc8.1-policy-changes']/e:row[@action='policy.load' and "
+	          "@policy='" SSHD_SHA "'])",
+	          1);
 }
 END_TEST
 
@@ -717,6 +901,11 @@ static Suite *report_suite(void)
 	tcase_add_test(tc, test_empty_period);
 	tcase_add_test(tc, test_use_after_revoke_is_exception);
 	tcase_add_test(tc, test_use_before_revoke_same_second);
+	tcase_add_test(tc, test_mfa_below_required_is_exception);
+	tcase_add_test(tc, test_offboarding_late_is_exception);
+	tcase_add_test(tc, test_scope_drift_is_exception);
+	tcase_add_test(tc, test_scope_privileged);
+	tcase_add_test(tc, test_soc2_sections);
 	tcase_add_test(tc, test_csv);
 	tcase_add_test(tc, test_html_chart);
 	tcase_add_test(tc, test_html_prunes_long_population);

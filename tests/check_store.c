@@ -194,6 +194,9 @@ START_TEST(test_fresh_store_schema)
 	ck_assert(has_table(e.store->db, "subject"));
 	ck_assert(has_table(e.store->db, "audit"));
 	ck_assert(has_table(e.store->db, "api_key"));
+	/* Migration 9: the policies that made decisions, by hash. */
+	ck_assert(has_table(e.store->db, "policy_evidence"));
+	ck_assert_int_ge(lk_store_latest_version(), 9);
 	ck_assert(!has_table(e.store->db, "no_such_table"));
 
 	/* WAL, persistently: a reader never blocks the audit writer. */
