@@ -26,7 +26,7 @@ static const char usage_text[] =
     "  key list [--owner O] [--env E]   key show KID\n"
     "  key rotate KID [--immediate]     key revoke KID --reason R\n"
     "  key suspend KID --reason R       key resume KID --reason R\n"
-    "  key revoke-all --owner O --reason R\n"
+    "  key revoke-all --owner O --reason R [--left DATE]\n"
     "  key due [--within 14d] [--rotate]\n"
     "  key verify [--env E] [--scope S...] [--source IP] [--cert FILE]   (key on stdin)\n"
     "  key bind KID --cert FILE|--cert-sha256 FP --reason R   key unbind KID --reason R\n"
