@@ -579,6 +579,9 @@ static int gdpr_body(struct rep *r, struct lk_err *err)
 
 	if ((ret = read_figures(r, fig, err)) < 0)
 		return ret;
+	/* The processing the record describes: services, policies, plugins. */
+	if ((ret = ev_system(r, err)) < 0)
+		return ret;
 	record(r, fig);
 	art30_complete(r);
 	art5_retention(r, fig);

@@ -80,7 +80,7 @@ static const struct lk_ev_query q_purges = {
 
 struct control {
 	const char *id, *title, *activity;
-	const char *tests[5]; /* NULL-terminated */
+	const char *tests[7]; /* NULL-terminated */
 };
 
 static const struct control controls[] = {
@@ -99,18 +99,22 @@ static const struct control controls[] = {
 	  "Authentication information",
 	  "Keys are shown once and stored only as keyed hashes; each has an expiry (at most "
 	  "key_max_lifetime) and is due for rotation at rotation_age; TOTP seeds are sealed.",
-	  { "a5.17-key-storage", "a5.17-rotation", NULL } },
+	  { "a5.17-key-storage", "a5.17-rotation", "a5.17-key-age", NULL } },
 	{ "5.18",
 	  "Access rights",
-	  "Keys carry scopes and an environment checked at every request; revocation, "
-	  "suspension and expiry take effect on the next request.",
-	  { "a5.18-population-start", "a5.18-removals", "a5.18-no-use-after-removal", NULL } },
+	  "Keys carry scopes and an environment checked at every request; scopes are fixed "
+	  "at issue (rotation keeps them); revocation, suspension and expiry take effect on "
+	  "the next request; a departing owner's keys are revoked together (revoke-all) "
+	  "within offboarding_sla.",
+	  { "a5.18-population-start", "a5.18-removals", "a5.18-offboarding", "a5.18-scope-changes",
+	    "a5.18-no-use-after-removal", NULL } },
 	{ "8.2",
 	  "Privileged access rights",
 	  "Administration only through the admin socket, by role (admin, operator, auditor) "
 	  "from the peer's uid and groups (SO_PEERCRED); every action and every refusal is "
-	  "audited with the actor's uid.",
-	  { "a8.2-privileged-actions", "a8.2-refusals", NULL } },
+	  "audited with the actor's uid; keys with wildcard or admin scopes are listed for "
+	  "review.",
+	  { "a8.2-privileged-keys", "a8.2-privileged-actions", "a8.2-refusals", NULL } },
 	{ "8.5",
 	  "Secure authentication",
 	  "Policies stack API key, TOTP and client-certificate steps; MFA per service; "
@@ -284,6 +288,8 @@ static int a5_17(struct rep *r, struct lk_err *err)
 		return ret;
 	if ((ret = rotation(r, err)) < 0)
 		return ret;
+	if ((ret = ev_key_age(r, "a5.17-key-age", err)) < 0)
+		return ret;
 	ev_end(r);
 	return LK_OK;
 }
@@ -305,6 +311,10 @@ static int a5_18(struct rep *r, struct lk_err *err)
 	                      "Every key revocation, suspension and resumption in the period, "
 	                      "and every revoke-all for a departing owner.",
 	                      removals, false, NULL, err)) < 0)
+		return ret;
+	if ((ret = ev_offboarding(r, "a5.18-offboarding", err)) < 0)
+		return ret;
+	if ((ret = ev_scope_changes(r, "a5.18-scope-changes", err)) < 0)
 		return ret;
 	if ((ret = ev_listing(
 	         r, EVQ(Q_AFTER_REVOKE), "a5.18-no-use-after-removal",
@@ -328,6 +338,8 @@ static int a8_2(struct rep *r, struct lk_err *err)
 	int ret;
 
 	criterion(r, 4);
+	if ((ret = ev_privileged_keys(r, "a8.2-privileged-keys", err)) < 0)
+		return ret;
 	if ((ret = ev_listing(r, &q_privileged, "a8.2-privileged-actions",
 	                      "Privileged actions by actor",
 	                      "Every administrative action in the period (key lifecycle, TOTP "
@@ -434,6 +446,8 @@ static int iso27001_body(struct rep *r, struct lk_err *err)
 		                                                          a8_15, a8_16, a8_24 };
 	int ret;
 
+	if ((ret = ev_system(r, err)) < 0)
+		return ret;
 	matrix(r);
 	for (size_t i = 0; i < sizeof(criteria) / sizeof(criteria[0]); i++)
 		if ((ret = criteria[i](r, err)) < 0)
