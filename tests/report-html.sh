@@ -21,12 +21,23 @@ set -eu
 
 # One entry a report kind ("latchkey report KIND --from --to --out DIR");
 # each needs its h2 sections in kind_sections below.
-kinds="soc2"
+kinds="soc2 gdpr iso27001"
 
 # kind_sections KIND: the h2 headings report.html must have, one a line.
 kind_sections() {
 	case $1 in
-	soc2) printf '%s\n' "Completeness and integrity" "Decisions per day" "Exceptions register" ;;
+	soc2)
+		printf '%s\n' "Control matrix" "System description" "Completeness and integrity" \
+			"Decisions per day" "Exceptions register" "Queries used"
+		;;
+	gdpr)
+		printf '%s\n' "System description" "Record of processing activities (GDPR Art. 30)" \
+			"Completeness and integrity" "Exceptions register" "Queries used"
+		;;
+	iso27001)
+		printf '%s\n' "Control matrix" "System description" "Completeness and integrity" \
+			"Exceptions register" "Queries used"
+		;;
 	*) return 1 ;;
 	esac
 }
