@@ -296,16 +296,18 @@ static int audit_purge(struct cli *c, int argc, char **argv)
 		json_int(&j, "last_seq", res.last_seq);
 		json_int(&j, "anchor", res.anchor_number);
 		json_int(&j, "checkpoints_removed", res.checkpoints);
+		json_int(&j, "client_addresses_removed", res.sources);
 		json_int(&j, "audit_seq", res.seq);
 		json_int(&j, "checkpoint", res.cp.number);
 		json_close(&j, '{');
 	} else {
 		fprintf(c->out,
-		        "purged seqs %lld..%lld (%lld rows) and %lld checkpoint%s; the log now "
-		        "starts at checkpoint %lld; recorded at seq %lld, signed by checkpoint "
-		        "%lld\n",
+		        "purged seqs %lld..%lld (%lld rows), %lld checkpoint%s and %lld client "
+		        "address%s; the log now starts at checkpoint %lld; recorded at seq %lld, "
+		        "signed by checkpoint %lld\n",
 		        (long long)res.first_seq, (long long)res.last_seq, (long long)res.rows,
 		        (long long)res.checkpoints, res.checkpoints == 1 ? "" : "s",
+		        (long long)res.sources, res.sources == 1 ? "" : "es",
 		        (long long)res.anchor_number, (long long)res.seq, (long long)res.cp.number);
 	}
 	return EXIT_OK;

@@ -56,6 +56,7 @@ struct lk_purge_result {
 	int64_t first_seq, last_seq; /* the range removed */
 	int64_t anchor_number, anchor_seq;
 	int64_t checkpoints;     /* checkpoints removed (those before the anchor) */
+	int64_t sources;         /* client addresses no row refers to any more, removed */
 	int64_t seq;             /* the audit.purge row */
 	struct lk_checkpoint cp; /* the checkpoint made after it */
 };
@@ -64,7 +65,9 @@ struct lk_purge_result {
  * Retention: removes every audit row up to the seq S of the newest signed
  * checkpoint N older than before, and the checkpoints before N, so N
  * becomes the anchor the log verifies from. Records an audit.purge row
- * (detail "anchor=N anchor_seq=S rows=K first_seq=F checkpoints=M") in the
+ * (detail "anchor=N anchor_seq=S rows=K first_seq=F checkpoints=M
+ * sources=A": client addresses no remaining audit row or lockout counter
+ * refers to are removed with the rows) in the
  * same transaction, then signs a new checkpoint over it. LK_ENOTFOUND when
  * no checkpoint is older than before; LK_ESTATE when the log already starts
  * after that one; LK_ECRYPTO without a signer. Nothing changes on error.

@@ -344,6 +344,17 @@ static int64_t scalar(struct lk_store *store, const char *sql, int *ret_rc)
 	return v;
 }
 
+/* Client addresses (subjects of kind source) that no audit row left and no
+ * lockout counter refers to: the retention period has ended for them too,
+ * and nothing would ever name them again. Rows, not just names: a new
+ * request from the same address is a new pseudonym. secure_delete (store.c)
+ * zeroes what is deleted. */
+static const char sql_forget_sources[] =
+    "DELETE FROM subject WHERE kind = 'source'"
+    " AND NOT EXISTS (SELECT 1 FROM audit a WHERE a.subject_ref = subject.subject_ref)"
+    " AND NOT EXISTS (SELECT 1 FROM lockout l WHERE l.kind = 'source'"
+    "  AND l.id = subject.subject_ref)";
+
 int lk_audit_purge(struct lk_store *store, const struct lk_signer *signer, int64_t before,
                    const char *reason, int64_t actor, int64_t now,
                    struct lk_purge_result *ret_result, struct lk_err *err)
@@ -425,10 +436,15 @@ int lk_audit_purge(struct lk_store *store, const struct lk_signer *signer, int64
 	if ((r = run(store, "DELETE FROM audit_purge", NULL, NULL, NULL, "clearing the marker",
 	             err)) < 0)
 		goto fail;
+	if ((r = run(store, sql_forget_sources, NULL, NULL, &n, "forgetting client addresses",
+	             err)) < 0)
+		goto fail;
+	res.sources = n;
 	snprintf(detail, sizeof(detail),
-	         "anchor=%lld anchor_seq=%lld rows=%lld first_seq=%lld checkpoints=%lld",
+	         "anchor=%lld anchor_seq=%lld rows=%lld first_seq=%lld checkpoints=%lld "
+	         "sources=%lld",
 	         (long long)res.anchor_number, (long long)res.anchor_seq, (long long)res.rows,
-	         (long long)res.first_seq, (long long)res.checkpoints);
+	         (long long)res.first_seq, (long long)res.checkpoints, (long long)res.sources);
 	r = lk_audit_append(store,
 	                    &(struct lk_audit_event){ .ts = now,
 	                                              .actor_uid = actor,

@@ -103,8 +103,8 @@ static const struct category stored[] = {
 	  "subject.name (kind source): made at the first API-key check from an IP address "
 	  "(core/verify.c) and at the first counted failure (core/lockout.c); audit and lockout "
 	  "rows hold only the pseudonym",
-	  "no deletion path in latchkey (subject erase refuses sources): tested against the "
-	  "retention period",
+	  "until latchkey audit purge removes the last audit row that refers to one (it "
+	  "deletes the address then, secure_delete); tested against the retention period",
 	  RET_PERIOD },
 	{ "api-keys",
 	  "API key records: owner pseudonym, environment, scopes, allowed CIDRs, free-text "

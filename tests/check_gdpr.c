@@ -421,7 +421,8 @@ START_TEST(purge_core)
 	                 LK_OK);
 	ck_assert_int_eq(row.seq, res.seq);
 	ck_assert_str_eq(row.reason, "retention 90d");
-	ck_assert_str_eq(row.detail, "anchor=2 anchor_seq=20 rows=20 first_seq=1 checkpoints=1");
+	ck_assert_str_eq(row.detail,
+	                 "anchor=2 anchor_seq=20 rows=20 first_seq=1 checkpoints=1 sources=0");
 	free((char *)row.reason);
 	free((char *)row.detail);
 	free((char *)row.subject_ref);
@@ -490,6 +491,67 @@ START_TEST(purge_refusals)
 	                 LK_ESTATE);
 	tk_assert_unchanged(e.store, &snap);
 	ck_assert_int_eq(lk_store_count(e.store, "checkpoint"), cps);
+}
+END_TEST
+
+/* One audit row by a client address: its pseudonym, made as core/verify.c
+ * makes it. */
+static void source_event(const char *address, int64_t t, char ref[LK_SUBJECT_REF_LEN + 1])
+{
+	struct lk_err err = { { 0 } };
+
+	ck_assert_int_eq(lk_subject_ref(e.store, "source", address, true, t, ref, &err), LK_OK);
+	ck_assert_msg(lk_audit_record(e.store,
+	                              &(struct lk_audit_event){ .ts = t,
+	                                                        .actor_uid = TK_ACTOR,
+	                                                        .subject_ref = ref,
+	                                                        .action = "key.verify",
+	                                                        .reason = "bad-secret",
+	                                                        .detail = "from a source" },
+	                              NULL, &err) == LK_OK,
+	              "%s", err.msg);
+}
+
+/* A purge also removes the client addresses that only purged rows named
+ * (their retention ended with those rows); an address a later row or a
+ * lockout counter still names stays. */
+START_TEST(purge_forgets_addresses)
+{
+	char old[LK_SUBJECT_REF_LEN + 1], both[LK_SUBJECT_REF_LEN + 1];
+	char locked[LK_SUBJECT_REF_LEN + 1], late[LK_SUBJECT_REF_LEN + 1];
+	struct lk_checkpoint cp[2];
+	struct lk_purge_result res;
+	struct lk_err err = { { 0 } };
+	char stmt[200];
+
+	source_event("192.0.2.10", TK_NOW + 1, old);
+	source_event("192.0.2.11", TK_NOW + 2, both);
+	source_event("192.0.2.12", TK_NOW + 3, locked);
+	make_cp(TK_NOW + 100, &cp[0]);
+	source_event("192.0.2.11", TK_NOW + 150, both);
+	source_event("192.0.2.13", TK_NOW + 160, late);
+	make_cp(TK_NOW + 200, &cp[1]);
+	snprintf(
+	    stmt, sizeof(stmt),
+	    "INSERT INTO lockout (kind, id, failures, window_start) VALUES ('source', '%s', 1, "
+	    "%lld)",
+	    locked, (long long)TK_NOW);
+	sql(stmt);
+	ck_assert_msg(lk_audit_purge(e.store, signer, TK_NOW + 150, "retention", TK_ACTOR,
+	                             TK_NOW + 300, &res, &err) == LK_OK,
+	              "%s", err.msg);
+	ck_assert_int_eq(res.sources, 1);
+	ck_assert_int_eq(tk_count(e.store->db, "SELECT count(*) FROM subject WHERE name = "
+	                                       "'192.0.2.10'"),
+	                 0);
+	ck_assert_int_eq(tk_count(e.store->db, "SELECT count(*) FROM subject WHERE kind = 'source' "
+	                                       "AND name IN ('192.0.2.11', '192.0.2.12', "
+	                                       "'192.0.2.13')"),
+	                 3);
+	ck_assert_int_eq(tk_count(e.store->db, "SELECT count(*) FROM audit WHERE action = "
+	                                       "'audit.purge' AND detail LIKE '% sources=1'"),
+	                 1);
+	assert_intact();
 }
 END_TEST
 
@@ -920,6 +982,7 @@ Suite *gdpr_suite(void)
 	tcase_add_test(tc, purge_core);
 	tcase_add_test(tc, purge_refusals);
 	tcase_add_test(tc, purge_triggers);
+	tcase_add_test(tc, purge_forgets_addresses);
 	tcase_add_test(tc, purge_then_edit);
 	tcase_add_test(tc, purge_then_truncate);
 	tcase_add_test(tc, purge_then_head_cut);
