@@ -2,11 +2,14 @@
 #ifndef LATCHKEY_CLI_PRIVATE_H
 #define LATCHKEY_CLI_PRIVATE_H
 
+#include <limits.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
 #include "apikey-private.h"
+#include "checkpoint-private.h"
 #include "config-private.h"
 #include "error-private.h"
 #include "masterkey-private.h"
@@ -38,6 +41,32 @@ struct cli_new_totp {
 	char user[sizeof((struct lk_totp_info){ 0 }.user)];
 	char cred_id[LK_TOTP_CRED_ID_LEN + 1];
 	bool enrollment; /* else: regenerated recovery codes */
+};
+
+struct lk_report_params;
+struct lk_report_result;
+
+/*
+ * A report through latchkeyd (docs/decisions/0012-evidence-packs.md): the
+ * verb, under the engine lock, checks its arguments, claims latchkeyd's
+ * one report slot and makes the report's checkpoint with latchkeyd's
+ * writer, and prints nothing; latchkeyd writes the pack after the lock is
+ * released (daemon/admin.c), from a read-only connection of its own, sends
+ * it to the client as files, then prints the verb's output
+ * (cli_report_print).
+ */
+struct cli_report {
+	atomic_bool *slot; /* latchkeyd's: true while some report is being made */
+	bool files;        /* the client takes files (LK_ADMIN_FILES) */
+	/* Set by the verb: */
+	bool claimed; /* this request holds the slot (latchkeyd frees it) */
+	bool pending; /* the checkpoint is made: the pack is due */
+	int kind;     /* enum lk_report_kind */
+	int64_t from, to, now, actor;
+	struct lk_checkpoint cp;
+	/* The client's DIR, for the output line only: never opened here. */
+	char out_dir[PATH_MAX];
+	char scope[PATH_MAX + 128];
 };
 
 /*
@@ -77,6 +106,8 @@ struct cli {
 	size_t n_new_totp;
 	bool denied;         /* a role check refused the verb (audited) */
 	bool policy_changed; /* a policy file was rewritten: latchkeyd reloads */
+	/* in_daemon: set for every request; `report` fills it in. */
+	struct cli_report *report;
 };
 
 /* Prints "latchkey: <message>" on err (and, with --json, an error object
@@ -187,6 +218,14 @@ int cmd_totp(struct cli *c, int argc, char **argv);
 int cmd_cert(struct cli *c, int argc, char **argv);
 int cmd_report(struct cli *c, int argc, char **argv);
 int cmd_subject(struct cli *c, int argc, char **argv);
+
+/* `report KIND --from --to --out DIR [--json]` (argv[0] "report"): the
+ * parameters (out_dir points into argv; scope, version and cfg unset), or
+ * a one-line error. Nothing is touched. */
+int cli_report_parse(struct cli *c, int argc, char **argv, struct lk_report_params *ret);
+/* The verb's output for a pack made in out_dir (its text or --json). */
+void cli_report_print(struct cli *c, int kind, const char *out_dir,
+                      const struct lk_report_result *res);
 
 /* --cert FILE (key issue, key bind) becomes --cert-sha256=HEX here, in the
  * caller's process: latchkeyd never opens a file a client names. Returns

@@ -4,11 +4,15 @@
  * verb's words go to latchkeyd, which runs them as this uid with its role;
  * its stdout and stderr come back and are written here, and the exit
  * status becomes ours. A new key in the output stays valid only if this
- * process says (ACK) that its stdout took every byte.
+ * process says (ACK) that its stdout took every byte. `report` gets its
+ * pack as files too, which this process writes, as the caller, into the
+ * directory it made for them: latchkeyd never opens a path a client names.
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +22,7 @@
 
 #include "admin-proto-private.h"
 #include "cli-private.h"
+#include "report-private.h"
 
 /* How long a verb may take in latchkeyd (audit verify over a large log,
  * due --rotate over many keys) before we give up on it. */
@@ -78,6 +83,128 @@ static int read_stdin(struct cli *c, const struct cli_verb *verb, unsigned char 
 	return EXIT_OK;
 }
 
+/* A report's pack as it arrives: DIR, made (or found empty) before the
+ * request went out, and every file written into it, to remove unless the
+ * verb succeeds. */
+struct pack_dir {
+	const char *path;
+	int dirfd;
+	bool made;    /* created here: removed too on failure */
+	int fd;       /* the file being received, or -1 */
+	uint64_t got; /* its bytes so far */
+	char names[LK_ADMIN_FILES_MAX][LK_ADMIN_NAME_MAX + 1];
+	size_t n;
+};
+
+/* DIR as the caller: new (0750), or existing and empty; refused before
+ * latchkeyd is asked, so a refusal adds no checkpoint. */
+static int pack_dir_open(struct cli *c, const char *path, struct pack_dir *pd)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd;
+
+	*pd = (struct pack_dir){ .path = path, .dirfd = -1, .fd = -1 };
+	if (mkdir(path, 0750) == 0)
+		pd->made = true;
+	else if (errno != EEXIST)
+		return cli_fail(c, LK_EIO, "cannot create %s: %s", path, strerror(errno));
+	pd->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (pd->dirfd < 0) {
+		int e = errno;
+		if (pd->made)
+			(void)rmdir(path);
+		pd->made = false;
+		return cli_fail(c, LK_EIO, "cannot use %s: %s", path, strerror(e));
+	}
+	if (pd->made)
+		return EXIT_OK;
+	if ((fd = dup(pd->dirfd)) < 0 || (d = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return cli_fail(c, LK_EIO, "cannot read %s: %s", path, strerror(errno));
+	}
+	rewinddir(d); /* the copy shares its offset with dirfd */
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
+			closedir(d);
+			return cli_fail(
+			    c, LK_EEXIST,
+			    "%s is not empty: a pack goes into a new or empty directory", path);
+		}
+	}
+	closedir(d);
+	return EXIT_OK;
+}
+
+/* After the reply: on failure, nothing of the pack stays (nor DIR, if it
+ * was made here). */
+static void pack_dir_close(struct pack_dir *pd, bool keep)
+{
+	if (pd->fd >= 0)
+		close(pd->fd);
+	pd->fd = -1;
+	if (pd->dirfd < 0)
+		return;
+	if (!keep) {
+		for (size_t i = 0; i < pd->n; i++)
+			(void)unlinkat(pd->dirfd, pd->names[i], 0);
+		if (pd->made)
+			(void)rmdir(pd->path);
+	}
+	close(pd->dirfd);
+	pd->dirfd = -1;
+}
+
+/* FILE, DATA or FILE_END from latchkeyd. Anything out of order (a file
+ * nobody asked for, data outside a file, a size that does not match) is
+ * a protocol error: EXIT_SYSTEM, and the caller removes what was written. */
+static int pack_file_msg(struct cli *c, struct pack_dir *pd, const struct lk_admin_msg *m)
+{
+	switch (m->type) {
+	case LK_ADMIN_FILE:
+		if (pd->fd >= 0 || pd->n >= LK_ADMIN_FILES_MAX)
+			return cli_fail(c, LK_EIO, "bad reply from latchkeyd: a file out of order");
+		/* The name passed lk_admin_name_ok in the decoder: a plain name,
+		 * created only here, never over anything. */
+		pd->fd = openat(pd->dirfd, m->name,
+		                O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+		if (pd->fd < 0)
+			return cli_fail(c, LK_EIO, "cannot create %s/%s: %s", pd->path, m->name,
+			                strerror(errno));
+		snprintf(pd->names[pd->n++], sizeof(pd->names[0]), "%s", m->name);
+		pd->got = 0;
+		return EXIT_OK;
+	case LK_ADMIN_DATA:
+		if (pd->fd < 0)
+			return cli_fail(c, LK_EIO, "bad reply from latchkeyd: data outside a file");
+		if (!write_all(pd->fd, m->data, m->len))
+			return cli_fail(c, LK_EIO, "cannot write %s/%s: %s", pd->path,
+			                pd->names[pd->n - 1], strerror(errno));
+		pd->got += m->len;
+		return EXIT_OK;
+	case LK_ADMIN_FILE_END:
+		if (pd->fd < 0)
+			return cli_fail(c, LK_EIO, "bad reply from latchkeyd: the end of no file");
+		if (m->size != pd->got)
+			return cli_fail(
+			    c, LK_EIO,
+			    "bad reply from latchkeyd: %s has %llu bytes, %llu were sent",
+			    pd->names[pd->n - 1], (unsigned long long)m->size,
+			    (unsigned long long)pd->got);
+		if (close(pd->fd) != 0) {
+			pd->fd = -1;
+			return cli_fail(c, LK_EIO, "cannot write %s/%s: %s", pd->path,
+			                pd->names[pd->n - 1], strerror(errno));
+		}
+		pd->fd = -1;
+		return EXIT_OK;
+	default:
+		return cli_fail(c, LK_EIO, "bad reply from latchkeyd: message type %u",
+		                (unsigned)m->type);
+	}
+}
+
 static int send_frame(struct cli *c, int fd, const struct lk_admin_msg *m, unsigned char *buf)
 {
 	struct lk_err err = { { 0 } };
@@ -92,12 +219,12 @@ static int send_frame(struct cli *c, int fd, const struct lk_admin_msg *m, unsig
 	return EXIT_OK;
 }
 
-/* Reads the reply: output chunks, then END (and after an ACK, the final
- * chunks and END). The exit status. */
-static int relay(struct cli *c, int fd, const char *path, unsigned char *buf)
+/* Reads the reply: a report's files (pd not NULL), output chunks, then END
+ * (and after an ACK, the final chunks and END). The exit status. */
+static int relay(struct cli *c, int fd, const char *path, unsigned char *buf, struct pack_dir *pd)
 {
 	struct lk_err err = { { 0 } };
-	bool out_failed = false, acked = false;
+	bool out_failed = false, acked = false, output = false;
 	struct lk_admin_msg m;
 	size_t len;
 	int status;
@@ -109,12 +236,28 @@ static int relay(struct cli *c, int fd, const char *path, unsigned char *buf)
 		if (r < 0)
 			return cli_fail(c, LK_EIO, "bad or no reply from latchkeyd on %s: %s", path,
 			                err.msg);
+		/* Files come first and whole: nothing else while one is open. */
+		if (pd != NULL && pd->fd >= 0 && m.type != LK_ADMIN_DATA &&
+		    m.type != LK_ADMIN_FILE_END && m.type != LK_ADMIN_ERROR)
+			return cli_fail(c, LK_EIO, "bad reply from latchkeyd: a file cut short");
 		switch (m.type) {
+		case LK_ADMIN_FILE:
+		case LK_ADMIN_DATA:
+		case LK_ADMIN_FILE_END:
+			if (pd == NULL || output)
+				return cli_fail(
+				    c, LK_EIO,
+				    "bad reply from latchkeyd: a file where none is due");
+			if ((status = pack_file_msg(c, pd, &m)) != EXIT_OK)
+				return status;
+			break;
 		case LK_ADMIN_OUT:
+			output = true;
 			if (!out_failed && !write_all(STDOUT_FILENO, m.data, m.len))
 				out_failed = true;
 			break;
 		case LK_ADMIN_ERR:
+			output = true;
 			(void)write_all(STDERR_FILENO, m.data, m.len);
 			break;
 		case LK_ADMIN_ERROR:
@@ -138,6 +281,9 @@ static int relay(struct cli *c, int fd, const char *path, unsigned char *buf)
 			status = m.exit_status;
 			if (out_failed && status == EXIT_OK)
 				return cli_fail(c, LK_EIO, "cannot write to standard output");
+			if (pd != NULL && status == EXIT_OK && pd->n == 0)
+				return cli_fail(c, LK_EIO,
+				                "bad reply from latchkeyd: a report with no files");
 			return status;
 		default:
 			return cli_fail(c, LK_EIO, "bad reply from latchkeyd: message type %u",
@@ -151,7 +297,9 @@ int cli_remote(struct cli *c, int argc, char **argv)
 {
 	const struct cli_verb *verb = cli_verb_find(argc, argv);
 	struct lk_err err = { { 0 } };
+	struct pack_dir pack = { .dirfd = -1, .fd = -1 }, *pd = NULL;
 	unsigned char *buf = NULL, *in = NULL;
+	unsigned flags = c->json ? LK_ADMIN_JSON : 0;
 	size_t in_len = 0, len;
 	int status, r, fd = -1;
 
@@ -171,9 +319,27 @@ int cli_remote(struct cli *c, int argc, char **argv)
 		goto out;
 	}
 	memset(in, 0, LK_ADMIN_STDIN_MAX);
+	if (verb != NULL && verb->fn == cmd_report) {
+		/* The arguments and DIR are checked here, before latchkeyd
+		 * makes the report's checkpoint; argv goes out unpermuted. */
+		struct lk_report_params p;
+		char *copy[LK_ADMIN_ARGC_MAX + 1];
+		if (argc > LK_ADMIN_ARGC_MAX) {
+			status = cli_fail(c, LK_EINVAL, "too many arguments");
+			goto out;
+		}
+		memcpy(copy, argv, sizeof(copy[0]) * (size_t)argc);
+		copy[argc] = NULL;
+		if ((status = cli_report_parse(c, argc, copy, &p)) != EXIT_OK)
+			goto out;
+		if ((status = pack_dir_open(c, p.out_dir, &pack)) != EXIT_OK)
+			goto out;
+		pd = &pack;
+		flags |= LK_ADMIN_FILES;
+	}
 	if (cli_verb_reads_stdin(verb) && (status = read_stdin(c, verb, in, &in_len)) != EXIT_OK)
 		goto out;
-	r = lk_admin_request_encode(c->json, argc, argv, cli_verb_reads_stdin(verb) ? in : NULL,
+	r = lk_admin_request_encode(flags, argc, argv, cli_verb_reads_stdin(verb) ? in : NULL,
 	                            in_len, buf, LK_ADMIN_FRAME_BUF, &len, &err);
 	sodium_memzero(in, LK_ADMIN_STDIN_MAX);
 	if (r < 0) {
@@ -189,10 +355,11 @@ int cli_remote(struct cli *c, int argc, char **argv)
 		                  c->cfg->admin_socket, err.msg);
 		goto out;
 	}
-	status = relay(c, fd, c->cfg->admin_socket, buf);
+	status = relay(c, fd, c->cfg->admin_socket, buf, pd);
 out:
 	if (fd >= 0)
 		close(fd);
+	pack_dir_close(&pack, status == EXIT_OK);
 	sodium_free(in); /* sodium_free wipes */
 	sodium_free(buf);
 	return status;

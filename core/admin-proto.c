@@ -42,6 +42,15 @@ static void put_u16(struct writer *w, size_t v)
 	put(w, b, 2);
 }
 
+static void put_u64(struct writer *w, uint64_t v)
+{
+	unsigned char b[8];
+
+	for (int i = 0; i < 8; i++)
+		b[i] = (unsigned char)(v >> (56 - 8 * i));
+	put(w, b, 8);
+}
+
 static void begin(struct writer *w, unsigned char *buf, size_t cap, unsigned type)
 {
 	*w = (struct writer){ .buf = buf, .cap = cap };
@@ -68,12 +77,14 @@ static int finish(struct writer *w, size_t *ret_len, struct lk_err *err)
 	return LK_OK;
 }
 
-int lk_admin_request_encode(bool json, int argc, char *const *argv, const unsigned char *in,
+int lk_admin_request_encode(unsigned flags, int argc, char *const *argv, const unsigned char *in,
                             size_t in_len, unsigned char *buf, size_t cap, size_t *ret_len,
                             struct lk_err *err)
 {
 	struct writer w;
 
+	if ((flags & ~(unsigned)(LK_ADMIN_JSON | LK_ADMIN_FILES)) != 0)
+		return lk_err_set(err, LK_EINVAL, "unknown request flags 0x%02x", flags);
 	if (argc < 1 || argc > LK_ADMIN_ARGC_MAX)
 		return lk_err_set(err, LK_EINVAL, "%d arguments, expected 1 to %d", argc,
 		                  LK_ADMIN_ARGC_MAX);
@@ -81,7 +92,7 @@ int lk_admin_request_encode(bool json, int argc, char *const *argv, const unsign
 		return lk_err_set(err, LK_EINVAL, "standard input over %d bytes",
 		                  LK_ADMIN_STDIN_MAX);
 	begin(&w, buf, cap, LK_ADMIN_REQUEST);
-	put_u8(&w, (json ? LK_ADMIN_JSON : 0) | (in != NULL ? LK_ADMIN_STDIN : 0));
+	put_u8(&w, flags | (in != NULL ? LK_ADMIN_STDIN : 0));
 	put_u8(&w, (unsigned)argc);
 	for (int i = 0; i < argc; i++) {
 		size_t n = strlen(argv[i]);
@@ -147,7 +158,7 @@ static int header(struct reader *r, unsigned want, unsigned *ret_type, struct lk
 	if (version != LK_ADMIN_VERSION)
 		return lk_err_set(err, LK_EINVAL, "admin protocol version %u, expected %d", version,
 		                  LK_ADMIN_VERSION);
-	if (type < LK_ADMIN_REQUEST || type > LK_ADMIN_ERROR)
+	if (type < LK_ADMIN_REQUEST || type > LK_ADMIN_FILE_END)
 		return lk_err_set(err, LK_EINVAL, "unknown message type %u", type);
 	if (want != 0 ? type != want : type == LK_ADMIN_REQUEST)
 		return lk_err_set(err, LK_EINVAL, "unexpected message type %u", type);
@@ -169,7 +180,7 @@ int lk_admin_request_decode(const unsigned char *payload, size_t len,
 		return r;
 	if (!get_u8(&rd, &flags) || !get_u8(&rd, &argc))
 		return lk_err_set(err, LK_EINVAL, "REQUEST: truncated header");
-	if ((flags & ~(unsigned)(LK_ADMIN_JSON | LK_ADMIN_STDIN)) != 0)
+	if ((flags & ~(unsigned)(LK_ADMIN_JSON | LK_ADMIN_STDIN | LK_ADMIN_FILES)) != 0)
 		return lk_err_set(err, LK_EINVAL, "REQUEST: unknown flags 0x%02x", flags);
 	if (argc < 1 || argc > LK_ADMIN_ARGC_MAX)
 		return lk_err_set(err, LK_EINVAL, "REQUEST: %u arguments, expected 1 to %d", argc,
@@ -216,6 +227,7 @@ int lk_admin_request_decode(const unsigned char *payload, size_t len,
 	q.argc = (int)argc;
 	q.json = (flags & LK_ADMIN_JSON) != 0;
 	q.has_in = (flags & LK_ADMIN_STDIN) != 0;
+	q.files = (flags & LK_ADMIN_FILES) != 0;
 	q.in = q.arena + pos;
 	q.in_len = in_len;
 	if (in_len > 0)
@@ -244,6 +256,7 @@ int lk_admin_encode(const struct lk_admin_msg *m, unsigned char *buf, size_t cap
 	switch (m->type) {
 	case LK_ADMIN_OUT:
 	case LK_ADMIN_ERR:
+	case LK_ADMIN_DATA:
 		if (m->len < 1 || m->len > LK_ADMIN_CHUNK_MAX)
 			return lk_err_set(err, LK_EINVAL, "a chunk of %zu bytes, expected 1 to %d",
 			                  m->len, LK_ADMIN_CHUNK_MAX);
@@ -262,11 +275,48 @@ int lk_admin_encode(const struct lk_admin_msg *m, unsigned char *buf, size_t cap
 			return lk_err_set(err, LK_EINVAL, "an error text of %zu bytes", n);
 		put(&w, m->error, n);
 		break;
+	case LK_ADMIN_FILE:
+		n = strnlen(m->name, sizeof(m->name));
+		if (!lk_admin_name_ok(m->name, n))
+			return lk_err_set(err, LK_EINVAL, "bad file name '%.*s'", LK_ADMIN_NAME_MAX,
+			                  m->name);
+		put_u8(&w, (unsigned)n);
+		put(&w, m->name, n);
+		break;
+	case LK_ADMIN_FILE_END:
+		put_u64(&w, m->size);
+		break;
 	default:
 		return lk_err_set(err, LK_EINVAL, "cannot encode message type %u",
 		                  (unsigned)m->type);
 	}
 	return finish(&w, ret_len, err);
+}
+
+bool lk_admin_name_ok(const char *name, size_t len)
+{
+	if (len < 1 || len > LK_ADMIN_NAME_MAX || name[0] == '.')
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)name[i];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-'))
+			return false;
+	}
+	return true;
+}
+
+static bool get_u64(struct reader *r, uint64_t *ret)
+{
+	const unsigned char *b;
+	uint64_t v = 0;
+
+	if (!get(r, 8, &b))
+		return false;
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | b[i];
+	*ret = v;
+	return true;
 }
 
 static bool bool_byte(struct reader *r, bool *ret)
@@ -286,6 +336,7 @@ int lk_admin_decode(const unsigned char *payload, size_t len, struct lk_admin_ms
 	struct lk_admin_msg m = { 0 };
 	unsigned type, status;
 	const unsigned char *b;
+	size_t n;
 	int r;
 
 	if ((r = header(&rd, 0, &type, err)) < 0)
@@ -294,6 +345,7 @@ int lk_admin_decode(const unsigned char *payload, size_t len, struct lk_admin_ms
 	switch (m.type) {
 	case LK_ADMIN_OUT:
 	case LK_ADMIN_ERR:
+	case LK_ADMIN_DATA:
 		m.len = len - rd.off;
 		if (m.len < 1)
 			return lk_err_set(err, LK_EINVAL, "an empty output chunk");
@@ -317,6 +369,20 @@ int lk_admin_decode(const unsigned char *payload, size_t len, struct lk_admin_ms
 				return lk_err_set(err, LK_EINVAL, "ERROR: a control character");
 		memcpy(m.error, b, m.len);
 		m.len = 0;
+		break;
+	case LK_ADMIN_FILE:
+		/* The name becomes a path component in the client: only a
+		 * plain name from the safe set, checked here once for all. */
+		if (!get_u8(&rd, &status) || !get(&rd, status, &b) ||
+		    !lk_admin_name_ok((const char *)b, status))
+			return lk_err_set(err, LK_EINVAL, "FILE: a bad or truncated file name");
+		n = status;
+		memcpy(m.name, b, n);
+		m.name[n] = '\0';
+		break;
+	case LK_ADMIN_FILE_END:
+		if (!get_u64(&rd, &m.size))
+			return lk_err_set(err, LK_EINVAL, "FILE_END: truncated size");
 		break;
 	default:
 		return lk_err_set(err, LK_EINVAL, "unexpected message type %u", type);

@@ -5,23 +5,30 @@
  * with the same command code the CLI runs with --offline, against this
  * daemon's store and master key, as the peer's uid and with the role the
  * config gives it. Output is captured and sent back; a new key in it is
- * revoked unless the client acknowledges that it was written out.
+ * revoked unless the client acknowledges that it was written out. A
+ * report's pack is the exception to capturing: it is written to files of
+ * latchkeyd's own after the verb (report.c) and streamed from them.
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "admin-proto-private.h"
 #include "cli-private.h"
 #include "daemon-private.h"
+#include "report-private.h"
 #include "util-private.h"
 
 /* The most a verb may print (an audit log of some 400,000 rows): held in
@@ -50,6 +57,7 @@ struct admin_conn {
 	struct lk_admin_request req;
 	struct capture out, err;
 	struct cli c;
+	struct cli_report report;
 };
 
 static ssize_t capture_write(void *cookie, const char *p, size_t n)
@@ -288,6 +296,153 @@ static int await_ack(struct admin_conn *a, int status, struct lk_err *err)
 	return send_reply(a, status, false, err);
 }
 
+static int64_t monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int name_cmp(const void *x, const void *y)
+{
+	return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+/* One file of the pack: FILE, DATA in chunks (never the whole file in
+ * memory: evidence.xml alone may be hundreds of MB), FILE_END. */
+static int send_file(struct admin_conn *a, const struct lkd_pack *pack, const char *name,
+                     unsigned char *chunk, uint64_t *ret_size, struct lk_err *err)
+{
+	struct lk_admin_msg m = { .type = LK_ADMIN_FILE };
+	uint64_t size = 0;
+	struct stat st;
+	int fd, r;
+
+	if (!lk_admin_name_ok(name, strlen(name)))
+		return lk_err_set(err, LK_EIO, "the pack holds a file the protocol cannot name");
+	fd = openat(pack->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		r = lk_err_set(err, LK_EIO, "cannot read %s/%s: %s", pack->dir, name,
+		               fd < 0 ? strerror(errno) : "not a regular file");
+		goto out;
+	}
+	snprintf(m.name, sizeof(m.name), "%s", name);
+	if ((r = send_msg(a, &m, err)) < 0)
+		goto out;
+	for (;;) {
+		ssize_t n = read(fd, chunk, LK_ADMIN_CHUNK_MAX);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = lk_err_set(err, LK_EIO, "cannot read %s/%s: %s", pack->dir, name,
+			               strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		m = (struct lk_admin_msg){ .type = LK_ADMIN_DATA, .data = chunk, .len = (size_t)n };
+		if ((r = send_msg(a, &m, err)) < 0)
+			goto out;
+		size += (uint64_t)n;
+	}
+	r = send_msg(a, &(struct lk_admin_msg){ .type = LK_ADMIN_FILE_END, .size = size }, err);
+	if (r == LK_OK)
+		*ret_size = size;
+out:
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
+/* Every file of the pack, in name order. */
+static int send_files(struct admin_conn *a, const struct lkd_pack *pack, size_t *ret_files,
+                      uint64_t *ret_bytes, struct lk_err *err)
+{
+	char *names[LK_ADMIN_FILES_MAX];
+	unsigned char *chunk = NULL;
+	struct dirent *de;
+	size_t n = 0;
+	uint64_t bytes = 0, size = 0;
+	DIR *dir;
+	int fd, r;
+
+	if ((fd = dup(pack->dirfd)) < 0 || (dir = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return lk_err_set(err, LK_EIO, "cannot read %s: %s", pack->dir, strerror(errno));
+	}
+	rewinddir(dir); /* the copy shares its offset with dirfd */
+	r = LK_OK;
+	while (r == LK_OK && (de = readdir(dir)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (n == LK_ADMIN_FILES_MAX)
+			r = lk_err_set(err, LK_EIO, "the pack has over %d files",
+			               LK_ADMIN_FILES_MAX);
+		else if ((names[n] = strdup(de->d_name)) == NULL)
+			r = lk_err_set(err, LK_ENOMEM, "out of memory");
+		else
+			n++;
+	}
+	closedir(dir);
+	if (r == LK_OK && (chunk = malloc(LK_ADMIN_CHUNK_MAX)) == NULL)
+		r = lk_err_set(err, LK_ENOMEM, "out of memory");
+	if (r == LK_OK)
+		qsort(names, n, sizeof(names[0]), name_cmp);
+	for (size_t i = 0; i < n && r == LK_OK; i++) {
+		if ((r = send_file(a, pack, names[i], chunk, &size, err)) == LK_OK)
+			bytes += size;
+	}
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(chunk);
+	if (r == LK_OK) {
+		*ret_files = n;
+		*ret_bytes = bytes;
+	}
+	return r;
+}
+
+/*
+ * After run_verb made the report's checkpoint and released the engine
+ * lock: the pack, written and sent without the lock (auth goes on), its
+ * directory removed whatever happens. *status becomes the verb's; < 0 is
+ * a connection that failed mid-pack (the client removes what it got).
+ */
+static int finish_report(struct admin_conn *a, int *status, struct lk_err *err)
+{
+	struct cli_report *rq = &a->report;
+	const char *kind = lk_report_kind_str((enum lk_report_kind)rq->kind);
+	struct lkd_pack pack;
+	struct lk_report_result res;
+	struct lk_err rerr = { { 0 } };
+	int64_t t0 = monotonic_ms();
+	uint64_t bytes = 0;
+	size_t files = 0;
+	int r;
+
+	/* run_verb's unlock synced the commit: the copy outside the
+	 * database, as for every checkpoint, may go out now. */
+	lk_checkpoint_syslog(&rq->cp);
+	r = lkd_report_make(a->d, rq, &pack, &res, &rerr);
+	if (r < 0) {
+		lkd_log(a->d, LOG_ERR, "report %s for uid %u (checkpoint %lld): %s", kind,
+		        (unsigned)a->uid, (long long)rq->cp.number, rerr.msg);
+		*status = cli_fail(&a->c, r, "the pack could not be written (checkpoint %lld): %s",
+		                   (long long)rq->cp.number, rerr.msg);
+		r = LK_OK;
+	} else if ((r = send_files(a, &pack, &files, &bytes, err)) == LK_OK) {
+		cli_report_print(&a->c, rq->kind, rq->out_dir, &res);
+		lkd_log(a->d, LOG_INFO,
+		        "report %s for uid %u: checkpoint %lld, %zu files, %llu bytes in %lld ms",
+		        kind, (unsigned)a->uid, (long long)rq->cp.number, files,
+		        (unsigned long long)bytes, (long long)(monotonic_ms() - t0));
+	}
+	lkd_pack_remove(a->d, &pack);
+	return r;
+}
+
 /* A connection closed before its first byte: a probe, nothing to log. */
 static bool closed_unused(int fd)
 {
@@ -330,6 +485,9 @@ static int serve(struct admin_conn *a, struct lk_err *err)
 	a->verb = cli_verb_find(a->req.argc, a->req.argv);
 	if (a->req.has_in && !cli_verb_reads_stdin(a->verb))
 		return lk_err_set(err, LK_EINVAL, "standard input for a verb that reads none");
+	if (a->req.files && (a->verb == NULL || a->verb->fn != cmd_report))
+		return lk_err_set(err, LK_EINVAL, "files asked for by a verb that sends none");
+	a->report = (struct cli_report){ .slot = &a->d->report_busy, .files = a->req.files };
 	if ((r = begin_output(a, err)) < 0)
 		return r;
 	a->c = (struct cli){ .json = a->req.json,
@@ -343,9 +501,12 @@ static int serve(struct admin_conn *a, struct lk_err *err)
 		             .err = a->err.f,
 		             .in_daemon = true,
 		             .in = a->req.in,
-		             .in_len = a->req.in_len };
+		             .in_len = a->req.in_len,
+		             .report = &a->report };
 	status = run_verb(a);
 	lk_admin_request_free(&a->req);
+	if (status == EXIT_OK && a->report.pending && (r = finish_report(a, &status, err)) < 0)
+		return r;
 	lkd_log(a->d, a->c.denied ? LOG_NOTICE : LOG_INFO, "uid %u (%s): %s: exit %d",
 	        (unsigned)a->uid, lk_role_str(a->role), a->verb ? a->verb->name : "unknown command",
 	        status);
@@ -400,6 +561,9 @@ void *lkd_admin_conn(void *arg)
 		send_error(a, err.msg);
 	}
 	close(a->fd);
+	/* Only now: its directory is gone (finish_report). */
+	if (a->report.claimed)
+		atomic_store(&d->report_busy, false);
 	lk_admin_request_free(&a->req);
 	capture_wipe(&a->out);
 	capture_wipe(&a->err);

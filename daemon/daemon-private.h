@@ -8,7 +8,9 @@
 #ifndef LATCHKEYD_DAEMON_PRIVATE_H
 #define LATCHKEYD_DAEMON_PRIVATE_H
 
+#include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -67,6 +69,8 @@ struct daemon {
 	struct pool *pools;
 	bool stopping;
 	unsigned unlisted_conns; /* atomic: auth connections from unlisted uids */
+	/* A report is being made (cli_report.slot): one at a time. */
+	atomic_bool report_busy;
 };
 
 /* A connected peer, as SO_PEERCRED tells it. */
@@ -149,6 +153,36 @@ int lkd_checkpoint_wait_ms(struct daemon *d);
  * failure is logged. Restarts the timer either way. LK_OK without a signing
  * key (nothing to do). */
 int lkd_checkpoint(struct daemon *d, const char *trigger);
+
+/* ---- report.c ---- */
+
+struct cli_report;
+struct lk_report_result;
+
+/* A pack being made: a directory of latchkeyd's own beside the database
+ * (mkdtemp, 0700), never one a client names. */
+struct lkd_pack {
+	char dir[PATH_MAX];
+	int dirfd; /* -1 when there is none */
+};
+
+/* The prefix of those directories, which a start removes if a crash left
+ * one behind. */
+#define LKD_PACK_PREFIX ".report-"
+
+/* Writes the pack for rq's checkpoint into a new private directory, from a
+ * read-only connection of its own (one read transaction: the engine lock
+ * is not held and decisions go on). ret_pack is set up first, so that
+ * lkd_pack_remove always has what to remove, even on failure. */
+int lkd_report_make(struct daemon *d, const struct cli_report *rq, struct lkd_pack *ret_pack,
+                    struct lk_report_result *ret, struct lk_err *err);
+
+/* Removes the pack's directory and every file in it. Accepts one never
+ * made (dirfd -1). */
+void lkd_pack_remove(struct daemon *d, struct lkd_pack *pack);
+
+/* At start: removes what a killed latchkeyd left of a pack. */
+void lkd_pack_sweep(struct daemon *d);
 
 /* ---- account.c ---- */
 

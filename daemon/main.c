@@ -172,6 +172,8 @@ static int start(struct daemon *d, const char *config, struct listener *ls, size
 		return r;
 	if ((r = lkd_sync_open(d, err)) < 0)
 		return r;
+	/* A pack's directory that a killed latchkeyd left (report.c). */
+	lkd_pack_sweep(d);
 	if ((r = lkd_checkpoint_setup(d, err)) < 0)
 		return r;
 	if ((r = lk_engine_new(d->store, d->cfg->policy_dir, d->cfg->plugin_dir, &d->engine, err)) <

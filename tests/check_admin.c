@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -27,6 +28,7 @@
 #include <unistd.h>
 
 #include "admin-proto-private.h"
+#include "audit-private.h"
 #include "daemon-fixture.h"
 #include "testutil.h"
 #include "util-private.h"
@@ -75,6 +77,19 @@ static void append(char **buf, size_t *len, size_t *cap, const char *data, size_
 	(*buf)[*len] = '\0';
 }
 
+/* argv for prog: prog, then args (NULL-terminated, at most 30). */
+static void make_argv(const char *prog, const char *const *args, char *argv[32])
+{
+	size_t n = 0;
+
+	argv[n++] = (char *)prog;
+	for (; args[n - 1] != NULL; n++) {
+		ck_assert_uint_lt(n, 31);
+		argv[n] = (char *)args[n - 1];
+	}
+	argv[n] = NULL;
+}
+
 /* Runs latchkey with args (NULL-terminated) as uid (SELF: this process's),
  * in (may be NULL) on stdin, stdout to out_path when not NULL. */
 static void run_to(struct out *o, uid_t uid, const char *in, const char *out_path,
@@ -84,15 +99,9 @@ static void run_to(struct out *o, uid_t uid, const char *in, const char *out_pat
 	char *argv[32], buf[8192];
 	int inp[2], outp[2], errp[2], wst;
 	struct pollfd pfd[2];
-	size_t n = 0;
 	pid_t pid;
 
-	argv[n++] = (char *)prog;
-	for (; args[n - 1] != NULL; n++) {
-		ck_assert_uint_lt(n, 31);
-		argv[n] = (char *)args[n - 1];
-	}
-	argv[n] = NULL;
+	make_argv(prog, args, argv);
 	o->status = -1;
 	o->out_len = o->err_len = 0;
 	append(&o->out, &o->out_len, &o->out_cap, "", 0);
@@ -988,12 +997,595 @@ START_TEST(test_codec)
 		randombytes_buf(junk, n);
 		if (n >= 2 && i % 2 == 0) {
 			junk[0] = LK_ADMIN_VERSION;
-			junk[1] = (unsigned char)(1 + randombytes_uniform(6));
+			junk[1] = (unsigned char)(1 + randombytes_uniform(LK_ADMIN_FILE_END));
 		}
 		if (lk_admin_request_decode(junk, n, &q, &err) == LK_OK)
 			lk_admin_request_free(&q);
 		(void)lk_admin_decode(junk, n, &m, &err);
 	}
+}
+END_TEST
+
+/* ---- Reports through latchkeyd (decision 0012) ---- */
+
+static long checkpoints(void)
+{
+	return db_long("SELECT count(*) FROM checkpoint", NULL);
+}
+
+/* n auth.decision rows in the last hour, chained as latchkeyd chains them,
+ * before the daemon starts: enough that a pack takes a while to make. */
+static void fill_audit(long n)
+{
+	char path[PATH_MAX * 2];
+	struct lk_store *s = NULL;
+	struct lk_err err = { { 0 } };
+	int64_t now = (int64_t)time(NULL);
+
+	snprintf(path, sizeof(path), "%s/latchkey.db", g.dir);
+	ck_assert_msg(lk_store_open(path, 0, NULL, &s, &err) == LK_OK, "%s", err.msg);
+	ck_assert_msg(lk_store_batch_begin(s, &err) == LK_OK, "%s", err.msg);
+	for (long i = 0; i < n; i++) {
+		if (lk_audit_record(s,
+		                    &(struct lk_audit_event){
+		                        .ts = now - 3600 + i * 3000 / n,
+		                        .actor_uid = 0,
+		                        .action = "auth.decision",
+		                        .reason = i % 10 == 0 ? "bad-secret" : "ok",
+		                        .detail = "service=web env=prod pam=0 steps=apikey:ok" },
+		                    NULL, &err) != LK_OK)
+			ck_abort_msg("row %ld: %s", i, err.msg);
+	}
+	ck_assert_msg(lk_store_batch_commit(s, &err) == LK_OK, "%s", err.msg);
+	lk_store_close(s);
+}
+
+/* One AUTH for alice with g.key on the auth socket, as pam_latchkey sends
+ * it: its PAM code. */
+static unsigned auth_once(void)
+{
+	static unsigned char buf[LK_FRAME_MAX + 4];
+	static struct lk_msg m;
+	struct lk_err err = { { 0 } };
+	size_t len;
+	int fd = try_connect();
+
+	ck_assert_int_ge(fd, 0);
+	lk_msg_wipe(&m);
+	m.type = LK_MSG_HELLO;
+	m.min_version = m.max_version = LK_PROTO_VERSION;
+	ck_assert_int_eq(lk_msg_encode(&m, buf, sizeof(buf), &len, &err), LK_OK);
+	ck_assert_int_eq(lk_frame_write(fd, buf, len, 10000, &err), LK_OK);
+	ck_assert_int_eq(lk_frame_read(fd, buf, sizeof(buf), &len, 10000, &err), LK_OK);
+	ck_assert_int_eq(lk_msg_decode(buf, len, &m, &err), LK_OK);
+	ck_assert_int_eq(m.type, LK_MSG_HELLO);
+	lk_msg_wipe(&m);
+	m.type = LK_MSG_AUTH;
+	snprintf(m.service, sizeof(m.service), "web");
+	snprintf(m.user, sizeof(m.user), "alice");
+	snprintf(m.inputs[0].name, sizeof(m.inputs[0].name), "apikey");
+	m.inputs[0].len = strlen(g.key);
+	memcpy(m.inputs[0].value, g.key, m.inputs[0].len);
+	m.n_inputs = 1;
+	ck_assert_int_eq(lk_msg_encode(&m, buf, sizeof(buf), &len, &err), LK_OK);
+	ck_assert_int_eq(lk_frame_write(fd, buf, len, 10000, &err), LK_OK);
+	ck_assert_int_eq(lk_frame_read(fd, buf, sizeof(buf), &len, 60000, &err), LK_OK);
+	lk_msg_wipe(&m);
+	ck_assert_int_eq(lk_msg_decode(buf, len, &m, &err), LK_OK);
+	ck_assert_int_eq(m.type, LK_MSG_RESULT);
+	close(fd);
+	return m.pam_code;
+}
+
+/* latchkey with args as uid, in the background; stdout and stderr to
+ * /dev/null (what it printed is checked by a run of its own). */
+static pid_t spawn_as(uid_t uid, const char *const *args)
+{
+	const char *prog = bin("LATCHKEY_BIN");
+	char *argv[32];
+	pid_t pid;
+
+	make_argv(prog, args, argv);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+		if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
+			_exit(122);
+		if (uid != SELF &&
+		    (setgroups(0, NULL) != 0 || setgid((gid_t)uid) != 0 || setuid(uid) != 0))
+			_exit(121);
+		execv(prog, argv);
+		_exit(123);
+	}
+	return pid;
+}
+
+/* Entries of dir named prefix* (-1: dir unreadable). */
+static int entries_like(const char *dir, const char *prefix)
+{
+	struct dirent *de;
+	DIR *d = opendir(dir);
+	int n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL)
+		n += strncmp(de->d_name, prefix, strlen(prefix)) == 0;
+	closedir(d);
+	return n;
+}
+
+static bool exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
+}
+
+/* The pack's own checks, in its directory, as an auditor runs them. */
+static void assert_pack_verifies(const char *dir)
+{
+	char cmd[PATH_MAX * 3];
+
+	snprintf(cmd, sizeof(cmd),
+	         "cd '%s' && sha256sum --quiet -c MANIFEST.sha256 && openssl pkeyutl -verify "
+	         "-pubin -inkey signing.pub.pem -rawin -in MANIFEST.sha256 -sigfile "
+	         "MANIFEST.sha256.sig >/dev/null",
+	         dir);
+	ck_assert_msg(system(cmd) == 0, "the pack in %s does not verify", dir);
+}
+
+#define REPORT_ROWS 100000
+
+/*
+ * An auditor (nobody with role = auditor, when run as root) gets a SOC 2
+ * pack through latchkeyd: written as the caller into DIR, verifiable;
+ * authentication answered while the pack is made; a second report refused
+ * meanwhile; nothing left in the state directory.
+ */
+START_TEST(test_report_daemon)
+{
+	const char *const files[] = { "MANIFEST.sha256", "MANIFEST.sha256.sig", "VERIFY.txt",
+		                      "decisions.csv",   "evidence.xml",        "keys.csv",
+		                      "report.html",     "signing.pub.pem" };
+	uid_t who = getuid() == 0 ? NOBODY : SELF;
+	char parent[PATH_MAX * 2], dir[PATH_MAX * 3], dir2[PATH_MAX * 3], path[PATH_MAX * 4];
+	char want[PATH_MAX * 4];
+	struct timespec t0, t1;
+	long cps, rows;
+	struct stat st;
+	pid_t pid;
+	int wst;
+
+	fill_audit(REPORT_ROWS);
+	if (who == NOBODY) {
+		add_config("role = auditor uid:65534\n");
+		ck_assert_int_eq(chmod(g.conf, 0644), 0); /* the client reads admin_socket */
+	}
+	/* Somewhere the caller may create DIR. */
+	snprintf(parent, sizeof(parent), "%s/auditor", g.base);
+	ck_assert_int_eq(mkdir(parent, 0700), 0);
+	if (who == NOBODY)
+		ck_assert_int_eq(chown(parent, NOBODY, NOBODY), 0);
+	snprintf(dir, sizeof(dir), "%s/pack", parent);
+	snprintf(dir2, sizeof(dir2), "%s/pack2", g.base);
+	start_daemon();
+	cps = checkpoints();
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	pid = spawn_as(who, (const char *const[]){ "-c", g.conf, "report", "soc2", "--from",
+	                                           "2000-01-01", "--to", "2100-01-01", "--out", dir,
+	                                           NULL });
+	/* The report's checkpoint is committed first: from then on the pack
+	 * is being made (a readiness wait, no timing assumed). */
+	for (int i = 0; i < 6000 && checkpoints() == cps; i++) {
+		ck_assert_int_eq(waitpid(pid, &wst, WNOHANG), 0);
+		nanosleep(&(struct timespec){ 0, 5 * 1000 * 1000 }, NULL);
+	}
+	ck_assert_int_eq(checkpoints(), cps + 1);
+	/* Authentication goes on while the pack is made (the engine lock is
+	 * not held), and a second report is refused with one line, adding
+	 * nothing. */
+	ck_assert_uint_eq(auth_once(), 0);
+	RUN(&r1, NULL, "-c", g.conf, "report", "gdpr", "--from", "2000-01-01", "--to", "2100-01-01",
+	    "--out", dir2);
+	ck_assert_msg(waitpid(pid, &wst, WNOHANG) == 0,
+	              "the report was done before the auth and the second report were");
+	ck_assert_int_eq(r1.status, 3);
+	assert_error_line(&r1, "latchkeyd is already making a report");
+	ck_assert(!exists(dir2));
+	ck_assert_int_eq(checkpoints(), cps + 1);
+	ck_assert_int_eq(wait_status(pid), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	fprintf(stderr, "report soc2 through latchkeyd, %d rows: %.2f s\n", REPORT_ROWS,
+	        (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+
+	/* Every file, written as the caller, into DIR (0750). */
+	ck_assert_int_eq(lstat(dir, &st), 0);
+	ck_assert(S_ISDIR(st.st_mode));
+	{
+		mode_t mask = umask(0);
+		umask(mask);
+		ck_assert_uint_eq(st.st_mode & 0777, 0750 & ~mask);
+	}
+	ck_assert_int_eq(entries_like(dir, ""), 2 + (int)(sizeof(files) / sizeof(files[0])));
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		ck_assert_msg(lstat(path, &st) == 0 && S_ISREG(st.st_mode), "no %s", files[i]);
+		ck_assert_uint_eq(st.st_uid, who == NOBODY ? NOBODY : getuid());
+	}
+	assert_pack_verifies(dir);
+	/* The pack holds the rows and names the report's checkpoint. */
+	snprintf(path, sizeof(path), "%s/decisions.csv", dir);
+	{
+		FILE *f = fopen(path, "r");
+		long lines = 0;
+		int ch;
+		ck_assert_ptr_nonnull(f);
+		while ((ch = fgetc(f)) != EOF)
+			lines += ch == '\n';
+		fclose(f);
+		ck_assert_int_ge(lines, REPORT_ROWS);
+	}
+	/* Nothing of the pack stays with latchkeyd. */
+	ck_assert_int_eq(entries_like(g.dir, ".report-"), 0);
+
+	/* The output line, and the chain intact after it all. */
+	rows = audit_rows();
+	snprintf(dir2, sizeof(dir2), "%s/pack3", parent);
+	RUN_AS(&r1, who, NULL, "-c", g.conf, "report", "iso27001", "--from", "2000-01-01", "--to",
+	       "2100-01-01", "--out", dir2);
+	ck_assert_msg(r1.status == 0, "exit %d: %s", r1.status, r1.err);
+	snprintf(want, sizeof(want), "ISO 27001 pack in %s: checkpoint %ld, audit chain intact, ",
+	         dir2, cps + 2);
+	ck_assert_msg(strncmp(r1.out, want, strlen(want)) == 0, "[%s]", r1.out);
+	snprintf(want, sizeof(want), "report: %s/report.html\n", dir2);
+	ck_assert_ptr_nonnull(strstr(r1.out, want));
+	ck_assert_str_eq(r1.err, "");
+	assert_pack_verifies(dir2);
+	ck_assert_int_eq(audit_rows(), rows + 1); /* the checkpoint's row */
+	RUN(&r1, NULL, "-c", g.conf, "audit", "verify");
+	ck_assert_msg(r1.status == 0, "audit verify: %s%s", r1.out, r1.err);
+	ck_assert_uint_eq(auth_once(), 0);
+	ck_assert_int_eq(entries_like(g.dir, ".report-"), 0);
+	ck_assert_int_eq(stop_daemon(), 0);
+}
+END_TEST
+
+/* Refusals add nothing to the log (no checkpoint, no row) and leave no
+ * DIR behind; a non-empty DIR is refused before latchkeyd is asked. */
+START_TEST(test_report_refusals)
+{
+	char dir[PATH_MAX * 2], path[PATH_MAX * 3];
+	long cps, rows;
+	int fd;
+
+	start_daemon();
+	cps = checkpoints();
+	rows = audit_rows();
+	snprintf(dir, sizeof(dir), "%s/pack", g.base);
+
+	ck_assert_int_eq(mkdir(dir, 0750), 0);
+	snprintf(path, sizeof(path), "%s/mine.txt", dir);
+	write_file(path, "w", "mine\n");
+	RUN(&r1, NULL, "-c", g.conf, "report", "soc2", "--from", "2026-01-01", "--to", "2026-02-01",
+	    "--out", dir);
+	ck_assert_int_eq(r1.status, 3);
+	assert_error_line(&r1, "is not empty: a pack goes into a new or empty directory");
+	ck_assert_int_eq(entries_like(dir, ""), 3);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(rmdir(dir), 0);
+
+	RUN(&r1, NULL, "-c", g.conf, "report", "sox", "--from", "2026-01-01", "--to", "2026-02-01",
+	    "--out", dir);
+	ck_assert_int_eq(r1.status, 2);
+	assert_error_line(&r1, "unknown report 'sox'");
+	RUN(&r1, NULL, "-c", g.conf, "report", "soc2", "--from", "2026-13-01", "--to", "2026-02-01",
+	    "--out", dir);
+	ck_assert_int_eq(r1.status, 2);
+	assert_error_line(&r1, "bad --from '2026-13-01'");
+	RUN(&r1, NULL, "-c", g.conf, "report", "gdpr", "--from", "2026-03-01", "--to", "2026-02-01",
+	    "--out", dir);
+	ck_assert_int_eq(r1.status, 2);
+	assert_error_line(&r1, "the period is empty");
+	RUN(&r1, NULL, "-c", g.conf, "report", "soc2", "--from", "2026-01-01", "--out", dir);
+	ck_assert_int_eq(r1.status, 2);
+	assert_error_line(&r1, "needs --from DATE --to DATE --out DIR");
+	ck_assert(!exists(dir));
+	ck_assert_int_eq(checkpoints(), cps);
+	ck_assert_int_eq(audit_rows(), rows);
+
+	/* A caller with no role: refused by latchkeyd and audited; the DIR
+	 * the client made is gone again. */
+	if (getuid() == 0) {
+		ck_assert_int_eq(chmod(g.conf, 0644), 0);
+		RUN_AS(&r1, NOBODY, NULL, "-c", g.conf, "report", "soc2", "--from", "2026-01-01",
+		       "--to", "2026-02-01", "--out", "/tmp/latchkey-no-role-pack");
+		ck_assert_int_eq(r1.status, 1);
+		assert_error_line(&r1,
+		                  "uid 65534 has no role on latchkeyd; 'report soc2' needs the "
+		                  "auditor role");
+		ck_assert(!exists("/tmp/latchkey-no-role-pack"));
+		ck_assert_int_eq(denied_rows("verb=report soc2 role=none needs=auditor"), 1);
+		ck_assert_int_eq(checkpoints(), cps);
+		rows++;
+	}
+
+	/* A client that takes no files (an older latchkey): refused before
+	 * the checkpoint. Files asked for by another verb: a protocol error. */
+	fd = admin_connect();
+	send_request(fd, false,
+	             (const char *const[]){ "report", "soc2", "--from", "2026-01-01", "--to",
+	                                    "2026-02-01", "--out", dir, NULL },
+	             NULL);
+	{
+		struct lk_admin_msg m;
+		bool saw = false;
+		for (;;) {
+			ck_assert_int_eq(read_admin(fd, &m), LK_OK);
+			ck_assert_int_ne(m.type, LK_ADMIN_FILE);
+			if (m.type == LK_ADMIN_ERR)
+				saw = memmem(m.data, m.len, "cannot receive", 14) != NULL;
+			if (m.type == LK_ADMIN_END)
+				break;
+		}
+		ck_assert(saw);
+		ck_assert_int_eq(m.exit_status, 2);
+	}
+	close(fd);
+	fd = admin_connect();
+	{
+		unsigned char buf[LK_ADMIN_FRAME_BUF];
+		char *const argv[] = { "key", "list", NULL };
+		struct lk_admin_msg m;
+		struct lk_err err = { { 0 } };
+		size_t len;
+		ck_assert_int_eq(lk_admin_request_encode(LK_ADMIN_FILES, 2, argv, NULL, 0, buf,
+		                                         sizeof(buf), &len, &err),
+		                 LK_OK);
+		send_bytes(fd, buf, len);
+		ck_assert_int_eq(read_admin(fd, &m), LK_OK);
+		ck_assert_int_eq(m.type, LK_ADMIN_ERROR);
+		ck_assert_ptr_nonnull(strstr(m.error, "files asked for by a verb"));
+	}
+	close(fd);
+	ck_assert(!exists(dir));
+	ck_assert_int_eq(checkpoints(), cps);
+	ck_assert_int_eq(audit_rows(), rows);
+	ck_assert_int_eq(entries_like(g.dir, ".report-"), 0);
+	ck_assert_int_eq(stop_daemon(), 0);
+}
+END_TEST
+
+/* Appends one encoded message to a fake reply. */
+static void put_msg(unsigned char *buf, size_t cap, size_t *len, const struct lk_admin_msg *m)
+{
+	struct lk_err err = { { 0 } };
+	size_t n;
+
+	ck_assert_int_eq(lk_admin_encode(m, buf + *len, cap - *len, &n, &err), LK_OK);
+	*len += n;
+}
+
+#define M_FILE(n) (&(struct lk_admin_msg){ .type = LK_ADMIN_FILE, .name = (n) })
+#define M_DATA(s)                \
+	(&(struct lk_admin_msg){ \
+	    .type = LK_ADMIN_DATA, .data = (const unsigned char *)(s), .len = strlen(s) })
+#define M_FEND(sz) (&(struct lk_admin_msg){ .type = LK_ADMIN_FILE_END, .size = (sz) })
+#define M_OUT(s)                 \
+	(&(struct lk_admin_msg){ \
+	    .type = LK_ADMIN_OUT, .data = (const unsigned char *)(s), .len = strlen(s) })
+#define M_END(st)  (&(struct lk_admin_msg){ .type = LK_ADMIN_END, .exit_status = (st) })
+#define M_ERROR(s) (&(struct lk_admin_msg){ .type = LK_ADMIN_ERROR, .error = s })
+
+/* The client's side of files against a fake latchkeyd: what a good reply
+ * writes, and that a bad one (out of order, a wrong size, a name that is
+ * a path, a repeated name, an ERROR mid-file) leaves nothing behind. */
+START_TEST(test_report_client)
+{
+	static unsigned char reply[4096];
+	static const unsigned char bad_name[] = { 0, 0,   0,   7,   1,  LK_ADMIN_FILE,
+		                                  4, '.', '.', '/', 'x' };
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char dir[PATH_MAX * 2], path[PATH_MAX * 3], text[64] = "";
+	int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	size_t len;
+	pid_t pid;
+	FILE *f;
+	struct {
+		int step; /* which reply */
+		const char *want;
+	} rows[] = {
+		{ 1, "a file cut short" },       { 2, "has 3 bytes, 2 were sent" },
+		{ 3, "cannot create" },          { 4, "latchkeyd could not run the request: gone" },
+		{ 5, "a report with no files" }, { 6, "bad or no reply" },
+		{ 7, "data outside a file" },
+	};
+
+	ck_assert_int_ge(lfd, 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", g.admin_sock);
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(lfd, 4), 0);
+	snprintf(dir, sizeof(dir), "%s/pack", g.base);
+
+	/* A good reply: the file, then the output and END 0. */
+	len = 0;
+	put_msg(reply, sizeof(reply), &len, M_FILE("a.txt"));
+	put_msg(reply, sizeof(reply), &len, M_DATA("h"));
+	put_msg(reply, sizeof(reply), &len, M_DATA("i"));
+	put_msg(reply, sizeof(reply), &len, M_FEND(2));
+	put_msg(reply, sizeof(reply), &len, M_OUT("ok\n"));
+	put_msg(reply, sizeof(reply), &len, M_END(0));
+	pid = fake_daemon(lfd, reply, len);
+	RUN(&r1, NULL, "-c", g.conf, "report", "soc2", "--from", "2026-01-01", "--to", "2026-02-01",
+	    "--out", dir);
+	ck_assert_int_eq(wait_status(pid), 0);
+	ck_assert_msg(r1.status == 0, "%s", r1.err);
+	ck_assert_str_eq(r1.out, "ok\n");
+	snprintf(path, sizeof(path), "%s/a.txt", dir);
+	f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_ptr_nonnull(fgets(text, sizeof(text), f));
+	fclose(f);
+	ck_assert_str_eq(text, "hi");
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(rmdir(dir), 0);
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		len = 0;
+		if (rows[i].step != 6 && rows[i].step != 7 && rows[i].step != 5) {
+			put_msg(reply, sizeof(reply), &len, M_FILE("a.txt"));
+			put_msg(reply, sizeof(reply), &len, M_DATA("hi"));
+		}
+		switch (rows[i].step) {
+		case 1: /* END inside a file */
+			put_msg(reply, sizeof(reply), &len, M_END(0));
+			break;
+		case 2:
+			put_msg(reply, sizeof(reply), &len, M_FEND(3));
+			break;
+		case 3: /* the same name twice: never over a file */
+			put_msg(reply, sizeof(reply), &len, M_FEND(2));
+			put_msg(reply, sizeof(reply), &len, M_FILE("a.txt"));
+			break;
+		case 4:
+			put_msg(reply, sizeof(reply), &len, M_ERROR("gone"));
+			break;
+		case 5:
+			put_msg(reply, sizeof(reply), &len, M_END(0));
+			break;
+		case 6: /* a path where a name is due: the decoder refuses it */
+			memcpy(reply, bad_name, sizeof(bad_name));
+			len = sizeof(bad_name);
+			break;
+		case 7:
+			put_msg(reply, sizeof(reply), &len, M_DATA("hi"));
+			break;
+		}
+		pid = fake_daemon(lfd, reply, len);
+		RUN(&r1, NULL, "-c", g.conf, "report", "soc2", "--from", "2026-01-01", "--to",
+		    "2026-02-01", "--out", dir);
+		ck_assert_int_eq(wait_status(pid), 0);
+		ck_assert_msg(r1.status == 4, "row %zu: exit %d", i, r1.status);
+		assert_error_line(&r1, rows[i].want);
+		ck_assert_msg(!exists(dir), "row %zu: %s is left", i, dir);
+	}
+	/* An existing empty DIR stays (it was the caller's), emptied again. */
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	len = 0;
+	put_msg(reply, sizeof(reply), &len, M_FILE("a.txt"));
+	put_msg(reply, sizeof(reply), &len, M_FEND(0));
+	put_msg(reply, sizeof(reply), &len, M_END(3));
+	pid = fake_daemon(lfd, reply, len);
+	RUN(&r1, NULL, "-c", g.conf, "report", "soc2", "--from", "2026-01-01", "--to", "2026-02-01",
+	    "--out", dir);
+	ck_assert_int_eq(wait_status(pid), 0);
+	ck_assert_int_eq(r1.status, 3);
+	ck_assert_int_eq(entries_like(dir, ""), 2);
+	/* Files to a verb that asked for none. */
+	len = 0;
+	put_msg(reply, sizeof(reply), &len, M_FILE("a.txt"));
+	pid = fake_daemon(lfd, reply, len);
+	RUN(&r1, NULL, "-c", g.conf, "key", "list");
+	ck_assert_int_eq(wait_status(pid), 0);
+	ck_assert_int_eq(r1.status, 4);
+	assert_error_line(&r1, "a file where none is due");
+	close(lfd);
+}
+END_TEST
+
+/* FILE, DATA, FILE_END and the FILES flag: bounds both ways. */
+START_TEST(test_codec_files)
+{
+	static const char *const bad[] = { "",    ".",    "..", ".hidden", "a/b", "../x",
+		                           "a b", "a\\b", "é",  "a:b",     "-\n" };
+	char *const argv[] = { "report", "soc2", NULL };
+	char name[LK_ADMIN_NAME_MAX + 2];
+	unsigned char buf[LK_ADMIN_FRAME_BUF];
+	struct lk_admin_request q;
+	struct lk_admin_msg m;
+	struct lk_err err = { { 0 } };
+	size_t len;
+
+	ck_assert_int_eq(lk_admin_request_encode(LK_ADMIN_FILES | LK_ADMIN_JSON, 2, argv, NULL, 0,
+	                                         buf, sizeof(buf), &len, &err),
+	                 LK_OK);
+	ck_assert_uint_eq(buf[6], LK_ADMIN_FILES | LK_ADMIN_JSON);
+	ck_assert_int_eq(lk_admin_request_decode(buf + 4, len - 4, &q, &err), LK_OK);
+	ck_assert(q.files && q.json && !q.has_in);
+	lk_admin_request_free(&q);
+	ck_assert_int_eq(
+	    lk_admin_request_encode(LK_ADMIN_STDIN, 2, argv, NULL, 0, buf, sizeof(buf), &len, &err),
+	    LK_EINVAL);
+	ck_assert_int_eq(lk_admin_request_encode(8, 2, argv, NULL, 0, buf, sizeof(buf), &len, &err),
+	                 LK_EINVAL);
+	ck_assert_int_eq(
+	    lk_admin_request_decode((const unsigned char[]){ 1, 1, 8, 1, 0, 1, 'k' }, 7, &q, &err),
+	    LK_EINVAL);
+
+	/* FILE: the longest name, and every bad one refused both ways. */
+	memset(name, 'a', LK_ADMIN_NAME_MAX);
+	name[LK_ADMIN_NAME_MAX] = '\0';
+	m = (struct lk_admin_msg){ .type = LK_ADMIN_FILE };
+	memcpy(m.name, name, LK_ADMIN_NAME_MAX + 1);
+	ck_assert_int_eq(lk_admin_encode(&m, buf, sizeof(buf), &len, &err), LK_OK);
+	ck_assert_uint_eq(len, 4 + 2 + 1 + LK_ADMIN_NAME_MAX);
+	ck_assert_int_eq(lk_admin_decode(buf + 4, len - 4, &m, &err), LK_OK);
+	ck_assert_int_eq(m.type, LK_ADMIN_FILE);
+	ck_assert_str_eq(m.name, name);
+	buf[6] = LK_ADMIN_NAME_MAX + 1; /* a name over the bound */
+	buf[len++] = 'a';
+	ck_assert_int_eq(lk_admin_decode(buf + 4, len - 4, &m, &err), LK_EINVAL);
+	ck_assert(lk_admin_name_ok("MANIFEST.sha256.sig", 19));
+	ck_assert(!lk_admin_name_ok(name, LK_ADMIN_NAME_MAX + 1));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		unsigned char frame_[80] = { 1, LK_ADMIN_FILE, (unsigned char)strlen(bad[i]) };
+		m = (struct lk_admin_msg){ .type = LK_ADMIN_FILE };
+		snprintf(m.name, sizeof(m.name), "%s", bad[i]);
+		ck_assert_msg(lk_admin_encode(&m, buf, sizeof(buf), &len, &err) == LK_EINVAL,
+		              "encoded '%s'", bad[i]);
+		memcpy(frame_ + 3, bad[i], strlen(bad[i]));
+		ck_assert_msg(lk_admin_decode(frame_, 3 + strlen(bad[i]), &m, &err) == LK_EINVAL,
+		              "decoded '%s'", bad[i]);
+	}
+	/* A NUL inside the name, a length past the payload, trailing bytes. */
+	ck_assert_int_eq(
+	    lk_admin_decode((const unsigned char[]){ 1, 7, 3, 'a', 0, 'b' }, 6, &m, &err),
+	    LK_EINVAL);
+	ck_assert_int_eq(lk_admin_decode((const unsigned char[]){ 1, 7, 3, 'a', 'b' }, 5, &m, &err),
+	                 LK_EINVAL);
+	ck_assert_int_eq(lk_admin_decode((const unsigned char[]){ 1, 7, 1, 'a', 'b' }, 5, &m, &err),
+	                 LK_EINVAL);
+	ck_assert_int_eq(lk_admin_decode((const unsigned char[]){ 1, 7 }, 2, &m, &err), LK_EINVAL);
+
+	/* DATA: 1 .. LK_ADMIN_CHUNK_MAX bytes. */
+	ck_assert_int_eq(lk_admin_decode((const unsigned char[]){ 1, 8 }, 2, &m, &err), LK_EINVAL);
+	ck_assert_int_eq(lk_admin_decode((const unsigned char[]){ 1, 8, 0 }, 3, &m, &err), LK_OK);
+	ck_assert_uint_eq(m.len, 1);
+	ck_assert_int_eq(lk_admin_encode(&(struct lk_admin_msg){ .type = LK_ADMIN_DATA,
+	                                                         .data = buf,
+	                                                         .len = LK_ADMIN_CHUNK_MAX + 1 },
+	                                 buf, sizeof(buf), &len, &err),
+	                 LK_EINVAL);
+	ck_assert_int_eq(lk_admin_encode(&(struct lk_admin_msg){ .type = LK_ADMIN_DATA, .len = 0 },
+	                                 buf, sizeof(buf), &len, &err),
+	                 LK_EINVAL);
+
+	/* FILE_END: exactly a u64. */
+	ck_assert_int_eq(lk_admin_encode(&(struct lk_admin_msg){ .type = LK_ADMIN_FILE_END,
+	                                                         .size = 0x0102030405060708ull },
+	                                 buf, sizeof(buf), &len, &err),
+	                 LK_OK);
+	ck_assert_uint_eq(len, 4 + 2 + 8);
+	ck_assert_int_eq(lk_admin_decode(buf + 4, len - 4, &m, &err), LK_OK);
+	ck_assert(m.size == 0x0102030405060708ull);
+	ck_assert_int_eq(lk_admin_decode(buf + 4, len - 5, &m, &err), LK_EINVAL);
+	buf[len] = 0;
+	ck_assert_int_eq(lk_admin_decode(buf + 4, len - 3, &m, &err), LK_EINVAL);
+	/* The next type is still unknown. */
+	ck_assert_int_eq(lk_admin_decode((const unsigned char[]){ 1, 10, 0 }, 3, &m, &err),
+	                 LK_EINVAL);
 }
 END_TEST
 
@@ -1020,8 +1612,17 @@ static Suite *admin_suite(void)
 	tcase_add_test(tc, test_role_resolution);
 	suite_add_tcase(s, tc);
 
+	tc = tcase_create("report");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, test_report_daemon);
+	tcase_add_test(tc, test_report_refusals);
+	tcase_add_test(tc, test_report_client);
+	suite_add_tcase(s, tc);
+
 	tc = tcase_create("codec");
 	tcase_add_test(tc, test_codec);
+	tcase_add_test(tc, test_codec_files);
 	suite_add_tcase(s, tc);
 	return s;
 }
