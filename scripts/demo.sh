@@ -36,6 +36,16 @@ LATCHKEY_CONFIG=$("$lk" init --state-dir "$state" --plugin-dir "$plugins")
 export LATCHKEY_CONFIG
 echo "$LATCHKEY_CONFIG"
 ls -l "$state"
+# The organisation's own statements for the GDPR pack's record of processing
+# (Art. 30) and the retention period it is tested against.
+cat >>"$LATCHKEY_CONFIG" <<'CONF'
+controller = Example Ltd, 1 Example Street, Dublin
+controller_contact = privacy@example.com
+processing_purpose = Authenticating staff and services to internal systems
+audit_retention = 400d
+CONF
+show "cat >> latchkey.conf   # the GDPR record's controller, contact, purpose; audit_retention"
+tail -n 4 "$LATCHKEY_CONFIG"
 
 step "1b. Start latchkeyd: it alone holds the master key and writes the audit log"
 # Every latchkey verb below runs inside the daemon through its admin socket,
@@ -84,8 +94,11 @@ step "5. Revoke: effective on the very next verification"
 show "latchkey key revoke $NEWKID --reason 'laptop stolen (INC-1042)'"
 "$lk" key revoke "$NEWKID" --reason "laptop stolen (INC-1042)"
 printf 'new key: '; printf '%s\n' "$NEW" | "$lk" key verify --env prod --source 10.1.2.3 || true
-show "latchkey key revoke-all --owner alice@example.com --reason 'offboarded'"
-"$lk" key revoke-all --owner alice@example.com --reason "offboarded"
+# --left: when alice left; the evidence packs test the revocation against
+# offboarding_sla (24h by default).
+left=$(date -u -d '-2 hours' +%Y-%m-%dT%H:%M:%SZ)
+show "latchkey key revoke-all --owner alice@example.com --left $left --reason 'offboarded'"
+"$lk" key revoke-all --owner alice@example.com --left "$left" --reason "offboarded"
 printf 'old key: '; printf '%s\n' "$KEY" | "$lk" key verify --env prod --source 10.1.2.3 || true
 
 step "6. The audit trail: every issue, use and revocation, people as pseudonyms, no secrets"
@@ -306,7 +319,26 @@ show "latchkey audit log --type auth.decision --limit 4"
 show "latchkey cert list --expiring 30d        # the inventory: renew these"
 "$lk" cert list --expiring 30d
 
-step "16. Stop the daemon: it drains, commits and exits; PAM then fails closed"
+step "16. GDPR and ISO 27001 evidence packs, made by the running daemon"
+# latchkey report runs through latchkeyd for the auditor role: it signs a
+# checkpoint, writes the pack from a read-only snapshot without stopping
+# authentication, and streams the files to the directory the caller made.
+today=$(date -u +%Y-%m-%d)
+for kind in gdpr iso27001; do
+	show "latchkey report $kind --from $today --to $today --out demo-state/$kind"
+	"$lk" report "$kind" --from "$today" --to "$today" --out "$state/$kind"
+done
+show "xmllint --xpath '//*[local-name()=\"field\"]/@stated' demo-state/gdpr/evidence.xml   # Art. 30 items"
+xmllint --xpath '//*[local-name()="field"]/@name | //*[local-name()="field"]/@stated' \
+	"$state/gdpr/evidence.xml" | paste - - | sed 's/^ *//'
+show "xmllint --xpath '//*[@id=\"a5.18-offboarding\"]/*[local-name()=\"row\"]' demo-state/iso27001/evidence.xml"
+xmllint --xpath '//*[@id="a5.18-offboarding"]/*[local-name()="row"]' \
+	"$state/iso27001/evidence.xml"
+echo
+show "pam-login --env-file LATCHKEY_CLIENT_CERT=dave.pem web-mtls -     # logins went on meanwhile"
+mtls_login "$pki/dave.pem" web-mtls -
+
+step "17. Stop the daemon: it drains, commits and exits; PAM then fails closed"
 show "kill -TERM \$(pidof latchkeyd); tail -2 demo-state/latchkeyd.log"
 stop_daemon
 tail -n 2 "$state/latchkeyd.log"
@@ -317,7 +349,7 @@ show "latchkey audit verify          (exit 4: every verb goes through the daemon
 show "latchkey --offline audit verify   (the database's owner, daemon stopped)"
 "$lk" --offline audit verify
 
-step "17. Signed checkpoints: latchkeyd signed one as it stopped; openssl alone checks it"
+step "18. Signed checkpoints: latchkeyd signed one as it stopped; openssl alone checks it"
 # An auditor needs the database (or the syslog copy), signing.pub.pem and
 # the openssl command; latchkey(1), CHECKPOINTS.
 show "latchkey --offline audit log --type audit.checkpoint"
@@ -342,12 +374,11 @@ show "latchkey -c demo-state.tampered/latchkey.conf --offline audit verify"
 "$lk" -c "$state.tampered/latchkey.conf" --offline audit verify || echo "(exit status $?)"
 rm -rf "$state.tampered"
 
-step "18. A SOC 2 evidence pack for the demo's activity, signed; openssl checks it"
-# As the database's owner with latchkeyd stopped (decision 0012): a signed
-# checkpoint, evidence.xml checked against its XSD, report.html, CSVs, a
-# signed manifest.
+step "19. A SOC 2 evidence pack for the demo's activity, signed; openssl checks it"
+# As the database's owner with latchkeyd stopped (--offline; through the
+# daemon as in step 16 otherwise): a signed checkpoint, evidence.xml checked
+# against its XSD, report.html, CSVs, a signed manifest.
 pack="$state/evidence"
-today=$(date -u +%Y-%m-%d)
 show "latchkey --offline report soc2 --from $today --to $today --out demo-state/evidence"
 "$lk" --offline report soc2 --from "$today" --to "$today" --out "$pack"
 ls "$pack"

@@ -6,7 +6,7 @@ set -eu
 pkgs="build-essential autoconf automake libtool pkg-config
 libpam0g-dev libsodium-dev libxml2-dev libsqlite3-dev check libssl-dev zlib1g-dev
 libxslt1-dev libqrencode-dev libpam-wrapper libpamtest0-dev liboath-dev
-clang-format valgrind sqlite3 openssl
+clang-format valgrind sqlite3 openssl libxml2-utils
 nginx libnginx-mod-http-auth-pam curl pamtester oathtool libpam-oath
 chromium chromium-driver"
 missing=""
