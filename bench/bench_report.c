@@ -12,7 +12,8 @@
  * with the key alone, ssh, vpn and sudo with key + TOTP, mtls with a client
  * certificate) about 90% ok, the rest bad-secret, revoked (only for a key
  * revoked by then), unknown-ca, pin-mismatch and totp bad-code, a lockout
- * every 5,000 decisions, a policy load every 3 days, and a signed
+ * every 5,000 decisions, each service's policy reloaded every 3 days (with
+ * its policy_evidence row, as latchkeyd writes it), and a signed
  * checkpoint every 10,000 rows, all written as latchkeyd writes them
  * (lk_audit_append computes each leaf and link).
  *
@@ -211,12 +212,56 @@ static void key_events(struct lk_store *store, int64_t upto, int64_t start)
 
 /* One decision: service, key and result from i; a key is used only while
  * it exists, and "revoked" only once it is. */
+static const char *const services[] = { "web", "api", "ssh", "vpn", "sudo", "mtls" };
+#define N_SERVICES 6
+
+/* Each service's policy hash for the policy period of ts: 64 hex digits, as
+ * the engine records them (a new policy every POLICY_EVERY_S). */
+static void policy_hash(int service, int64_t ts, char out[65])
+{
+	snprintf(out, 65, "3f9a1c2b%02x%08x%046d", service, (unsigned)(ts / POLICY_EVERY_S), 0);
+}
+
+/* What latchkeyd does when it puts a policy in service (core/engine.c):
+ * the policy.load row and its policy_evidence row, so every decision's
+ * hash is on record and the MFA test judges it against its policy. */
+static void load_policies(struct lk_store *store, int64_t ts)
+{
+	sqlite3_stmt *st;
+	char hash[65], detail[128];
+
+	if (sqlite3_prepare_v2(store->db,
+	                       "INSERT OR IGNORE INTO policy_evidence (sha256, service, steps, "
+	                       "required_factors, first_loaded, last_loaded) "
+	                       "VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+	                       -1, &st, NULL) != SQLITE_OK)
+		bench_die("prepare: %s", sqlite3_errmsg(store->db));
+	for (int i = 0; i < N_SERVICES; i++) {
+		bool two = i >= 2 && i <= 4; /* ssh, vpn, sudo: key and TOTP */
+		policy_hash(i, ts, hash);
+		snprintf(detail, sizeof(detail), "service=%s policy=%s", services[i], hash);
+		append(store, ts, NULL, NULL, "policy.load", "ok", detail);
+		sqlite3_reset(st);
+		sqlite3_bind_text(st, 1, hash, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 2, services[i], -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3,
+		                  i == 5 ? "mtls required"
+		                  : two  ? "apikey required, totp required"
+		                         : "apikey required",
+		                  -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 4, two ? 2 : 1);
+		sqlite3_bind_int64(st, 5, ts);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			bench_die("policy evidence: %s", sqlite3_errmsg(store->db));
+	}
+	sqlite3_finalize(st);
+}
+
 static void decision(struct lk_store *store, long i, int64_t ts)
 {
-	static const char *const services[] = { "web", "api", "ssh", "vpn", "sudo", "mtls" };
-	char detail[256];
+	char detail[256], hash[65];
 	uint64_t h = mix((uint64_t)i);
-	const char *service = services[h % 6], *reason = "ok", *steps;
+	const char *service = services[h % N_SERVICES], *reason = "ok", *steps;
 	struct key *k = &keys[(h >> 8) % KEYS];
 	unsigned roll = (unsigned)((h >> 24) % 1000);
 	bool two = strcmp(service, "ssh") == 0 || strcmp(service, "vpn") == 0 ||
@@ -242,10 +287,11 @@ static void decision(struct lk_store *store, long i, int64_t ts)
 	} else {
 		steps = two ? "apikey:ok,totp:ok" : "apikey:ok";
 	}
+	policy_hash((int)(h % N_SERVICES), ts, hash);
 	snprintf(detail, sizeof(detail),
-	         "service=%s env=prod policy=3f9a1c2b%08x pam=%d steps=%s rhost=10.%u.%u.%u",
-	         service, (unsigned)(ts / POLICY_EVERY_S), strcmp(reason, "ok") == 0 ? 0 : 7, steps,
-	         (unsigned)(h >> 40) % 250, (unsigned)(h >> 48) % 250, (unsigned)(h >> 56) % 250);
+	         "service=%s env=prod policy=%s pam=%d steps=%s rhost=10.%u.%u.%u", service, hash,
+	         strcmp(reason, "ok") == 0 ? 0 : 7, steps, (unsigned)(h >> 40) % 250,
+	         (unsigned)(h >> 48) % 250, (unsigned)(h >> 56) % 250);
 	append(store, ts, owners[k->owner], mtls ? NULL : k->kid, "auth.decision", reason, detail);
 	if (i % LOCKOUT_EVERY == LOCKOUT_EVERY - 1)
 		append(store, ts, owners[k->owner], k->kid, "auth.lockout", "too-many-failures",
@@ -259,7 +305,7 @@ static long load_log(struct lk_store *store, const struct lk_signer *signer, lon
 {
 	struct lk_checkpoint cp;
 	struct lk_err err = { { 0 } };
-	int64_t next_policy = start;
+	int64_t policy_epoch = -1;
 	long since = 0;
 
 	if (lk_store_batch_begin(store, &err) < 0)
@@ -269,13 +315,9 @@ static long load_log(struct lk_store *store, const struct lk_signer *signer, lon
 		int64_t ts = start + span * i / n;
 
 		key_events(store, ts, start);
-		if (ts >= next_policy) {
-			char detail[96];
-
-			snprintf(detail, sizeof(detail), "file=web.policy hash=3f9a1c2b%08x",
-			         (unsigned)(ts / POLICY_EVERY_S));
-			append(store, ts, NULL, NULL, "policy.load", "ok", detail);
-			next_policy += POLICY_EVERY_S;
+		if (ts / POLICY_EVERY_S != policy_epoch) {
+			policy_epoch = ts / POLICY_EVERY_S;
+			load_policies(store, ts);
 		}
 		decision(store, i, ts);
 		if (appended - since >= CHECKPOINT_EVERY) {
