@@ -328,7 +328,7 @@ for kind in gdpr iso27001; do
 	show "latchkey report $kind --from $today --to $today --out demo-state/$kind"
 	"$lk" report "$kind" --from "$today" --to "$today" --out "$state/$kind"
 done
-show "xmllint --xpath '//*[local-name()=\"field\"]/@stated' demo-state/gdpr/evidence.xml   # Art. 30 items"
+show "xmllint --xpath '//*[local-name()=\"field\"]/@name | //*[local-name()=\"field\"]/@stated' demo-state/gdpr/evidence.xml"
 xmllint --xpath '//*[local-name()="field"]/@name | //*[local-name()="field"]/@stated' \
 	"$state/gdpr/evidence.xml" | paste - - | sed 's/^ *//'
 show "xmllint --xpath '//*[@id=\"a5.18-offboarding\"]/*[local-name()=\"row\"]' demo-state/iso27001/evidence.xml"
