@@ -16,6 +16,7 @@
 #include <stdio.h>
 
 #include "report-private.h"
+#include "subject-private.h"
 
 /*
  * The shared queries, as the pack quotes them (completeness and accuracy of the
@@ -72,6 +73,10 @@ struct rep {
 	const struct lk_ev_query *quoted[LK_EV_MAX_QUERIES];
 	size_t n_quoted;
 	int64_t exceptions;
+	/* ev_attr's erased-subject probe and the last pseudonym it answered. */
+	sqlite3_stmt *erased_st;
+	char erased_ref[LK_SUBJECT_REF_LEN + 1];
+	bool erased_last;
 	struct {
 		const char *test;
 		int64_t count;

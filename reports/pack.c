@@ -667,6 +667,7 @@ int lk_report_write(struct lk_store *store, const struct lk_signer *signer,
 	ret->intact = vr.audit.problem == LK_AUDIT_INTACT;
 	rc = LK_OK;
 out:
+	sqlite3_finalize(r.erased_st);
 	if (in_txn)
 		sqlite3_exec(r.db, "ROLLBACK", NULL, NULL, NULL);
 	if (rc < 0)

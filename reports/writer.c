@@ -25,10 +25,40 @@ void ev_end(struct rep *r)
 	ev_check(r, xmlTextWriterEndElement(r->w));
 }
 
+/* Whether the subject behind a pseudonym was erased (its name is gone).
+ * One primary-key probe, skipped when the row before named the same one. */
+static bool subject_erased(struct rep *r, const char *ref)
+{
+	if (strcmp(ref, r->erased_ref) == 0)
+		return r->erased_last;
+	if (r->erased_st == NULL &&
+	    sqlite3_prepare_v2(r->db, "SELECT name IS NULL FROM subject WHERE subject_ref = ?1", -1,
+	                       &r->erased_st, NULL) != SQLITE_OK) {
+		r->werr = true; /* an unanswerable question fails the pack */
+		return false;
+	}
+	sqlite3_reset(r->erased_st);
+	sqlite3_bind_text(r->erased_st, 1, ref, -1, SQLITE_TRANSIENT);
+	r->erased_last =
+	    sqlite3_step(r->erased_st) == SQLITE_ROW && sqlite3_column_int(r->erased_st, 0) == 1;
+	snprintf(r->erased_ref, sizeof(r->erased_ref), "%s", ref);
+	return r->erased_last;
+}
+
 void ev_attr(struct rep *r, const char *name, const char *value)
 {
-	if (value != NULL)
-		ev_check(r, xmlTextWriterWriteAttribute(r->w, BAD_CAST name, BAD_CAST value));
+	char buf[LK_SUBJECT_REF_LEN + 32];
+
+	if (value == NULL)
+		return;
+	/* "Reports show 'erased subject'": wherever a pseudonym appears, an
+	 * erased person is marked as such (the name was never in a pack). */
+	if (strcmp(name, "subject") == 0 && strncmp(value, "sub_", 4) == 0 &&
+	    strlen(value) < sizeof(r->erased_ref) && subject_erased(r, value)) {
+		snprintf(buf, sizeof(buf), "%s (erased subject)", value);
+		value = buf;
+	}
+	ev_check(r, xmlTextWriterWriteAttribute(r->w, BAD_CAST name, BAD_CAST value));
 }
 
 void ev_attr_int(struct rep *r, const char *name, int64_t v)
