@@ -11,9 +11,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <libxml/xmlschemas.h>
-#include <libxml/xpath.h>
-#include <libxml/xpathInternals.h>
 #include <limits.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -24,6 +21,7 @@
 #include <unistd.h>
 
 #include "checkpoint-private.h"
+#include "evidence-testutil.h"
 #include "pack-private.h"
 #include "report-private.h"
 #include "signing-private.h"
@@ -199,27 +197,6 @@ static void make_pack(struct lk_report_result *res)
 	ck_assert_msg(make_pack_for(TK_NOW, TK_NOW + 3 * DAY, res, &err) == LK_OK, "%s", err.msg);
 }
 
-static char *slurp(const char *path, size_t *ret_len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
-	ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	ck_assert_int_ge(n, 0);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	ck_assert_ptr_nonnull(buf);
-	ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	if (ret_len != NULL)
-		*ret_len = (size_t)n;
-	return buf;
-}
-
 static void pack_path(char *out, size_t len, const char *name)
 {
 	snprintf(out, len, "%s/%s", pack, name);
@@ -228,47 +205,16 @@ static void pack_path(char *out, size_t len, const char *name)
 /* Runs a shell command in the pack directory; its exit status. */
 static int in_pack(const char *cmd)
 {
-	char line[PATH_MAX * 2];
-	int st;
-
-	snprintf(line, sizeof(line), "cd '%s' && %s >/dev/null 2>&1", pack, cmd);
-	st = system(line);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-}
-
-static const char sha_cmd[] = "sha256sum -c MANIFEST.sha256";
-static const char ossl_cmd[] = "openssl pkeyutl -verify -pubin -inkey signing.pub.pem -rawin "
-                               "-in MANIFEST.sha256 -sigfile MANIFEST.sha256.sig";
-
-static bool have(const char *prog)
-{
-	char line[128];
-
-	snprintf(line, sizeof(line), "command -v %s >/dev/null 2>&1", prog);
-	return system(line) == 0;
+	return tk_run_in(pack, cmd);
 }
 
 /* The XPath count over evidence.xml (prefix e: the evidence namespace). */
 static double xcount(const char *expr)
 {
 	char path[PATH_MAX + 64];
-	xmlDocPtr doc;
-	xmlXPathContextPtr ctx;
-	xmlXPathObjectPtr o;
-	double n;
 
 	pack_path(path, sizeof(path), "evidence.xml");
-	doc = xmlReadFile(path, NULL, XML_PARSE_NONET);
-	ck_assert_ptr_nonnull(doc);
-	ctx = xmlXPathNewContext(doc);
-	xmlXPathRegisterNs(ctx, BAD_CAST "e", BAD_CAST LK_EVIDENCE_NS);
-	o = xmlXPathEvalExpression(BAD_CAST expr, ctx);
-	ck_assert_msg(o != NULL, "bad XPath %s", expr);
-	n = xmlXPathCastToNumber(o);
-	xmlXPathFreeObject(o);
-	xmlXPathFreeContext(ctx);
-	xmlFreeDoc(doc);
-	return n;
+	return tk_xpath_number(path, expr);
 }
 
 #define XCOUNT_EQ(expr, want) ck_assert_msg(xcount(expr) == (want), "%s != %d", expr, (int)(want))
@@ -279,66 +225,14 @@ START_TEST(test_validates_against_xsd)
 {
 	char path[PATH_MAX + 64];
 	struct lk_report_result res;
-	xmlSchemaParserCtxtPtr pc;
-	xmlSchemaPtr schema;
-	xmlSchemaValidCtxtPtr vc;
 
 	make_pack(&res);
-	/* The installed file, not the compiled-in copy the generator used. */
-	pc = xmlSchemaNewParserCtxt(TK_SRCDIR "/reports/evidence.xsd");
-	schema = xmlSchemaParse(pc);
-	ck_assert_ptr_nonnull(schema);
-	vc = xmlSchemaNewValidCtxt(schema);
 	pack_path(path, sizeof(path), "evidence.xml");
-	ck_assert_int_eq(xmlSchemaValidateFile(vc, path, 0), 0);
-	xmlSchemaFreeValidCtxt(vc);
-	xmlSchemaFree(schema);
-	xmlSchemaFreeParserCtxt(pc);
+	tk_assert_valid_evidence(path);
 	ck_assert(res.intact);
 	ck_assert_int_eq(res.exceptions, 0);
 }
 END_TEST
-
-/* Replaces every occurrence of from in *s with to (s is malloc'd). */
-static void replace_all(char **s, const char *from, const char *to)
-{
-	size_t fl = strlen(from), tl = strlen(to), n = 0;
-	char *p, *out, *o;
-
-	for (p = strstr(*s, from); p != NULL; p = strstr(p + fl, from))
-		n++;
-	out = malloc(strlen(*s) + n * tl + 1);
-	ck_assert_ptr_nonnull(out);
-	o = out;
-	for (p = *s;;) {
-		char *hit = strstr(p, from);
-		if (hit == NULL)
-			break;
-		memcpy(o, p, (size_t)(hit - p));
-		o += hit - p;
-		memcpy(o, to, tl);
-		o += tl;
-		p = hit + fl;
-	}
-	strcpy(o, p);
-	free(*s);
-	*s = out;
-}
-
-/* The value of every attr="..." becomes "*". */
-static void blank_attr(char **s, const char *attr)
-{
-	char pat[64];
-	char *p;
-
-	snprintf(pat, sizeof(pat), " %s=\"", attr);
-	for (p = strstr(*s, pat); p != NULL; p = strstr(p + 1, pat)) {
-		char *v = p + strlen(pat), *q = strchr(v, '"');
-		ck_assert_ptr_nonnull(q);
-		v[0] = '*';
-		memmove(v + 1, q, strlen(q) + 1);
-	}
-}
 
 START_TEST(test_golden)
 {
@@ -348,24 +242,24 @@ START_TEST(test_golden)
 
 	make_pack(&res);
 	pack_path(path, sizeof(path), "evidence.xml");
-	got = slurp(path, NULL);
+	got = tk_slurp(path, NULL);
 	/* Random per run: the kids and pseudonyms the core drew, the signing
 	 * key, and the chain head (it hashes the rows holding them). */
 	for (int i = 0; i < N_OWNERS; i++) {
 		snprintf(name, sizeof(name), "KID-%s", owners[i]);
-		replace_all(&got, kids[i], name);
+		tk_replace_all(&got, kids[i], name);
 		snprintf(name, sizeof(name), "REF-%s", owners[i]);
-		replace_all(&got, refs[i], name);
+		tk_replace_all(&got, refs[i], name);
 	}
-	blank_attr(&got, "key-id");
-	blank_attr(&got, "head");
+	tk_blank_attr(&got, "key-id");
+	tk_blank_attr(&got, "head");
 	if (getenv("LK_UPDATE_GOLDEN") != NULL) {
 		FILE *f = fopen(TK_SRCDIR "/tests/golden/soc2-evidence.xml", "w");
 		ck_assert_ptr_nonnull(f);
 		fputs(got, f);
 		fclose(f);
 	}
-	want = slurp(TK_SRCDIR "/tests/golden/soc2-evidence.xml", NULL);
+	want = tk_slurp(TK_SRCDIR "/tests/golden/soc2-evidence.xml", NULL);
 	if (strcmp(got, want) != 0) {
 		snprintf(path, sizeof(path), "%s/evidence.normalised.xml", e.dir);
 		FILE *f = fopen(path, "w");
@@ -393,7 +287,7 @@ START_TEST(test_signature_and_manifest)
 
 	make_pack(&res);
 	pack_path(path, sizeof(path), "MANIFEST.sha256");
-	manifest = slurp(path, &mlen);
+	manifest = tk_slurp(path, &mlen);
 	/* Every file but the manifest and its signature, in sha256sum's format. */
 	ck_assert_ptr_nonnull(strstr(manifest, "  evidence.xml\n"));
 	ck_assert_ptr_nonnull(strstr(manifest, "  report.html\n"));
@@ -403,7 +297,7 @@ START_TEST(test_signature_and_manifest)
 	ck_assert_ptr_nonnull(strstr(manifest, "  VERIFY.txt\n"));
 	ck_assert_ptr_null(strstr(manifest, "MANIFEST"));
 	pack_path(path, sizeof(path), "MANIFEST.sha256.sig");
-	sig = slurp(path, &slen);
+	sig = tk_slurp(path, &slen);
 	ck_assert_uint_eq(slen, LK_SIGNATURE_LEN);
 	/* Plain Ed25519 (not Ed25519ph) over the manifest's bytes. */
 	pack_path(path, sizeof(path), "signing.pub.pem");
@@ -414,18 +308,18 @@ START_TEST(test_signature_and_manifest)
 	free(sig);
 	/* The commands VERIFY.txt gives. */
 	pack_path(path, sizeof(path), "VERIFY.txt");
-	manifest = slurp(path, NULL);
-	ck_assert_ptr_nonnull(strstr(manifest, sha_cmd));
+	manifest = tk_slurp(path, NULL);
+	ck_assert_ptr_nonnull(strstr(manifest, TK_SHA_CMD));
 	ck_assert_ptr_nonnull(strstr(manifest, "openssl pkeyutl -verify -pubin -inkey "
 	                                       "signing.pub.pem -rawin \\\n       -in "
 	                                       "MANIFEST.sha256 -sigfile MANIFEST.sha256.sig"));
 	free(manifest);
-	if (!have("sha256sum") || !have("openssl")) {
+	if (!tk_have("sha256sum") || !tk_have("openssl")) {
 		fprintf(stderr, "check_report: no sha256sum or openssl, command checks skipped\n");
 		return;
 	}
-	ck_assert_int_eq(in_pack(sha_cmd), 0);
-	ck_assert_int_eq(in_pack(ossl_cmd), 0);
+	ck_assert_int_eq(in_pack(TK_SHA_CMD), 0);
+	ck_assert_int_eq(in_pack(TK_OSSL_CMD), 0);
 }
 END_TEST
 
@@ -440,7 +334,7 @@ START_TEST(test_tamper)
 	FILE *f;
 	int ch;
 
-	if (!have("sha256sum") || !have("openssl")) {
+	if (!tk_have("sha256sum") || !tk_have("openssl")) {
 		fprintf(stderr, "check_report: no sha256sum or openssl, tamper test skipped\n");
 		return;
 	}
@@ -455,13 +349,13 @@ START_TEST(test_tamper)
 		ck_assert_int_eq(fseek(f, 40, SEEK_SET), 0);
 		fputc(ch ^ 1, f);
 		fclose(f);
-		ck_assert_msg(in_pack(sha_cmd) != 0, "sha256sum -c passed with %s changed",
+		ck_assert_msg(in_pack(TK_SHA_CMD) != 0, "sha256sum -c passed with %s changed",
 		              files[i]);
 		f = fopen(path, "r+b");
 		ck_assert_int_eq(fseek(f, 40, SEEK_SET), 0);
 		fputc(ch, f);
 		fclose(f);
-		ck_assert_int_eq(in_pack(sha_cmd), 0);
+		ck_assert_int_eq(in_pack(TK_SHA_CMD), 0);
 	}
 	pack_path(path, sizeof(path), "MANIFEST.sha256");
 	f = fopen(path, "r+b");
@@ -470,7 +364,7 @@ START_TEST(test_tamper)
 	rewind(f);
 	fputc(ch == '0' ? '1' : '0', f);
 	fclose(f);
-	ck_assert_msg(in_pack(ossl_cmd) != 0, "openssl verified a changed manifest");
+	ck_assert_msg(in_pack(TK_OSSL_CMD) != 0, "openssl verified a changed manifest");
 }
 END_TEST
 
@@ -515,7 +409,7 @@ START_TEST(test_not_occurring)
 	XCOUNT_EQ("count(//e:test[@id='cc7.2-alerts']/e:result[@outcome='not occurring'])", 1);
 	XCOUNT_EQ("count(//e:result[contains(@outcome, 'pass')])", 0);
 	pack_path(path, sizeof(path), "report.html");
-	html = slurp(path, NULL);
+	html = tk_slurp(path, NULL);
 	ck_assert_ptr_nonnull(strstr(html, "not occurring"));
 	ck_assert_ptr_null(strstr(html, "pass"));
 	free(html);
@@ -718,7 +612,7 @@ START_TEST(test_csv)
 
 	make_pack(&res);
 	pack_path(path, sizeof(path), "keys.csv");
-	csv = slurp(path, NULL);
+	csv = tk_slurp(path, NULL);
 	ck_assert_ptr_nonnull(
 	    strstr(csv, "kid,owner_ref,env,scopes,created,expires,status,status_changed,"
 	                "status_reason\r\n"));
@@ -727,7 +621,7 @@ START_TEST(test_csv)
 	    strstr(csv, ",revoked,2026-11-02T12:00:00Z,\"left, \"\"team\"\"\"\r\n"));
 	free(csv);
 	pack_path(path, sizeof(path), "decisions.csv");
-	csv = slurp(path, NULL);
+	csv = tk_slurp(path, NULL);
 	ck_assert_ptr_nonnull(strstr(csv, "2026-11-02T09:00:00Z,api-mtls,denied,cert-expired,"));
 	ck_assert_ptr_nonnull(strstr(csv, ",apikey:ok\r\n"));
 	/* Six decisions in the period, the header, nothing after the period. */
@@ -749,7 +643,7 @@ START_TEST(test_html_chart)
 
 	make_pack(&res);
 	pack_path(path, sizeof(path), "report.html");
-	html = slurp(path, NULL);
+	html = tk_slurp(path, NULL);
 	ck_assert_ptr_nonnull(strstr(html, "<svg"));
 	ck_assert_ptr_nonnull(strstr(html, "2026-11-01: 2 allowed"));
 	ck_assert_ptr_nonnull(strstr(html, "2026-11-03: 1 denied"));
@@ -783,7 +677,7 @@ START_TEST(test_html_prunes_long_population)
 	XCOUNT_EQ("count(//e:test[@id='cc6.1-mfa']/e:row[@service='bulk'])", extra);
 	XCOUNT_EQ("count(//@rows-omitted)", 0);
 	pack_path(path, sizeof(path), "report.html");
-	html = slurp(path, NULL);
+	html = tk_slurp(path, NULL);
 	for (const char *p = html; (p = strstr(p, "apikey:ok,bulk:denied")) != NULL; p++)
 		shown++;
 	ck_assert_uint_eq(shown, LK_REPORT_HTML_ROWS - 1);
@@ -854,7 +748,7 @@ START_TEST(test_cli)
 	char cmd[PATH_MAX * 3], state[PATH_MAX + 64];
 	int st;
 
-	if (!have("sha256sum") || !have("openssl")) {
+	if (!tk_have("sha256sum") || !tk_have("openssl")) {
 		fprintf(stderr, "check_report: no sha256sum or openssl, CLI test skipped\n");
 		return;
 	}
@@ -866,8 +760,8 @@ START_TEST(test_cli)
 	         TK_BUILDDIR, state, state, pack, e.dir);
 	st = system(cmd);
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "report soc2 failed (%d)", st);
-	ck_assert_int_eq(in_pack(sha_cmd), 0);
-	ck_assert_int_eq(in_pack(ossl_cmd), 0);
+	ck_assert_int_eq(in_pack(TK_SHA_CMD), 0);
+	ck_assert_int_eq(in_pack(TK_OSSL_CMD), 0);
 	/* Again into the same, now full, directory: refused (exit 3). */
 	snprintf(cmd, sizeof(cmd),
 	         "%s/cli/latchkey --offline -c '%s/latchkey.conf' report soc2 --from 2026-01-01 "

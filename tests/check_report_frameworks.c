@@ -14,9 +14,6 @@
  */
 #include "config.h"
 
-#include <libxml/xmlschemas.h>
-#include <libxml/xpath.h>
-#include <libxml/xpathInternals.h>
 #include <limits.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -25,6 +22,7 @@
 #include <sys/wait.h>
 
 #include "checkpoint-private.h"
+#include "evidence-testutil.h"
 #include "gdpr-private.h"
 #include "report-private.h"
 #include "signing-private.h"
@@ -164,31 +162,13 @@ static int in_pack(const char *cmd)
 	return tk_run_in(pack, cmd);
 }
 
-static const char sha_cmd[] = "sha256sum -c MANIFEST.sha256";
-static const char ossl_cmd[] = "openssl pkeyutl -verify -pubin -inkey signing.pub.pem -rawin "
-                               "-in MANIFEST.sha256 -sigfile MANIFEST.sha256.sig";
-
 /* The XPath number over evidence.xml (prefix e: the evidence namespace). */
 static double xnum(const char *expr)
 {
 	char path[PATH_MAX + 64];
-	xmlDocPtr doc;
-	xmlXPathContextPtr ctx;
-	xmlXPathObjectPtr o;
-	double n;
 
 	pack_path(path, sizeof(path), "evidence.xml");
-	doc = xmlReadFile(path, NULL, XML_PARSE_NONET);
-	ck_assert_ptr_nonnull(doc);
-	ctx = xmlXPathNewContext(doc);
-	xmlXPathRegisterNs(ctx, BAD_CAST "e", BAD_CAST LK_EVIDENCE_NS);
-	o = xmlXPathEvalExpression(BAD_CAST expr, ctx);
-	ck_assert_msg(o != NULL, "bad XPath %s", expr);
-	n = xmlXPathCastToNumber(o);
-	xmlXPathFreeObject(o);
-	xmlXPathFreeContext(ctx);
-	xmlFreeDoc(doc);
-	return n;
+	return tk_xpath_number(path, expr);
 }
 
 #define XNUM_EQ(expr, want) ck_assert_msg(xnum(expr) == (want), "%s != %d", expr, (int)(want))
@@ -201,21 +181,10 @@ START_TEST(test_validates_against_xsd)
 {
 	char path[PATH_MAX + 64];
 	struct lk_report_result res;
-	xmlSchemaParserCtxtPtr pc;
-	xmlSchemaPtr schema;
-	xmlSchemaValidCtxtPtr vc;
 
 	make_pack(kinds[_i], &res);
-	/* The installed file, not the compiled-in copy the generator used. */
-	pc = xmlSchemaNewParserCtxt(TK_SRCDIR "/reports/evidence.xsd");
-	schema = xmlSchemaParse(pc);
-	ck_assert_ptr_nonnull(schema);
-	vc = xmlSchemaNewValidCtxt(schema);
 	pack_path(path, sizeof(path), "evidence.xml");
-	ck_assert_int_eq(xmlSchemaValidateFile(vc, path, 0), 0);
-	xmlSchemaFreeValidCtxt(vc);
-	xmlSchemaFree(schema);
-	xmlSchemaFreeParserCtxt(pc);
+	tk_assert_valid_evidence(path);
 	ck_assert(res.intact);
 	/* Zero rows is never anything but "not occurring". */
 	XNUM_EQ("count(//e:result[@population='0' and @outcome!='not occurring'])", 0);
@@ -281,8 +250,8 @@ START_TEST(test_signature_and_tamper)
 		return;
 	}
 	make_pack(kinds[_i], &res);
-	ck_assert_int_eq(in_pack(sha_cmd), 0);
-	ck_assert_int_eq(in_pack(ossl_cmd), 0);
+	ck_assert_int_eq(in_pack(TK_SHA_CMD), 0);
+	ck_assert_int_eq(in_pack(TK_OSSL_CMD), 0);
 	pack_path(path, sizeof(path), "evidence.xml");
 	f = fopen(path, "r+b");
 	ck_assert_ptr_nonnull(f);
@@ -292,7 +261,7 @@ START_TEST(test_signature_and_tamper)
 	ck_assert_int_eq(fseek(f, 200, SEEK_SET), 0);
 	fputc(ch ^ 1, f);
 	fclose(f);
-	ck_assert_msg(in_pack(sha_cmd) != 0, "sha256sum -c passed with evidence.xml changed");
+	ck_assert_msg(in_pack(TK_SHA_CMD) != 0, "sha256sum -c passed with evidence.xml changed");
 	pack_path(path, sizeof(path), "MANIFEST.sha256");
 	f = fopen(path, "r+b");
 	ck_assert_ptr_nonnull(f);
@@ -300,7 +269,7 @@ START_TEST(test_signature_and_tamper)
 	rewind(f);
 	fputc(ch == '0' ? '1' : '0', f);
 	fclose(f);
-	ck_assert_msg(in_pack(ossl_cmd) != 0, "openssl verified a changed manifest");
+	ck_assert_msg(in_pack(TK_OSSL_CMD) != 0, "openssl verified a changed manifest");
 }
 END_TEST
 
@@ -473,8 +442,8 @@ START_TEST(test_cli)
 	         TK_BUILDDIR, state, state, kind, pack, e.dir);
 	st = system(cmd);
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "report %s failed (%d)", kind, st);
-	ck_assert_int_eq(in_pack(sha_cmd), 0);
-	ck_assert_int_eq(in_pack(ossl_cmd), 0);
+	ck_assert_int_eq(in_pack(TK_SHA_CMD), 0);
+	ck_assert_int_eq(in_pack(TK_OSSL_CMD), 0);
 }
 END_TEST
 
