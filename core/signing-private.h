@@ -63,6 +63,9 @@ int lk_signing_key_id(const unsigned char pk[LK_SIGNING_PUBLIC_LEN],
 /* Writes pk as a SubjectPublicKeyInfo PEM to a new file (O_EXCL, 0644). */
 int lk_signing_write_public(const char *path, const unsigned char pk[LK_SIGNING_PUBLIC_LEN],
                             struct lk_err *err);
+/* The same, path relative to the directory dirfd (AT_FDCWD: as open). */
+int lk_signing_write_public_at(int dirfd, const char *path,
+                               const unsigned char pk[LK_SIGNING_PUBLIC_LEN], struct lk_err *err);
 
 /* Reads an Ed25519 public key PEM (SubjectPublicKeyInfo), at most 4 KiB;
  * anything else is LK_EINVAL. */

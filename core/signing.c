@@ -60,6 +60,12 @@ out:
 int lk_signing_write_public(const char *path, const unsigned char pk[LK_SIGNING_PUBLIC_LEN],
                             struct lk_err *err)
 {
+	return lk_signing_write_public_at(AT_FDCWD, path, pk, err);
+}
+
+int lk_signing_write_public_at(int dirfd, const char *path,
+                               const unsigned char pk[LK_SIGNING_PUBLIC_LEN], struct lk_err *err)
+{
 	EVP_PKEY *pkey = public_pkey(pk);
 	BIO *bio = BIO_new(BIO_s_mem());
 	char *pem = NULL;
@@ -71,7 +77,7 @@ int lk_signing_write_public(const char *path, const unsigned char pk[LK_SIGNING_
 	if (pkey == NULL || bio == NULL || PEM_write_bio_PUBKEY(bio, pkey) != 1 ||
 	    (len = BIO_get_mem_data(bio, &pem)) <= 0)
 		goto out;
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	fd = openat(dirfd, path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		r = lk_err_set(err, errno == EEXIST ? LK_EEXIST : LK_EIO, "cannot create %s: %s",
 		               path, strerror(errno));
@@ -83,7 +89,7 @@ int lk_signing_write_public(const char *path, const unsigned char pk[LK_SIGNING_
 	if (n != (ssize_t)len || fchmod(fd, 0644) != 0 || fsync(fd) != 0) {
 		r = lk_err_set(err, LK_EIO, "cannot write %s: %s", path,
 		               n < 0 ? strerror(errno) : "short write");
-		unlink(path);
+		unlinkat(dirfd, path, 0);
 		goto out;
 	}
 	r = LK_OK;

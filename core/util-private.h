@@ -54,4 +54,10 @@ bool lk_service_name_valid(const char *s);
  * bidirectional-override or separator characters (free text). */
 bool lk_text_valid(const char *s, size_t max);
 
+/* For text read back from a database that may hold rows latchkey did not
+ * write: *ret_copy is NULL when s is all well-formed UTF-8 of XML 1.0
+ * characters, else a malloc'd copy with every other byte or sequence
+ * replaced by U+FFFD. LK_ENOMEM when the copy cannot be made. */
+int lk_text_xml_copy(const char *s, char **ret_copy);
+
 #endif

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -159,6 +160,56 @@ static bool invisible_control(uint32_t cp)
 	       cp == 0x2029 || cp == 0xfeff;
 }
 
+/* Unicode noncharacters (U+FDD0..U+FDEF, U+xxFFFE, U+xxFFFF): never text,
+ * and U+FFFE/U+FFFF are not even XML characters, so one of them in an
+ * audit reason would make every evidence pack that lists it invalid. */
+static bool noncharacter(uint32_t cp)
+{
+	return (cp >= 0xfdd0 && cp <= 0xfdef) || (cp & 0xfffe) == 0xfffe;
+}
+
+/* XML 1.0's Char production. */
+static bool xml_char(uint32_t cp)
+{
+	return cp == 0x9 || cp == 0xa || cp == 0xd || (cp >= 0x20 && cp <= 0xd7ff) ||
+	       (cp >= 0xe000 && cp <= 0xfffd) || (cp >= 0x10000 && cp <= 0x10ffff);
+}
+
+int lk_text_xml_copy(const char *s, char **ret_copy)
+{
+	static const char replacement[] = "\xef\xbf\xbd"; /* U+FFFD */
+	const unsigned char *p = (const unsigned char *)s;
+	size_t len, n = 0;
+	uint32_t cp;
+	bool clean = true;
+	char *out, *o;
+
+	for (; *p != '\0'; p += len ? len : 1) {
+		len = utf8_decode(p, &cp);
+		clean = clean && len != 0 && xml_char(cp);
+		n += len != 0 && xml_char(cp) ? len : sizeof(replacement) - 1;
+	}
+	*ret_copy = NULL;
+	if (clean)
+		return LK_OK;
+	if ((out = malloc(n + 1)) == NULL)
+		return LK_ENOMEM;
+	o = out;
+	for (p = (const unsigned char *)s; *p != '\0'; p += len ? len : 1) {
+		len = utf8_decode(p, &cp);
+		if (len != 0 && xml_char(cp)) {
+			memcpy(o, p, len);
+			o += len;
+		} else {
+			memcpy(o, replacement, sizeof(replacement) - 1);
+			o += sizeof(replacement) - 1;
+		}
+	}
+	*o = '\0';
+	*ret_copy = out;
+	return LK_OK;
+}
+
 bool lk_text_valid(const char *s, size_t max)
 {
 	const unsigned char *p = (const unsigned char *)s;
@@ -169,7 +220,7 @@ bool lk_text_valid(const char *s, size_t max)
 		return false;
 	for (; *p != '\0'; p += len) {
 		len = utf8_decode(p, &cp);
-		if (len == 0 || invisible_control(cp))
+		if (len == 0 || invisible_control(cp) || noncharacter(cp))
 			return false;
 	}
 	return true;

@@ -3,11 +3,13 @@
  * evidence.xsl (libxslt). */
 #include "config.h"
 
+#include <fcntl.h>
 #include <libxml/xmlreader.h>
 #include <libxslt/transform.h>
 #include <libxslt/xsltInternals.h>
 #include <libxslt/xsltutils.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "pack-private.h"
 
@@ -37,7 +39,7 @@ static int pruned_pop(xmlNodePtr *cur, int64_t *omitted, int *depth)
  * Whitespace-only text is dropped: the stylesheet selects every node it
  * prints, and indent="yes" lays out the HTML.
  */
-static xmlDocPtr read_pruned(const char *xml_path)
+static xmlDocPtr read_pruned(int fd)
 {
 	enum { MAX_DEPTH = 32 };
 	int64_t rows[MAX_DEPTH] = { 0 }, omitted[MAX_DEPTH] = { 0 };
@@ -47,7 +49,8 @@ static xmlDocPtr read_pruned(const char *xml_path)
 	int depth = -1, rc;
 	bool ok = false;
 
-	rd = xmlReaderForFile(xml_path, NULL, XML_PARSE_NONET);
+	/* The reader does not close fd. */
+	rd = xmlReaderForFd(fd, "evidence.xml", NULL, XML_PARSE_NONET);
 	if (rd == NULL)
 		return NULL;
 	if ((doc = xmlNewDoc(BAD_CAST "1.0")) == NULL)
@@ -118,12 +121,12 @@ out:
 	return doc;
 }
 
-int ev_render(const char *xml_path, const char *dir, struct lk_err *err)
+int ev_render(int dirfd, struct lk_err *err)
 {
 	xmlDocPtr style_doc = NULL, doc = NULL, html = NULL;
 	xsltStylesheetPtr style = NULL;
 	FILE *f = NULL;
-	int ret = LK_EINVAL;
+	int ret = LK_EINVAL, fd;
 
 	style_doc = xmlReadMemory(lk_evidence_xsl, (int)lk_evidence_xsl_len, "evidence.xsl", NULL,
 	                          XML_PARSE_NONET);
@@ -132,9 +135,12 @@ int ev_render(const char *xml_path, const char *dir, struct lk_err *err)
 		return lk_err_set(err, LK_EINVAL,
 		                  "the built-in evidence stylesheet does not parse");
 	}
-	doc = read_pruned(xml_path);
+	fd = openat(dirfd, "evidence.xml", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	doc = fd >= 0 ? read_pruned(fd) : NULL;
+	if (fd >= 0)
+		close(fd);
 	if (doc == NULL) {
-		ret = lk_err_set(err, LK_EIO, "cannot read back %s", xml_path);
+		ret = lk_err_set(err, LK_EIO, "cannot read back evidence.xml");
 		goto out;
 	}
 	html = xsltApplyStylesheet(style, doc, NULL);
@@ -142,7 +148,7 @@ int ev_render(const char *xml_path, const char *dir, struct lk_err *err)
 		ret = lk_err_set(err, LK_EINVAL, "rendering report.html failed");
 		goto out;
 	}
-	if ((f = ev_pack_open(dir, "report.html", err)) == NULL) {
+	if ((f = ev_pack_open(dirfd, "report.html", err)) == NULL) {
 		ret = LK_EIO;
 		goto out;
 	}

@@ -67,6 +67,7 @@ struct rep {
 	sqlite3 *db;
 	const struct lk_report_params *p;
 	const struct lk_signer *signer;
+	int dirfd; /* the pack's directory: every file is made through it */
 	xmlTextWriterPtr w;
 	bool werr; /* a writer call failed */
 	/* Queries run, in order of first use: the pack quotes these. */
@@ -179,13 +180,14 @@ int ev_listing(struct rep *r, const struct lk_ev_query *q, const char *id, const
 /* ---- pack files (pack.c) ---- */
 /* A new file in the pack directory: never follows a symlink, never
  * replaces anything. */
-FILE *ev_pack_open(const char *dir, const char *name, struct lk_err *err);
+FILE *ev_pack_open(int dirfd, const char *name, struct lk_err *err);
 int ev_pack_close(FILE *f, const char *name, struct lk_err *err);
 /* RFC 4180 fields; last ends the record with CRLF. */
 void ev_csv_field(FILE *f, const char *s, bool last);
 void ev_csv_time(FILE *f, sqlite3_stmt *st, int i, bool last);
 
 /* ---- report.html (html.c) ---- */
-int ev_render(const char *xml_path, const char *dir, struct lk_err *err);
+/* report.html from dirfd's evidence.xml, into dirfd. */
+int ev_render(int dirfd, struct lk_err *err);
 
 #endif

@@ -32,21 +32,19 @@ static const char *const pack_files[] = { "VERIFY.txt", "decisions.csv", "eviden
 
 /* Opens a new file in the pack directory: never follows a symlink, never
  * replaces anything. */
-FILE *ev_pack_open(const char *dir, const char *name, struct lk_err *err)
+FILE *ev_pack_open(int dirfd, const char *name, struct lk_err *err)
 {
-	char path[4096];
 	FILE *f;
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+	fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
 	if (fd < 0) {
-		lk_err_set(err, LK_EIO, "cannot create %s: %s", path, strerror(errno));
+		lk_err_set(err, LK_EIO, "cannot create %s: %s", name, strerror(errno));
 		return NULL;
 	}
 	f = fdopen(fd, "w");
 	if (f == NULL) {
-		lk_err_set(err, LK_EIO, "cannot create %s: %s", path, strerror(errno));
+		lk_err_set(err, LK_EIO, "cannot create %s: %s", name, strerror(errno));
 		close(fd);
 	}
 	return f;
@@ -262,13 +260,22 @@ static void exceptions(struct rep *r)
 
 static int write_evidence(struct rep *r, const struct lk_framework *fw,
                           const struct lk_checkpoint *cp, const struct lk_verify_report *vr,
-                          const char *path, struct lk_err *err)
+                          struct lk_err *err)
 {
+	xmlOutputBufferPtr out;
+	FILE *f;
 	int ret;
 
-	r->w = xmlNewTextWriterFilename(path, 0);
-	if (r->w == NULL)
-		return lk_err_set(err, LK_EIO, "cannot write %s", path);
+	if ((f = ev_pack_open(r->dirfd, "evidence.xml", err)) == NULL)
+		return LK_EIO;
+	/* The writer takes the buffer; the FILE stays ours (closed below). */
+	out = xmlOutputBufferCreateFile(f, NULL);
+	if (out == NULL || (r->w = xmlNewTextWriter(out)) == NULL) {
+		if (out != NULL)
+			xmlOutputBufferClose(out);
+		fclose(f);
+		return lk_err_set(err, LK_ENOMEM, "cannot write evidence.xml: out of memory");
+	}
 	xmlTextWriterSetIndent(r->w, 1);
 	xmlTextWriterSetIndentString(r->w, BAD_CAST " ");
 	ev_check(r, xmlTextWriterStartDocument(r->w, NULL, "UTF-8", NULL));
@@ -288,10 +295,12 @@ static int write_evidence(struct rep *r, const struct lk_framework *fw,
 	ev_check(r, xmlTextWriterEndDocument(r->w));
 	ret = LK_OK;
 out:
-	xmlFreeTextWriter(r->w); /* flushes and closes the file */
+	xmlFreeTextWriter(r->w); /* flushes the buffer into f */
 	r->w = NULL;
+	if (ev_pack_close(f, "evidence.xml", err) < 0 && ret == LK_OK)
+		ret = LK_EIO;
 	if (ret == LK_OK && r->werr)
-		ret = lk_err_set(err, LK_EIO, "cannot write %s", path);
+		ret = lk_err_set(err, LK_EIO, "cannot write evidence.xml");
 	return ret;
 }
 
@@ -312,13 +321,37 @@ static void schema_error(void *ctx, const char *fmt, ...)
 	snprintf(err->msg, sizeof(err->msg), "evidence.xml does not validate: %s", msg);
 }
 
-static int validate(const char *path, struct lk_err *err)
+/* evidence.xml read back through an fd of ours: the parser reads it and
+ * never closes it (validate does). */
+static int fd_read(void *ctx, char *buf, int len)
+{
+	ssize_t n;
+
+	do
+		n = read(*(int *)ctx, buf, (size_t)len);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -1 : (int)n;
+}
+
+static int fd_keep(void *ctx)
+{
+	(void)ctx;
+	return 0;
+}
+
+static int validate(int dirfd, struct lk_err *err)
 {
 	xmlSchemaParserCtxtPtr pc;
 	xmlSchemaPtr schema = NULL;
 	xmlSchemaValidCtxtPtr vc = NULL;
+	xmlParserInputBufferPtr in;
 	struct lk_err verr = { { 0 } };
-	int ret = LK_EINVAL;
+	int ret = LK_EINVAL, fd;
+
+	fd = openat(dirfd, "evidence.xml", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return lk_err_set(err, LK_EIO, "cannot read back evidence.xml: %s",
+		                  strerror(errno));
 
 	pc = xmlSchemaNewMemParserCtxt(lk_evidence_xsd, (int)lk_evidence_xsd_len);
 	if (pc == NULL || (schema = xmlSchemaParse(pc)) == NULL) {
@@ -331,7 +364,13 @@ static int validate(const char *path, struct lk_err *err)
 		goto out;
 	}
 	xmlSchemaSetValidErrors(vc, schema_error, schema_error, &verr);
-	if (xmlSchemaValidateFile(vc, path, 0) != 0) {
+	in = xmlParserInputBufferCreateIO(fd_read, fd_keep, &fd, XML_CHAR_ENCODING_NONE);
+	if (in == NULL) {
+		ret = lk_err_set(err, LK_ENOMEM, "out of memory");
+		goto out;
+	}
+	/* The stream validator takes in and frees it. */
+	if (xmlSchemaValidateStream(vc, in, XML_CHAR_ENCODING_NONE, NULL, NULL) != 0) {
 		ret = lk_err_set(err, LK_EINVAL, "%s",
 		                 verr.msg[0] ? verr.msg : "evidence.xml does not validate");
 		goto out;
@@ -341,6 +380,7 @@ out:
 	xmlSchemaFreeValidCtxt(vc);
 	xmlSchemaFree(schema);
 	xmlSchemaFreeParserCtxt(pc);
+	close(fd);
 	return ret;
 }
 
@@ -352,7 +392,7 @@ static int write_decisions_csv(struct rep *r, struct lk_err *err)
 	FILE *f;
 	int rc, ret;
 
-	if ((f = ev_pack_open(r->p->out_dir, "decisions.csv", err)) == NULL)
+	if ((f = ev_pack_open(r->dirfd, "decisions.csv", err)) == NULL)
 		return LK_EIO;
 	if ((ret = ev_query(r, EVQ(Q_DECISIONS), &st, err)) < 0) {
 		fclose(f);
@@ -388,7 +428,7 @@ static int write_keys_csv(struct rep *r, struct lk_err *err)
 	FILE *f;
 	int rc, ret;
 
-	if ((f = ev_pack_open(r->p->out_dir, "keys.csv", err)) == NULL)
+	if ((f = ev_pack_open(r->dirfd, "keys.csv", err)) == NULL)
 		return LK_EIO;
 	if ((ret = ev_query(r, EVQ(Q_KEYS), &st, err)) < 0) {
 		fclose(f);
@@ -418,7 +458,7 @@ static int write_keys_csv(struct rep *r, struct lk_err *err)
 
 static int write_verify_txt(const struct rep *r, const char *key_id, struct lk_err *err)
 {
-	FILE *f = ev_pack_open(r->p->out_dir, "VERIFY.txt", err);
+	FILE *f = ev_pack_open(r->dirfd, "VERIFY.txt", err);
 
 	if (f == NULL)
 		return LK_EIO;
@@ -451,14 +491,15 @@ static int write_verify_txt(const struct rep *r, const char *key_id, struct lk_e
 	return ev_pack_close(f, "VERIFY.txt", err);
 }
 
-static int file_sha256(const char *path, char hex[2 * crypto_hash_sha256_BYTES + 1],
+static int file_sha256(int dirfd, const char *name, char hex[2 * crypto_hash_sha256_BYTES + 1],
                        struct lk_err *err)
 {
 	crypto_hash_sha256_state st;
 	unsigned char buf[65536], digest[crypto_hash_sha256_BYTES];
+	const char *path = name;
 	size_t n;
 	FILE *f;
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 
 	if (fd < 0 || (f = fdopen(fd, "r")) == NULL) {
 		if (fd >= 0)
@@ -480,7 +521,7 @@ static int file_sha256(const char *path, char hex[2 * crypto_hash_sha256_BYTES +
 
 static int write_manifest(const struct rep *r, const struct lk_signer *signer, struct lk_err *err)
 {
-	char path[4096], hex[2 * crypto_hash_sha256_BYTES + 1];
+	char hex[2 * crypto_hash_sha256_BYTES + 1];
 	unsigned char sig[LK_SIGNATURE_LEN];
 	char *manifest = NULL;
 	size_t len = 0;
@@ -491,8 +532,7 @@ static int write_manifest(const struct rep *r, const struct lk_signer *signer, s
 	if (m == NULL)
 		return lk_err_set(err, LK_ENOMEM, "out of memory");
 	for (size_t i = 0; i < sizeof(pack_files) / sizeof(pack_files[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", r->p->out_dir, pack_files[i]);
-		if ((ret = file_sha256(path, hex, err)) < 0) {
+		if ((ret = file_sha256(r->dirfd, pack_files[i], hex, err)) < 0) {
 			fclose(m);
 			goto out;
 		}
@@ -504,14 +544,14 @@ static int write_manifest(const struct rep *r, const struct lk_signer *signer, s
 	}
 	if ((ret = lk_signer_sign(signer, manifest, len, sig, err)) < 0)
 		goto out;
-	if ((f = ev_pack_open(r->p->out_dir, "MANIFEST.sha256", err)) == NULL) {
+	if ((f = ev_pack_open(r->dirfd, "MANIFEST.sha256", err)) == NULL) {
 		ret = LK_EIO;
 		goto out;
 	}
 	fwrite(manifest, 1, len, f);
 	if ((ret = ev_pack_close(f, "MANIFEST.sha256", err)) < 0)
 		goto out;
-	if ((f = ev_pack_open(r->p->out_dir, "MANIFEST.sha256.sig", err)) == NULL) {
+	if ((f = ev_pack_open(r->dirfd, "MANIFEST.sha256.sig", err)) == NULL) {
 		ret = LK_EIO;
 		goto out;
 	}
@@ -524,47 +564,67 @@ out:
 
 /* ---- the pack -------------------------------------------------------- */
 
-/* Creates dir (0750), or takes an existing empty one. */
-static int prepare_dir(const char *dir, struct lk_err *err)
+/*
+ * The pack's directory, opened once: made here (0750), or an existing empty
+ * one. Either way it must be the caller's own and writable by nobody else,
+ * checked on the descriptor every file is then made through (openat): in a
+ * directory someone else can write, a planted symlink or a file swapped in
+ * before the manifest is hashed would have this process overwrite a file of
+ * its choosing or sign content of theirs. The directory's own name is
+ * followed once, by this open; renaming it afterwards changes nothing.
+ */
+static int open_pack_dir(const char *dir, int *ret_fd, struct lk_err *err)
 {
 	struct dirent *de;
+	struct stat st;
 	DIR *d;
+	int fd, dup_fd;
 
-	if (mkdir(dir, 0750) == 0)
-		return LK_OK;
-	if (errno != EEXIST)
+	if (mkdir(dir, 0750) != 0 && errno != EEXIST)
 		return lk_err_set(err, LK_EIO, "cannot create %s: %s", dir, strerror(errno));
-	d = opendir(dir);
-	if (d == NULL)
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
 		return lk_err_set(err, LK_EIO, "cannot use %s: %s", dir, strerror(errno));
+	if (fstat(fd, &st) != 0 || st.st_uid != geteuid() || (st.st_mode & 022) != 0) {
+		close(fd);
+		return lk_err_set(
+		    err, LK_EINVAL,
+		    "%s is not the caller's own directory, or others may write to it: "
+		    "a pack goes into a new directory or an empty one only its owner "
+		    "can write",
+		    dir);
+	}
+	if ((dup_fd = dup(fd)) < 0 || (d = fdopendir(dup_fd)) == NULL) {
+		if (dup_fd >= 0)
+			close(dup_fd);
+		close(fd);
+		return lk_err_set(err, LK_EIO, "cannot read %s: %s", dir, strerror(errno));
+	}
 	while ((de = readdir(d)) != NULL) {
 		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
 			closedir(d);
+			close(fd);
 			return lk_err_set(
 			    err, LK_EEXIST,
 			    "%s is not empty: a pack goes into a new or empty directory", dir);
 		}
 	}
 	closedir(d);
+	*ret_fd = fd;
 	return LK_OK;
 }
 
 /* A pack that failed half-way: the files it wrote go (by their fixed
- * names: nothing else in the directory is touched), so the directory is
- * empty again and the same command can simply be run again. */
-static void remove_partial(const char *dir)
+ * names, in a directory only this user can write and that was empty), so
+ * it is empty again and the same command can simply be run again. */
+static void remove_partial(int dirfd)
 {
 	static const char *const signed_files[] = { "MANIFEST.sha256", "MANIFEST.sha256.sig" };
-	char path[4096];
 
-	for (size_t i = 0; i < sizeof(pack_files) / sizeof(pack_files[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, pack_files[i]);
-		(void)unlink(path);
-	}
-	for (size_t i = 0; i < sizeof(signed_files) / sizeof(signed_files[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, signed_files[i]);
-		(void)unlink(path);
-	}
+	for (size_t i = 0; i < sizeof(pack_files) / sizeof(pack_files[0]); i++)
+		(void)unlinkat(dirfd, pack_files[i], 0);
+	for (size_t i = 0; i < sizeof(signed_files) / sizeof(signed_files[0]); i++)
+		(void)unlinkat(dirfd, signed_files[i], 0);
 }
 
 static const struct lk_framework *framework(enum lk_report_kind kind)
@@ -617,10 +677,9 @@ int lk_report_write(struct lk_store *store, const struct lk_signer *signer,
                     const struct lk_report_params *p, const struct lk_checkpoint *cp,
                     struct lk_report_result *ret, struct lk_err *err)
 {
-	struct rep r = { .store = store, .db = store->db, .p = p, .signer = signer };
+	struct rep r = { .store = store, .db = store->db, .p = p, .signer = signer, .dirfd = -1 };
 	const struct lk_framework *fw = framework(p->kind);
 	struct lk_verify_report vr;
-	char path[4096];
 	bool in_txn = false;
 	int rc;
 
@@ -628,7 +687,7 @@ int lk_report_write(struct lk_store *store, const struct lk_signer *signer,
 		return lk_err_set(err, LK_ECRYPTO, "a report is signed: no signing key");
 	if ((rc = lk_report_check(p, err)) < 0)
 		return rc;
-	if ((rc = prepare_dir(p->out_dir, err)) < 0)
+	if ((rc = open_pack_dir(p->out_dir, &r.dirfd, err)) < 0)
 		return rc;
 	/* One snapshot for the whole pack: rows that arrive while it is
 	 * written (the daemon keeps deciding) are none of them half-seen. */
@@ -643,20 +702,19 @@ int lk_report_write(struct lk_store *store, const struct lk_signer *signer,
 	/* The CSVs are written after evidence.xml, which quotes their queries. */
 	ev_quote(&r, EVQ(Q_DECISIONS));
 	ev_quote(&r, EVQ(Q_KEYS));
-	snprintf(path, sizeof(path), "%s/evidence.xml", p->out_dir);
-	if ((rc = write_evidence(&r, fw, cp, &vr, path, err)) < 0)
+	if ((rc = write_evidence(&r, fw, cp, &vr, err)) < 0)
 		goto out;
 	/* Nothing is signed that does not validate. */
-	if ((rc = validate(path, err)) < 0)
+	if ((rc = validate(r.dirfd, err)) < 0)
 		goto out;
-	if ((rc = ev_render(path, p->out_dir, err)) < 0)
+	if ((rc = ev_render(r.dirfd, err)) < 0)
 		goto out;
 	if ((rc = write_decisions_csv(&r, err)) < 0 || (rc = write_keys_csv(&r, err)) < 0)
 		goto out;
 	sqlite3_exec(r.db, "COMMIT", NULL, NULL, NULL);
 	in_txn = false;
-	snprintf(path, sizeof(path), "%s/signing.pub.pem", p->out_dir);
-	if ((rc = lk_signing_write_public(path, lk_signer_public(signer), err)) < 0)
+	if ((rc = lk_signing_write_public_at(r.dirfd, "signing.pub.pem", lk_signer_public(signer),
+	                                     err)) < 0)
 		goto out;
 	if ((rc = write_verify_txt(&r, lk_signer_key_id(signer), err)) < 0)
 		goto out;
@@ -671,7 +729,8 @@ out:
 	if (in_txn)
 		sqlite3_exec(r.db, "ROLLBACK", NULL, NULL, NULL);
 	if (rc < 0)
-		remove_partial(p->out_dir);
+		remove_partial(r.dirfd);
+	close(r.dirfd);
 	return rc;
 }
 
@@ -680,7 +739,7 @@ int lk_report_make(struct lk_store *store, const struct lk_signer *signer,
                    struct lk_err *err)
 {
 	struct lk_checkpoint cp;
-	int rc;
+	int rc, fd;
 
 	if (signer == NULL)
 		return lk_err_set(err, LK_ECRYPTO, "a report is signed: no signing key");
@@ -688,8 +747,9 @@ int lk_report_make(struct lk_store *store, const struct lk_signer *signer,
 		return rc;
 	/* Refused before the checkpoint: a pack that cannot be written adds
 	 * nothing to the log. */
-	if ((rc = prepare_dir(p->out_dir, err)) < 0)
+	if ((rc = open_pack_dir(p->out_dir, &fd, err)) < 0)
 		return rc;
+	close(fd);
 	/* "A checkpoint at every report": the log as it stands when the pack
 	 * is made is signed, and the pack names that checkpoint. */
 	if ((rc = lk_checkpoint_make(store, signer, p->now, p->actor, "report", &cp, err)) < 0)

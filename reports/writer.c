@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pack-private.h"
@@ -45,9 +46,17 @@ static bool subject_erased(struct rep *r, const char *ref)
 	return r->erased_last;
 }
 
+/* Text from the database goes into evidence.xml as XML characters only: a
+ * row written outside latchkey (invalid UTF-8, U+FFFF) must not make every
+ * pack that lists it fail validation. *copy is NULL when value is fine. */
+static int xml_safe(const char *value, char **copy)
+{
+	return lk_text_xml_copy(value, copy) == LK_OK ? 0 : -1;
+}
+
 void ev_attr(struct rep *r, const char *name, const char *value)
 {
-	char buf[LK_SUBJECT_REF_LEN + 32];
+	char buf[LK_SUBJECT_REF_LEN + 32], *copy = NULL;
 
 	if (value == NULL)
 		return;
@@ -58,7 +67,10 @@ void ev_attr(struct rep *r, const char *name, const char *value)
 		snprintf(buf, sizeof(buf), "%s (erased subject)", value);
 		value = buf;
 	}
-	ev_check(r, xmlTextWriterWriteAttribute(r->w, BAD_CAST name, BAD_CAST value));
+	ev_check(r, xml_safe(value, &copy));
+	ev_check(r, xmlTextWriterWriteAttribute(r->w, BAD_CAST name,
+	                                        BAD_CAST(copy != NULL ? copy : value)));
+	free(copy);
 }
 
 void ev_attr_int(struct rep *r, const char *name, int64_t v)
@@ -79,12 +91,21 @@ void ev_attr_time(struct rep *r, const char *name, int64_t t)
 
 void ev_text(struct rep *r, const char *name, const char *text)
 {
-	ev_check(r, xmlTextWriterWriteElement(r->w, BAD_CAST name, BAD_CAST text));
+	char *copy = NULL;
+
+	ev_check(r, xml_safe(text, &copy));
+	ev_check(r, xmlTextWriterWriteElement(r->w, BAD_CAST name,
+	                                      BAD_CAST(copy != NULL ? copy : text)));
+	free(copy);
 }
 
 void ev_string(struct rep *r, const char *text)
 {
-	ev_check(r, xmlTextWriterWriteString(r->w, BAD_CAST text));
+	char *copy = NULL;
+
+	ev_check(r, xml_safe(text, &copy));
+	ev_check(r, xmlTextWriterWriteString(r->w, BAD_CAST(copy != NULL ? copy : text)));
+	free(copy);
 }
 
 const char *ev_col(sqlite3_stmt *st, int i)

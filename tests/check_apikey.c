@@ -740,6 +740,10 @@ START_TEST(test_text_valid_utf8)
 		"overlong \xc0\xaf",
 		"surrogate \xed\xa0\x80",
 		"too big \xf4\x90\x80\x80",
+		"nonchar \xef\xbf\xbe",     /* U+FFFE: not an XML character */
+		"nonchar \xef\xbf\xbf",     /* U+FFFF */
+		"nonchar \xef\xb7\x90",     /* U+FDD0 */
+		"nonchar \xf4\x8f\xbf\xbf", /* U+10FFFF */
 	};
 	char longest[257];
 
@@ -752,6 +756,38 @@ START_TEST(test_text_valid_utf8)
 	ck_assert(lk_text_valid(longest, 256));
 	ck_assert(!lk_text_valid(longest, 255));
 	ck_assert(!lk_text_valid(NULL, 256));
+}
+END_TEST
+
+/* Text read back for an evidence pack: what is not an XML character, or
+ * not UTF-8 at all (a row written outside latchkey), becomes U+FFFD; what
+ * is fine is left alone (no copy). */
+START_TEST(test_text_xml_copy)
+{
+	static const struct {
+		const char *in, *want; /* want NULL: no copy */
+	} cases[] = {
+		{ "plain", NULL },
+		{ "Zo\xc3\xab \xe6\x97\xa5 \xf0\x9f\x94\x91", NULL },
+		{ "tab\tand\nnewline", NULL },
+		{ "x\xef\xbf\xbfy", "x\xef\xbf\xbdy" },
+		{ "bell\x07", "bell\xef\xbf\xbd" },
+		{ "lone \xff byte", "lone \xef\xbf\xbd byte" },
+		{ "cut \xe2\x80", "cut \xef\xbf\xbd\xef\xbf\xbd" },
+		{ "surrogate \xed\xa0\x80", "surrogate \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *copy = (char *)"unset";
+		ck_assert_int_eq(lk_text_xml_copy(cases[i].in, &copy), LK_OK);
+		if (cases[i].want == NULL) {
+			ck_assert_msg(copy == NULL, "case %zu copied", i);
+		} else {
+			ck_assert_msg(copy != NULL && strcmp(copy, cases[i].want) == 0,
+			              "case %zu: '%s'", i, copy ? copy : "(none)");
+			free(copy);
+		}
+	}
 }
 END_TEST
 
@@ -1151,6 +1187,7 @@ Suite *apikey_suite(void)
 	tcase_add_test(tc, test_scopes_contains);
 	tcase_add_test(tc, test_text_contains_key);
 	tcase_add_test(tc, test_text_valid_utf8);
+	tcase_add_test(tc, test_text_xml_copy);
 	tcase_add_test(tc, test_key_shaped_text);
 	suite_add_tcase(s, tc);
 

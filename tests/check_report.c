@@ -742,6 +742,70 @@ START_TEST(test_refuses_nonempty_dir)
 }
 END_TEST
 
+/* A directory others may write to, or someone else's, or a symlink in the
+ * pack's place: refused before anything is signed or written (a planted
+ * link or a swapped file would have this process write or sign what they
+ * choose). */
+START_TEST(test_refuses_unsafe_dir)
+{
+	char path[PATH_MAX + 64], target[PATH_MAX + 64];
+	struct lk_report_result res;
+	struct lk_err err = { { 0 } };
+	struct tk_snapshot before;
+
+	tk_snapshot(e.store, &before);
+	ck_assert_int_eq(mkdir(pack, 0700), 0);
+	ck_assert_int_eq(chmod(pack, 0770), 0);
+	ck_assert_int_eq(make_pack_for(TK_NOW, TK_NOW + DAY, &res, &err), LK_EINVAL);
+	ck_assert_msg(strstr(err.msg, "others may write to it") != NULL, "%s", err.msg);
+	ck_assert_int_eq(chmod(pack, 0703), 0);
+	ck_assert_int_eq(make_pack_for(TK_NOW, TK_NOW + DAY, &res, &err), LK_EINVAL);
+	tk_assert_unchanged(e.store, &before);
+	pack_path(path, sizeof(path), "evidence.xml");
+	ck_assert_int_ne(access(path, F_OK), 0);
+	if (getuid() == 0) {
+		ck_assert_int_eq(chmod(pack, 0700), 0);
+		ck_assert_int_eq(chown(pack, 65534, 65534), 0);
+		ck_assert_int_eq(make_pack_for(TK_NOW, TK_NOW + DAY, &res, &err), LK_EINVAL);
+		ck_assert_ptr_nonnull(strstr(err.msg, "not the caller's own directory"));
+		tk_assert_unchanged(e.store, &before);
+	}
+	/* The pack's name a symlink to an empty directory of ours: not followed. */
+	tk_rmrf(pack);
+	snprintf(target, sizeof(target), "%s.target", pack);
+	ck_assert_int_eq(mkdir(target, 0700), 0);
+	ck_assert_int_eq(symlink(target, pack), 0);
+	ck_assert_int_ne(make_pack_for(TK_NOW, TK_NOW + DAY, &res, &err), LK_OK);
+	tk_assert_unchanged(e.store, &before);
+	snprintf(path, sizeof(path), "%s/evidence.xml", target);
+	ck_assert_int_ne(access(path, F_OK), 0);
+	ck_assert_int_eq(unlink(pack), 0);
+	tk_rmrf(target);
+}
+END_TEST
+
+/* A row no latchkey command writes (a reason with U+FFFF, a byte that is
+ * not UTF-8): the pack is still made and valid, the characters replaced
+ * by U+FFFD, instead of every pack over that period failing for good. */
+START_TEST(test_non_xml_text_replaced)
+{
+	char path[PATH_MAX + 64];
+	struct lk_report_result res;
+	struct lk_err err = { { 0 } };
+	char *xml;
+
+	event(TK_NOW + 3 * HOUR, 0, "auth.lockout", "too-many-failures",
+	      "odd \xef\xbf\xbf detail \xff");
+	ck_assert_msg(make_pack_for(TK_NOW, TK_NOW + 5 * DAY, &res, &err) == LK_OK, "%s", err.msg);
+	pack_path(path, sizeof(path), "evidence.xml");
+	tk_assert_valid_evidence(path);
+	xml = tk_slurp(path, NULL);
+	ck_assert_ptr_null(strstr(xml, "\xef\xbf\xbf"));
+	ck_assert_ptr_nonnull(strstr(xml, "odd \xef\xbf\xbd detail \xef\xbf\xbd"));
+	free(xml);
+}
+END_TEST
+
 /* The command: latchkey --offline report soc2 on a setup made by init. */
 START_TEST(test_cli)
 {
@@ -805,6 +869,8 @@ static Suite *report_suite(void)
 	tcase_add_test(tc, test_html_prunes_long_population);
 	tcase_add_test(tc, test_checkpoint);
 	tcase_add_test(tc, test_refuses_nonempty_dir);
+	tcase_add_test(tc, test_refuses_unsafe_dir);
+	tcase_add_test(tc, test_non_xml_text_replaced);
 	tcase_add_test(tc, test_cli);
 	suite_add_tcase(s, tc);
 	return s;
