@@ -101,6 +101,7 @@ struct pack_dir {
 static int pack_dir_open(struct cli *c, const char *path, struct pack_dir *pd)
 {
 	struct dirent *de;
+	struct stat st;
 	DIR *d;
 	int fd;
 
@@ -119,6 +120,14 @@ static int pack_dir_open(struct cli *c, const char *path, struct pack_dir *pd)
 	}
 	if (pd->made)
 		return EXIT_OK;
+	/* As reports/pack.c: someone else's directory, or one others may
+	 * write to, could have files swapped under the pack as it lands. */
+	if (fstat(pd->dirfd, &st) != 0 || st.st_uid != geteuid() || (st.st_mode & 022) != 0)
+		return cli_fail(c, LK_EINVAL,
+		                "%s is not the caller's own directory, or others may write to it: "
+		                "a pack goes into a new directory or an empty one only its owner "
+		                "can write",
+		                path);
 	if ((fd = dup(pd->dirfd)) < 0 || (d = fdopendir(fd)) == NULL) {
 		if (fd >= 0)
 			close(fd);
