@@ -126,16 +126,22 @@ static void capture_wipe(struct capture *cp)
 	*cp = (struct capture){ 0 };
 }
 
-static int send_msg(struct admin_conn *a, const struct lk_admin_msg *m, struct lk_err *err)
+static int send_msg_within(struct admin_conn *a, const struct lk_admin_msg *m, int timeout_ms,
+                           struct lk_err *err)
 {
 	size_t len = 0;
 	int r;
 
 	r = lk_admin_encode(m, a->buf, sizeof(a->buf), &len, err);
 	if (r == LK_OK)
-		r = lk_frame_write(a->fd, a->buf, len, LKD_IO_TIMEOUT_MS, err);
+		r = lk_frame_write(a->fd, a->buf, len, timeout_ms, err);
 	sodium_memzero(a->buf, len);
 	return r;
+}
+
+static int send_msg(struct admin_conn *a, const struct lk_admin_msg *m, struct lk_err *err)
+{
+	return send_msg_within(a, m, LKD_IO_TIMEOUT_MS, err);
 }
 
 /* Tries to tell the peer why nothing was run; the connection closes after. */
@@ -309,10 +315,46 @@ static int name_cmp(const void *x, const void *y)
 	return strcmp(*(char *const *)x, *(char *const *)y);
 }
 
+/* A pack on its way: what bounds it as a whole (lkd_pack_send_ms). */
+struct stream {
+	unsigned char *chunk; /* LK_ADMIN_CHUNK_MAX */
+	uint64_t total, sent; /* bytes of the files */
+	int64_t t0, deadline; /* monotonic ms */
+};
+
+/* One frame of a pack: refused once latchkeyd is stopping or the pack is
+ * past its deadline, and never waiting beyond it. */
+static int send_pack_msg(struct admin_conn *a, struct stream *s, const struct lk_admin_msg *m,
+                         struct lk_err *err)
+{
+	int64_t left = s->deadline - monotonic_ms();
+	int r;
+
+	if (!lkd_stopping(a->d) && left > 0) {
+		r = send_msg_within(a, m, left < LKD_IO_TIMEOUT_MS ? (int)left : LKD_IO_TIMEOUT_MS,
+		                    err);
+		/* A stop shuts the socket down under a waiting write: say so,
+		 * not "Broken pipe". */
+		if (r == LK_OK || (!lkd_stopping(a->d) && monotonic_ms() < s->deadline))
+			return r;
+	}
+	if (lkd_stopping(a->d))
+		return lk_err_set(err, LK_EIO,
+		                  "latchkeyd is stopping: the pack was cut off after %llu of %llu "
+		                  "bytes",
+		                  (unsigned long long)s->sent, (unsigned long long)s->total);
+	return lk_err_set(err, LK_EIO,
+	                  "the client read %llu of %llu bytes in %lld s, below the %llu MiB/s "
+	                  "a pack must average after %d s: cut off",
+	                  (unsigned long long)s->sent, (unsigned long long)s->total,
+	                  (long long)((monotonic_ms() - s->t0) / 1000),
+	                  LKD_PACK_MIN_RATE / (1024 * 1024), LKD_PACK_GRACE_MS / 1000);
+}
+
 /* One file of the pack: FILE, DATA in chunks (never the whole file in
  * memory: evidence.xml alone may be hundreds of MB), FILE_END. */
 static int send_file(struct admin_conn *a, const struct lkd_pack *pack, const char *name,
-                     unsigned char *chunk, uint64_t *ret_size, struct lk_err *err)
+                     struct stream *s, struct lk_err *err)
 {
 	struct lk_admin_msg m = { .type = LK_ADMIN_FILE };
 	uint64_t size = 0;
@@ -328,10 +370,10 @@ static int send_file(struct admin_conn *a, const struct lkd_pack *pack, const ch
 		goto out;
 	}
 	snprintf(m.name, sizeof(m.name), "%s", name);
-	if ((r = send_msg(a, &m, err)) < 0)
+	if ((r = send_pack_msg(a, s, &m, err)) < 0)
 		goto out;
 	for (;;) {
-		ssize_t n = read(fd, chunk, LK_ADMIN_CHUNK_MAX);
+		ssize_t n = read(fd, s->chunk, LK_ADMIN_CHUNK_MAX);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -341,14 +383,16 @@ static int send_file(struct admin_conn *a, const struct lkd_pack *pack, const ch
 		}
 		if (n == 0)
 			break;
-		m = (struct lk_admin_msg){ .type = LK_ADMIN_DATA, .data = chunk, .len = (size_t)n };
-		if ((r = send_msg(a, &m, err)) < 0)
+		m = (struct lk_admin_msg){ .type = LK_ADMIN_DATA,
+			                   .data = s->chunk,
+			                   .len = (size_t)n };
+		if ((r = send_pack_msg(a, s, &m, err)) < 0)
 			goto out;
 		size += (uint64_t)n;
+		s->sent += (uint64_t)n;
 	}
-	r = send_msg(a, &(struct lk_admin_msg){ .type = LK_ADMIN_FILE_END, .size = size }, err);
-	if (r == LK_OK)
-		*ret_size = size;
+	r = send_pack_msg(a, s, &(struct lk_admin_msg){ .type = LK_ADMIN_FILE_END, .size = size },
+	                  err);
 out:
 	if (fd >= 0)
 		close(fd);
@@ -360,10 +404,10 @@ static int send_files(struct admin_conn *a, const struct lkd_pack *pack, size_t 
                       uint64_t *ret_bytes, struct lk_err *err)
 {
 	char *names[LK_ADMIN_FILES_MAX];
-	unsigned char *chunk = NULL;
+	struct stream s = { .t0 = monotonic_ms() };
 	struct dirent *de;
+	struct stat st;
 	size_t n = 0;
-	uint64_t bytes = 0, size = 0;
 	DIR *dir;
 	int fd, r;
 
@@ -386,20 +430,32 @@ static int send_files(struct admin_conn *a, const struct lkd_pack *pack, size_t 
 			n++;
 	}
 	closedir(dir);
-	if (r == LK_OK && (chunk = malloc(LK_ADMIN_CHUNK_MAX)) == NULL)
+	if (r == LK_OK && (s.chunk = malloc(LK_ADMIN_CHUNK_MAX)) == NULL)
 		r = lk_err_set(err, LK_ENOMEM, "out of memory");
 	if (r == LK_OK)
 		qsort(names, n, sizeof(names[0]), name_cmp);
+	/* The deadline comes from the whole pack's size (the files are
+	 * ours and complete): a slow start cannot be made up by a promise. */
 	for (size_t i = 0; i < n && r == LK_OK; i++) {
-		if ((r = send_file(a, pack, names[i], chunk, &size, err)) == LK_OK)
-			bytes += size;
+		if (fstatat(pack->dirfd, names[i], &st, AT_SYMLINK_NOFOLLOW) == 0)
+			s.total = lkd_sat_add(s.total, (uint64_t)st.st_size);
+	}
+	s.deadline = s.t0 + lkd_pack_send_ms(s.total);
+	/* Registered for the whole send, so a stop shuts the socket down
+	 * even while a frame waits for the client. */
+	if (r == LK_OK && !lkd_stream_begin(a->d, a->fd))
+		r = lk_err_set(err, LK_EIO, "latchkeyd is stopping: the pack was not sent");
+	else if (r == LK_OK) {
+		for (size_t i = 0; i < n && r == LK_OK; i++)
+			r = send_file(a, pack, names[i], &s, err);
+		lkd_stream_end(a->d);
 	}
 	for (size_t i = 0; i < n; i++)
 		free(names[i]);
-	free(chunk);
+	free(s.chunk);
 	if (r == LK_OK) {
 		*ret_files = n;
-		*ret_bytes = bytes;
+		*ret_bytes = s.sent;
 	}
 	return r;
 }
@@ -469,6 +525,42 @@ static enum lk_role peer_role(const struct daemon *d, uid_t uid, gid_t gid)
 	return role;
 }
 
+/*
+ * Before a report's checkpoint, without the engine lock: is there room on
+ * the state directory's file system for the pack (lkd_report_room)? A
+ * refusal is the verb's exit status and adds nothing to the log. Only for
+ * a caller the verb would serve: anyone else is refused (and audited) by
+ * the verb's role check, never told how large the log is; and not while
+ * another report runs, which the verb refuses in its own words.
+ */
+static int report_room(struct admin_conn *a)
+{
+	struct daemon *d = a->d;
+	struct cli scratch = { .in_daemon = true, .cfg = d->cfg, .role = a->role };
+	char *argv[LK_ADMIN_ARGC_MAX + 1];
+	struct lk_report_params p;
+	struct lk_err err = { { 0 } };
+	int status, r;
+
+	if (!a->req.files || a->verb == NULL || a->verb->fn != cmd_report ||
+	    a->role < a->verb->role || atomic_load(&d->report_busy))
+		return EXIT_OK;
+	/* getopt's state is global: verbs parse under the engine lock.
+	 * A copy of argv, as GNU getopt permutes it. Bad arguments are the
+	 * verb's to report (scratch has no streams). */
+	memcpy(argv, a->req.argv, sizeof(argv));
+	lkd_lock(d);
+	status = cli_report_parse(&scratch, a->req.argc, argv, &p);
+	(void)lkd_unlock(d);
+	if (status != EXIT_OK)
+		return EXIT_OK;
+	if ((r = lkd_report_room(d, p.from, p.to, &err)) < 0) {
+		lkd_log(d, LOG_WARNING, "report for uid %u refused: %s", (unsigned)a->uid, err.msg);
+		return cli_fail(&a->c, r, "%s", err.msg);
+	}
+	return EXIT_OK;
+}
+
 static int serve(struct admin_conn *a, struct lk_err *err)
 {
 	size_t len = 0;
@@ -503,7 +595,8 @@ static int serve(struct admin_conn *a, struct lk_err *err)
 		             .in = a->req.in,
 		             .in_len = a->req.in_len,
 		             .report = &a->report };
-	status = run_verb(a);
+	if ((status = report_room(a)) == EXIT_OK)
+		status = run_verb(a);
 	lk_admin_request_free(&a->req);
 	if (status == EXIT_OK && a->report.pending && (r = finish_report(a, &status, err)) < 0)
 		return r;

@@ -68,6 +68,10 @@ struct daemon {
 	 * decision). */
 	struct pool *pools;
 	bool stopping;
+	/* The admin connection sending a pack, -1 when none (one report at a
+	 * time): lkd_stop_serving shuts it down, so that a client reading
+	 * slowly cannot hold the stop. Under conn_lock. */
+	int stream_fd;
 	unsigned unlisted_conns; /* atomic: auth connections from unlisted uids */
 	/* A report is being made (cli_report.slot): one at a time. */
 	atomic_bool report_busy;
@@ -103,6 +107,13 @@ int lkd_serve(struct daemon *d, int listen_fd, void *(*handler)(void *), struct 
 /* Stops every socket's workers and waits for connections in progress. */
 void lkd_stop_serving(struct daemon *d);
 void lkd_peer_done(struct lkd_peer *peer);
+/* True once lkd_stop_serving began. */
+bool lkd_stopping(struct daemon *d);
+/* fd starts sending a pack: false (and nothing registered) if the daemon
+ * is stopping already. lkd_stream_end before fd is closed, so that a stop
+ * never shuts down a descriptor reused by then. */
+bool lkd_stream_begin(struct daemon *d, int fd);
+void lkd_stream_end(struct daemon *d);
 
 /* ---- batch.c ---- */
 
@@ -183,6 +194,82 @@ void lkd_pack_remove(struct daemon *d, struct lkd_pack *pack);
 
 /* At start: removes what a killed latchkeyd left of a pack. */
 void lkd_pack_sweep(struct daemon *d);
+
+/*
+ * Room for a pack on the state directory's file system (the database's):
+ * a pack that filled it would make every audit commit fail, and so deny
+ * every authentication. Checked before the report's checkpoint, so a
+ * refusal adds nothing to the log. The figures (decision 0012):
+ *
+ * - a pack takes at most LKD_PACK_ROW_BYTES per audit row of the period
+ *   and LKD_PACK_KEY_BYTES per API key, plus LKD_PACK_BASE_BYTES. Measured
+ *   (tests/check_admin, 100,000 decisions, a tenth of them failures): 21.9
+ *   MB, about 220 bytes a row in all (decisions.csv ~157); 512 leaves room
+ *   for long steps and policy names and for the rows evidence.xml lists.
+ * - after it, LKD_PACK_RESERVE_MAX or a tenth of the file system, whichever
+ *   is smaller, must stay free for the audit log and the database.
+ */
+#define LKD_PACK_ROW_BYTES   512ULL
+#define LKD_PACK_KEY_BYTES   256ULL
+#define LKD_PACK_BASE_BYTES  (4ULL * 1024 * 1024)
+#define LKD_PACK_RESERVE_MAX (256ULL * 1024 * 1024)
+
+static inline uint64_t lkd_sat_add(uint64_t x, uint64_t y)
+{
+	return x > UINT64_MAX - y ? UINT64_MAX : x + y;
+}
+
+static inline uint64_t lkd_sat_mul(uint64_t x, uint64_t y)
+{
+	return y != 0 && x > UINT64_MAX / y ? UINT64_MAX : x * y;
+}
+
+/* The most a pack of rows audit rows and keys API keys may take. */
+static inline uint64_t lkd_pack_estimate(uint64_t rows, uint64_t keys)
+{
+	return lkd_sat_add(lkd_sat_add(lkd_sat_mul(rows, LKD_PACK_ROW_BYTES),
+	                               lkd_sat_mul(keys, LKD_PACK_KEY_BYTES)),
+	                   LKD_PACK_BASE_BYTES);
+}
+
+/* What must stay free on a file system of fs_bytes. */
+static inline uint64_t lkd_pack_reserve(uint64_t fs_bytes)
+{
+	return fs_bytes / 10 < LKD_PACK_RESERVE_MAX ? fs_bytes / 10 : LKD_PACK_RESERVE_MAX;
+}
+
+/* Whether a pack of estimate bytes fits in avail bytes free (statvfs
+ * f_bavail * f_frsize) of a file system of fs_bytes, leaving the reserve. */
+static inline bool lkd_pack_fits(uint64_t estimate, uint64_t avail, uint64_t fs_bytes)
+{
+	return avail >= estimate && avail - estimate >= lkd_pack_reserve(fs_bytes);
+}
+
+/* Refuses (LK_EIO, one line naming the directory, the estimate and the
+ * free space) a pack of [from, to) that lkd_pack_fits rejects; counts the
+ * rows on a read-only connection of its own, without the engine lock. */
+int lkd_report_room(struct daemon *d, int64_t from, int64_t to, struct lk_err *err);
+
+/*
+ * Sending a pack: it must be done within LKD_PACK_GRACE_MS plus a second
+ * per LKD_PACK_MIN_RATE bytes (an average of 1 MiB/s, after a grace for a
+ * small pack), else it is cut off. Each frame alone has LKD_IO_TIMEOUT_MS,
+ * so without this a client reading a frame every few seconds would hold
+ * the connection, the report slot and the pack's disk for hours. 1 MiB/s
+ * is far below any local client writing to a disk (the socket is local);
+ * ~178 MB for 1,000,000 decisions gets 200 s.
+ */
+#define LKD_PACK_GRACE_MS 30000
+#define LKD_PACK_MIN_RATE (1024ULL * 1024) /* bytes a second */
+
+/* Milliseconds a pack of bytes may take to send. */
+static inline int64_t lkd_pack_send_ms(uint64_t bytes)
+{
+	uint64_t ms = lkd_sat_add(LKD_PACK_GRACE_MS,
+	                          bytes / LKD_PACK_MIN_RATE * 1000 +
+	                              bytes % LKD_PACK_MIN_RATE * 1000 / LKD_PACK_MIN_RATE);
+	return ms > INT64_MAX ? INT64_MAX : (int64_t)ms;
+}
 
 /* ---- account.c ---- */
 

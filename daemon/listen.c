@@ -110,6 +110,35 @@ void lkd_peer_done(struct lkd_peer *peer)
 	pthread_mutex_unlock(&d->conn_lock);
 }
 
+bool lkd_stopping(struct daemon *d)
+{
+	bool stopping;
+
+	pthread_mutex_lock(&d->conn_lock);
+	stopping = d->stopping;
+	pthread_mutex_unlock(&d->conn_lock);
+	return stopping;
+}
+
+bool lkd_stream_begin(struct daemon *d, int fd)
+{
+	bool ok;
+
+	pthread_mutex_lock(&d->conn_lock);
+	ok = !d->stopping;
+	if (ok)
+		d->stream_fd = fd;
+	pthread_mutex_unlock(&d->conn_lock);
+	return ok;
+}
+
+void lkd_stream_end(struct daemon *d)
+{
+	pthread_mutex_lock(&d->conn_lock);
+	d->stream_fd = -1;
+	pthread_mutex_unlock(&d->conn_lock);
+}
+
 /* Workers accept for themselves: the kernel hands each connection to one
  * thread blocked in accept(), with no hand-over between threads (each
  * wake-up is dear on a virtual machine). A worker that takes a connection
@@ -234,6 +263,12 @@ void lkd_stop_serving(struct daemon *d)
 	/* Wakes the workers blocked in accept(); each then leaves. */
 	for (struct pool *p = d->pools; p != NULL; p = p->next)
 		shutdown(p->fd, SHUT_RDWR);
+	/* A pack being sent is cut off now, not when its slow reader is done:
+	 * meanwhile no authentication would be answered, and systemd would
+	 * kill the daemon before its shutdown checkpoint. The client removes
+	 * what it got; the sender removes the pack (admin.c). */
+	if (d->stream_fd >= 0)
+		shutdown(d->stream_fd, SHUT_RDWR);
 	for (;;) {
 		unsigned workers = 0;
 		for (struct pool *p = d->pools; p != NULL; p = p->next)

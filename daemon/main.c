@@ -197,7 +197,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct daemon d = { .wal_fd = -1 };
+	struct daemon d = { .wal_fd = -1, .stream_fd = -1 };
 	struct listener ls[3];
 	struct lk_err err = { { 0 } };
 	const char *config = NULL;

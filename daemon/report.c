@@ -13,10 +13,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -103,6 +105,69 @@ int lkd_report_make(struct daemon *d, const struct cli_report *rq, struct lkd_pa
 	return r;
 }
 
+/* The first column of sql's one row, with ?1 and ?2 bound when given. */
+static int count_rows(struct lk_store *ro, const char *sql, const int64_t *from, const int64_t *to,
+                      uint64_t *ret_n, struct lk_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r = LK_ESTORE;
+
+	if (sqlite3_prepare_v2(ro->db, sql, -1, &st, NULL) != SQLITE_OK ||
+	    (from != NULL && sqlite3_bind_int64(st, 1, *from) != SQLITE_OK) ||
+	    (to != NULL && sqlite3_bind_int64(st, 2, *to) != SQLITE_OK) ||
+	    sqlite3_step(st) != SQLITE_ROW || sqlite3_column_int64(st, 0) < 0) {
+		lk_err_set(err, LK_ESTORE, "cannot count what the pack would hold: %s",
+		           sqlite3_errmsg(ro->db));
+		goto out;
+	}
+	*ret_n = (uint64_t)sqlite3_column_int64(st, 0);
+	r = LK_OK;
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+static unsigned long long mib(uint64_t bytes)
+{
+	return (unsigned long long)((bytes + 1024 * 1024 - 1) / (1024 * 1024));
+}
+
+int lkd_report_room(struct daemon *d, int64_t from, int64_t to, struct lk_err *err)
+{
+	struct lk_store *ro = NULL;
+	char base[PATH_MAX];
+	struct statvfs sv;
+	uint64_t rows = 0, keys = 0, estimate, avail, size;
+	int r;
+
+	state_dir(d, base, sizeof(base));
+	if ((r = lk_store_open(d->cfg->database, LK_STORE_READONLY, NULL, &ro, err)) < 0)
+		return r;
+	/* The ts index: no table scan, and no engine lock (a snapshot of its
+	 * own; rows added meanwhile are within the estimate's margin). */
+	r = count_rows(ro, "SELECT count(*) FROM audit WHERE ts >= ?1 AND ts < ?2", &from, &to,
+	               &rows, err);
+	if (r == LK_OK)
+		r = count_rows(ro, "SELECT count(*) FROM api_key", NULL, NULL, &keys, err);
+	lk_store_close(ro);
+	if (r < 0)
+		return r;
+	if (statvfs(base, &sv) != 0)
+		return lk_err_set(err, LK_EIO, "cannot tell the free space in %s: %s", base,
+		                  strerror(errno));
+	estimate = lkd_pack_estimate(rows, keys);
+	avail = lkd_sat_mul(sv.f_bavail, sv.f_frsize);
+	size = lkd_sat_mul(sv.f_blocks, sv.f_frsize);
+	if (!lkd_pack_fits(estimate, avail, size))
+		return lk_err_set(err, LK_EIO,
+		                  "not enough free space in %s for the pack: up to %llu MiB for "
+		                  "%llu audit rows, %llu MiB free, and %llu MiB must stay free "
+		                  "for the audit log",
+		                  base, mib(estimate), (unsigned long long)rows, mib(avail),
+		                  mib(lkd_pack_reserve(size)));
+	return LK_OK;
+}
+
 void lkd_pack_remove(struct daemon *d, struct lkd_pack *pack)
 {
 	if (pack->dirfd >= 0) {
@@ -129,14 +194,16 @@ void lkd_pack_sweep(struct daemon *d)
 		int fd;
 		if (strncmp(de->d_name, LKD_PACK_PREFIX, strlen(LKD_PACK_PREFIX)) != 0)
 			continue;
-		/* Only a directory of ours: never through a link. */
-		if (fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-		    !S_ISDIR(st.st_mode) || st.st_uid != geteuid())
-			continue;
+		/* Only a directory of ours, never through a link: checked on
+		 * what was opened, since the name may be swapped in between. */
 		fd =
 		    openat(dirfd(dir), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)
 			continue;
+		if (fstat(fd, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid()) {
+			close(fd);
+			continue;
+		}
 		empty_dir(d, fd, de->d_name);
 		close(fd);
 		if (unlinkat(dirfd(dir), de->d_name, AT_REMOVEDIR) == 0)

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/mount.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -30,6 +31,7 @@
 #include "admin-proto-private.h"
 #include "audit-private.h"
 #include "daemon-fixture.h"
+#include "../daemon/daemon-private.h"
 #include "testutil.h"
 #include "util-private.h"
 
@@ -51,8 +53,21 @@ static void setup(void)
 	fixture_setup("latchkey-admin");
 }
 
+/* A tmpfs mounted over the state directory (test_report_no_room): gone
+ * before the fixture removes the directory, even after a failed test. */
+static char mounted[PATH_MAX + 16];
+
 static void teardown(void)
 {
+	if (mounted[0] != '\0') {
+		if (g.daemon > 0 && waitpid(g.daemon, NULL, WNOHANG) == 0) {
+			kill(g.daemon, SIGKILL);
+			waitpid(g.daemon, NULL, 0);
+		}
+		g.daemon = 0;
+		(void)umount2(mounted, MNT_DETACH);
+		mounted[0] = '\0';
+	}
 	fixture_teardown();
 	free(r1.out);
 	free(r1.err);
@@ -1362,6 +1377,163 @@ START_TEST(test_report_refusals)
 }
 END_TEST
 
+/* A raw report request that takes files, as the latchkey client sends it. */
+static int report_request(const char *dir)
+{
+	unsigned char buf[LK_ADMIN_FRAME_BUF];
+	char *const argv[] = { "report",     "soc2",  "--from",    "2000-01-01", "--to",
+		               "2100-01-01", "--out", (char *)dir, NULL };
+	struct lk_err err = { { 0 } };
+	size_t len;
+	int fd = admin_connect();
+
+	ck_assert_int_eq(
+	    lk_admin_request_encode(LK_ADMIN_FILES, 8, argv, NULL, 0, buf, sizeof(buf), &len, &err),
+	    LK_OK);
+	send_bytes(fd, buf, len);
+	return fd;
+}
+
+/*
+ * A client that reads a pack slowly (a frame every half second, within the
+ * per-frame timeout: ~40 s for this pack) does not hold a SIGTERM: the
+ * daemon cuts the pack off, removes it, signs its shutdown checkpoint and
+ * exits well within the bound (20 s, no tighter timing assumed).
+ */
+START_TEST(test_report_stop)
+{
+	char dir[PATH_MAX * 2];
+	struct lk_admin_msg m;
+	struct timespec t0, t1;
+	long cps;
+	int fd, wst = 0;
+	pid_t done = 0;
+	bool reading = true;
+
+	fill_audit(30000);
+	start_daemon();
+	cps = checkpoints();
+	snprintf(dir, sizeof(dir), "%s/pack", g.base);
+	fd = report_request(dir);
+	/* Streaming has begun: the first file is announced. */
+	ck_assert_int_eq(read_admin(fd, &m), LK_OK);
+	ck_assert_int_eq(m.type, LK_ADMIN_FILE);
+	ck_assert_int_eq(entries_like(g.dir, ".report-"), 1);
+	ck_assert_int_eq(kill(g.daemon, SIGTERM), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		done = waitpid(g.daemon, &wst, WNOHANG);
+		ck_assert_int_ge(done, 0);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		if (done > 0 || t1.tv_sec - t0.tv_sec > 20)
+			break;
+		if (reading) {
+			reading = read_admin(fd, &m) == LK_OK;
+			/* Never the whole pack: it is cut off. */
+			ck_assert(!reading || m.type != LK_ADMIN_END);
+		}
+		nanosleep(&(struct timespec){ 0, 500 * 1000 * 1000 }, NULL);
+	}
+	ck_assert_msg(done > 0, "latchkeyd did not stop within 20 s of SIGTERM");
+	g.daemon = 0;
+	ck_assert(WIFEXITED(wst));
+	ck_assert_int_eq(WEXITSTATUS(wst), 0);
+	close(fd);
+	/* The pack is gone; the shutdown checkpoint was signed. */
+	ck_assert_int_eq(entries_like(g.dir, ".report-"), 0);
+	ck_assert_int_eq(checkpoints(), cps + 2);
+	RUN(&r1, NULL, "--offline", "-c", g.conf, "audit", "verify");
+	ck_assert_msg(r1.status == 0, "audit verify: %s%s", r1.out, r1.err);
+}
+END_TEST
+
+/* The disk and rate rules' arithmetic, with injected numbers. */
+START_TEST(test_report_limits)
+{
+	const uint64_t mib = 1024 * 1024, gib = 1024 * mib;
+
+	ck_assert_uint_eq(lkd_pack_estimate(0, 0), 4 * mib);
+	ck_assert_uint_eq(lkd_pack_estimate(1000000, 1000), 4 * mib + 512000000 + 256000);
+	ck_assert_uint_eq(lkd_pack_estimate(UINT64_MAX / 2, 1), UINT64_MAX);
+	/* The reserve: a tenth of a small file system, at most 256 MiB. */
+	ck_assert_uint_eq(lkd_pack_reserve(100 * mib), 10 * mib);
+	ck_assert_uint_eq(lkd_pack_reserve(2560 * mib), 256 * mib);
+	ck_assert_uint_eq(lkd_pack_reserve(1000 * gib), 256 * mib);
+	ck_assert(lkd_pack_fits(100 * mib, 356 * mib, 1000 * gib));
+	ck_assert(!lkd_pack_fits(100 * mib, 356 * mib - 1, 1000 * gib));
+	ck_assert(!lkd_pack_fits(100 * mib, 50 * mib, 1000 * gib));
+	ck_assert(lkd_pack_fits(4 * mib, 14 * mib, 100 * mib));
+	ck_assert(!lkd_pack_fits(4 * mib, 14 * mib - 1, 100 * mib));
+	ck_assert(!lkd_pack_fits(UINT64_MAX, UINT64_MAX, UINT64_MAX));
+	/* 30 s, then a second per MiB. */
+	ck_assert_int_eq(lkd_pack_send_ms(0), 30000);
+	ck_assert_int_eq(lkd_pack_send_ms(mib), 31000);
+	ck_assert_int_eq(lkd_pack_send_ms(178 * 1000 * 1000), 30000 + 169754);
+	ck_assert_int_gt(lkd_pack_send_ms(UINT64_MAX), 0);
+}
+END_TEST
+
+/*
+ * Root only: the state directory on a tmpfs with little room left. The
+ * report is refused before its checkpoint with one line naming the
+ * directory; nothing is added to the log, no pack directory is made, and
+ * authentication goes on.
+ */
+START_TEST(test_report_no_room)
+{
+	char orig[PATH_MAX * 2], cmd[PATH_MAX * 5], opts[64], dir[PATH_MAX * 2], want[PATH_MAX * 3];
+	unsigned long long used;
+	long cps, rows;
+	FILE *p;
+
+	if (getuid() != 0) {
+		fprintf(stderr, "test_report_no_room: skipped (needs root to mount a tmpfs)\n");
+		return;
+	}
+	fill_audit(40000); /* up to ~24 MiB of pack, in ~10 MiB of database */
+	snprintf(cmd, sizeof(cmd), "du -sk '%s'", g.dir);
+	p = popen(cmd, "r");
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_eq(fscanf(p, "%llu", &used), 1);
+	pclose(p);
+	snprintf(orig, sizeof(orig), "%s-orig", g.dir);
+	ck_assert_int_eq(rename(g.dir, orig), 0);
+	ck_assert_int_eq(mkdir(g.dir, 0700), 0);
+	/* Room for the database and its log to grow a little, not a pack. */
+	snprintf(opts, sizeof(opts), "size=%lluk,mode=0700", used + 16384);
+	if (mount("tmpfs", g.dir, "tmpfs", 0, opts) != 0) {
+		fprintf(stderr, "test_report_no_room: skipped (mount: %s)\n", strerror(errno));
+		ck_assert_int_eq(rmdir(g.dir), 0);
+		ck_assert_int_eq(rename(orig, g.dir), 0);
+		return;
+	}
+	snprintf(mounted, sizeof(mounted), "%s", g.dir);
+	snprintf(cmd, sizeof(cmd), "cp -a '%s/.' '%s/'", orig, g.dir);
+	ck_assert_int_eq(system(cmd), 0);
+
+	start_daemon();
+	cps = checkpoints();
+	rows = audit_rows();
+	snprintf(dir, sizeof(dir), "%s/pack", g.base);
+	RUN(&r1, NULL, "-c", g.conf, "report", "soc2", "--from", "2000-01-01", "--to", "2100-01-01",
+	    "--out", dir);
+	ck_assert_int_eq(r1.status, 4);
+	snprintf(want, sizeof(want), "not enough free space in %s for the pack: up to ", g.dir);
+	assert_error_line(&r1, want);
+	ck_assert_ptr_nonnull(strstr(r1.err, " audit rows, "));
+	ck_assert(!exists(dir));
+	ck_assert_int_eq(checkpoints(), cps);
+	ck_assert_int_eq(audit_rows(), rows);
+	ck_assert_int_eq(entries_like(g.dir, ".report-"), 0);
+	/* A narrow period fits. */
+	RUN(&r1, NULL, "-c", g.conf, "report", "soc2", "--from", "2001-01-01", "--to", "2001-01-02",
+	    "--out", dir);
+	ck_assert_msg(r1.status == 0, "exit %d: %s", r1.status, r1.err);
+	ck_assert_uint_eq(auth_once(), 0);
+	ck_assert_int_eq(stop_daemon(), 0);
+}
+END_TEST
+
 /* Appends one encoded message to a fake reply. */
 static void put_msg(unsigned char *buf, size_t cap, size_t *len, const struct lk_admin_msg *m)
 {
@@ -1622,11 +1794,14 @@ static Suite *admin_suite(void)
 	tcase_add_test(tc, test_report_daemon);
 	tcase_add_test(tc, test_report_refusals);
 	tcase_add_test(tc, test_report_client);
+	tcase_add_test(tc, test_report_stop);
+	tcase_add_test(tc, test_report_no_room);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("codec");
 	tcase_add_test(tc, test_codec);
 	tcase_add_test(tc, test_codec_files);
+	tcase_add_test(tc, test_report_limits);
 	suite_add_tcase(s, tc);
 	return s;
 }
