@@ -1294,6 +1294,14 @@ START_TEST(test_report_refusals)
 	assert_error_line(&r1, "is not empty: a pack goes into a new or empty directory");
 	ck_assert_int_eq(entries_like(dir, ""), 3);
 	ck_assert_int_eq(unlink(path), 0);
+	/* Empty, but others may write to it (files could be swapped under the
+	 * pack as it lands): refused, left as it was. */
+	ck_assert_int_eq(chmod(dir, 0772), 0);
+	RUN(&r1, NULL, "-c", g.conf, "report", "soc2", "--from", "2026-01-01", "--to", "2026-02-01",
+	    "--out", dir);
+	ck_assert_int_eq(r1.status, 2);
+	assert_error_line(&r1, "is not the caller's own directory, or others may write to it");
+	ck_assert_int_eq(entries_like(dir, ""), 2);
 	ck_assert_int_eq(rmdir(dir), 0);
 
 	RUN(&r1, NULL, "-c", g.conf, "report", "sox", "--from", "2026-01-01", "--to", "2026-02-01",
