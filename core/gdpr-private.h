@@ -66,11 +66,12 @@ struct lk_purge_result {
  * checkpoint N older than before, and the checkpoints before N, so N
  * becomes the anchor the log verifies from. Records an audit.purge row
  * (detail "anchor=N anchor_seq=S rows=K first_seq=F checkpoints=M
- * sources=A": client addresses no remaining audit row or lockout counter
- * refers to are removed with the rows) in the
- * same transaction, then signs a new checkpoint over it. LK_ENOTFOUND when
- * no checkpoint is older than before; LK_ESTATE when the log already starts
- * after that one; LK_ECRYPTO without a signer. Nothing changes on error.
+ * sources=A": client addresses no remaining audit row (by subject_ref, or
+ * by pseudonym in a detail: source=, rhost=) and no lockout counter refers
+ * to are removed with the rows) in the same transaction, then signs a new
+ * checkpoint over it. LK_ENOTFOUND when no checkpoint is older than before;
+ * LK_ESTATE when the log already starts after that one; LK_ECRYPTO without
+ * a signer. Nothing changes on error.
  */
 int lk_audit_purge(struct lk_store *store, const struct lk_signer *signer, int64_t before,
                    const char *reason, int64_t actor, int64_t now,

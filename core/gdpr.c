@@ -344,16 +344,33 @@ static int64_t scalar(struct lk_store *store, const char *sql, int *ret_rc)
 	return v;
 }
 
-/* Client addresses (subjects of kind source) that no audit row left and no
+/*
+ * Client addresses (subjects of kind source) that no audit row left and no
  * lockout counter refers to: the retention period has ended for them too,
  * and nothing would ever name them again. Rows, not just names: a new
  * request from the same address is a new pseudonym. secure_delete (store.c)
- * zeroes what is deleted. */
+ * zeroes what is deleted.
+ *
+ * A row names a source in its subject_ref (auth.lockout) or in its detail:
+ * "source=sub_..." (key.verify, core/verify.c) and "rhost=sub_..." (session
+ * rows, daemon/account.c); a new detail key that carries a source
+ * pseudonym must be added to keys below, or a purge deletes the address
+ * while a retained row still names it. The kept set is computed once (one
+ * pass over the subject_ref index, one over the rows for the detail keys),
+ * not probed per source: a LIKE per source would scan the log once for
+ * every address. NULLs stay out of it: one would make NOT IN match nothing.
+ * Reading a pseudonym out of a detail where there is none only keeps a
+ * source longer, never deletes one that is named. 20: LK_SUBJECT_REF_LEN.
+ */
+_Static_assert(LK_SUBJECT_REF_LEN == 20, "sql_forget_sources reads 20-character pseudonyms");
 static const char sql_forget_sources[] =
-    "DELETE FROM subject WHERE kind = 'source'"
-    " AND NOT EXISTS (SELECT 1 FROM audit a WHERE a.subject_ref = subject.subject_ref)"
-    " AND NOT EXISTS (SELECT 1 FROM lockout l WHERE l.kind = 'source'"
-    "  AND l.id = subject.subject_ref)";
+    "WITH keys(key) AS (VALUES ('source=sub_'), ('rhost=sub_')),"
+    " kept(ref) AS ("
+    "  SELECT subject_ref FROM audit WHERE subject_ref IS NOT NULL"
+    "  UNION SELECT substr(a.detail, instr(a.detail, k.key) + length(k.key) - 4, 20)"
+    "   FROM audit a CROSS JOIN keys k WHERE instr(a.detail, k.key) > 0"
+    "  UNION SELECT id FROM lockout WHERE kind = 'source' AND id IS NOT NULL)"
+    " DELETE FROM subject WHERE kind = 'source' AND subject_ref NOT IN (SELECT ref FROM kept)";
 
 int lk_audit_purge(struct lk_store *store, const struct lk_signer *signer, int64_t before,
                    const char *reason, int64_t actor, int64_t now,

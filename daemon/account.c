@@ -13,6 +13,7 @@
 
 #include "audit-private.h"
 #include "certs-private.h"
+#include "cidr-private.h"
 #include "daemon-private.h"
 #include "keys-private.h"
 #include "subject-private.h"
@@ -110,25 +111,66 @@ int lkd_account(struct daemon *d, struct lkd_account *a, struct lk_err *err)
 	return lkd_batch_run(d, account_unit, a, err);
 }
 
+/*
+ * The client address of a session as its source pseudonym, for the detail:
+ * the chain cannot be erased, so an address goes only into the subject
+ * table, where audit purge can delete it once no row names it (that purge
+ * looks for "rhost=sub_" in details: core/gdpr.c). An IP address is
+ * normalised as key verification does (core/verify.c), so both name one
+ * client by the same pseudonym; a host name (sshd with UseDNS) is kept as
+ * given. "-": no address; "invalid": text that must not become a name: not
+ * valid UTF-8 text (the protocol refuses that already; this keeps it out of
+ * the chain regardless) or an API key a misconfigured service passed on
+ * (a secret in clear in the subject table).
+ */
+#define RHOST_MAX 255 /* the protocol's limit for rhost (core/protocol.c) */
+
+static int rhost_ref(struct lk_store *store, const char *rhost, int64_t now,
+                     char ret_ref[LK_SUBJECT_REF_LEN + 1], struct lk_err *err)
+{
+	char canon[LK_CIDR_STRLEN];
+	struct lk_cidr addr;
+
+	if (rhost == NULL || rhost[0] == '\0') {
+		snprintf(ret_ref, LK_SUBJECT_REF_LEN + 1, "-");
+		return LK_OK;
+	}
+	if (!lk_text_valid(rhost, RHOST_MAX) || lk_text_looks_like_key(rhost)) {
+		snprintf(ret_ref, LK_SUBJECT_REF_LEN + 1, "invalid");
+		return LK_OK;
+	}
+	if (lk_ip_parse(rhost, &addr) == LK_OK) {
+		lk_ip_format(&addr, canon, sizeof(canon));
+		rhost = canon;
+	}
+	return lk_subject_ref(store, "source", rhost, true, now, ret_ref, err);
+}
+
 static int session_unit(struct daemon *d, void *arg, struct lk_err *err)
 {
 	struct lkd_session *s = arg;
-	char detail[400], ref[LK_SUBJECT_REF_LEN + 1] = "";
+	char detail[160], ref[LK_SUBJECT_REF_LEN + 1] = "", source[LK_SUBJECT_REF_LEN + 1];
 	int64_t now;
 	int r;
 
 	if ((r = lk_now(&now)) < 0)
 		return lk_err_set(err, r, "cannot read the clock");
+	/* A unit undoes itself on failure (lkd_batch_run): a source subject
+	 * made for a row that was then not written goes with it. */
+	if ((r = lk_store_begin(d->store, err)) < 0)
+		return r;
 	/* The user by pseudonym when Latchkey knows them; names never go into
 	 * the chain (they can be erased from the subject table). */
 	r = lk_subject_ref(d->store, "owner", s->user, false, now, ref, err);
 	if (r == LK_ENOTFOUND)
 		ref[0] = '\0';
 	else if (r < 0)
-		return r;
-	snprintf(detail, sizeof(detail), "service=%s rhost=%s%s", s->service,
-	         s->rhost[0] ? s->rhost : "-", ref[0] ? "" : " user=unknown");
-	return lk_audit_record(
+		goto fail;
+	if ((r = rhost_ref(d->store, s->rhost, now, source, err)) < 0)
+		goto fail;
+	snprintf(detail, sizeof(detail), "service=%s rhost=%s%s", s->service, source,
+	         ref[0] ? "" : " user=unknown");
+	r = lk_audit_append(
 	    d->store,
 	    &(struct lk_audit_event){ .ts = now,
 	                              .actor_uid = (int64_t)s->peer_uid,
@@ -138,6 +180,12 @@ static int session_unit(struct daemon *d, void *arg, struct lk_err *err)
 	                              .reason = "ok",
 	                              .detail = detail },
 	    &s->audit_seq, err);
+	if (r < 0)
+		goto fail;
+	return lk_store_commit(d->store, err);
+fail:
+	lk_store_rollback(d->store);
+	return r;
 }
 
 int lkd_session(struct daemon *d, struct lkd_session *s, struct lk_err *err)

@@ -99,10 +99,12 @@ static const struct category stored[] = {
 	  RET_SUBJECT },
 	{ "client-addresses",
 	  "Client addresses (PAM_RHOST): IPv4 addresses, IPv6 addresses (as given to an API-key "
-	  "check, as their /64 when a failure is counted) and host names (as given)",
+	  "check or a session, as their /64 when a failure is counted) and host names (as "
+	  "given)",
 	  "subject.name (kind source): made at the first API-key check from an IP address "
-	  "(core/verify.c) and at the first counted failure (core/lockout.c); audit and lockout "
-	  "rows hold only the pseudonym",
+	  "(core/verify.c), at the first counted failure (core/lockout.c) and at the first "
+	  "session opened or closed from the address (daemon/account.c); audit rows hold only "
+	  "the pseudonym (subject_ref, or source= and rhost= in the detail), lockout rows too",
 	  "until latchkey audit purge removes the last audit row that refers to one (it "
 	  "deletes the address then, secure_delete); tested against the retention period",
 	  RET_PERIOD },

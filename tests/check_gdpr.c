@@ -24,6 +24,7 @@
 #include "certs-private.h"
 #include "checkpoint-private.h"
 #include "gdpr-private.h"
+#include "keys-private.h"
 #include "subject-private.h"
 #include "testutil.h"
 #include "totp-private.h"
@@ -512,24 +513,85 @@ static void source_event(const char *address, int64_t t, char ref[LK_SUBJECT_REF
 	              "%s", err.msg);
 }
 
+/* A row that names a source only in its detail, as key.verify ("env=...
+ * source=sub_...") and session rows ("service=... rhost=sub_...") do: no
+ * subject_ref (an unknown key, a user Latchkey does not know): the detail
+ * is head, the pseudonym, tail. */
+static void detail_event(const char *address, const char *action, const char *head,
+                         const char *tail, int64_t t, char ref[LK_SUBJECT_REF_LEN + 1])
+{
+	struct lk_err err = { { 0 } };
+	char detail[160];
+
+	ck_assert_int_eq(lk_subject_ref(e.store, "source", address, true, t, ref, &err), LK_OK);
+	snprintf(detail, sizeof(detail), "%s%s%s", head, ref, tail);
+	ck_assert_msg(lk_audit_record(e.store,
+	                              &(struct lk_audit_event){ .ts = t,
+	                                                        .actor_uid = TK_ACTOR,
+	                                                        .action = action,
+	                                                        .reason = "ok",
+	                                                        .detail = detail },
+	                              NULL, &err) == LK_OK,
+	              "%s", err.msg);
+}
+
+/* A real key.verify row from address at t: whatever core/verify.c writes
+ * is what the purge must read. */
+static void verify_from(const char *key, const char *address, int64_t t)
+{
+	struct lk_verify_result vr;
+	struct lk_err err = { { 0 } };
+
+	ck_assert_msg(lk_key_verify(e.store, key, strlen(key),
+	                            &(struct lk_verify_request){ .source = address }, TK_ACTOR, t,
+	                            &vr, &err) == LK_OK,
+	              "%s", err.msg);
+	ck_assert_int_eq(vr.verdict, LK_VERDICT_OK);
+}
+
+static long long sources_named(const char *names)
+{
+	char q[400];
+
+	snprintf(q, sizeof(q),
+	         "SELECT count(*) FROM subject WHERE kind = 'source' AND name IN (%s)", names);
+	return tk_count(e.store->db, q);
+}
+
 /* A purge also removes the client addresses that only purged rows named
  * (their retention ended with those rows); an address a later row or a
- * lockout counter still names stays. */
+ * lockout counter still names stays, whether the row names it by
+ * subject_ref or in its detail (key.verify: source=, sessions: rhost=). */
 START_TEST(purge_forgets_addresses)
 {
 	char old[LK_SUBJECT_REF_LEN + 1], both[LK_SUBJECT_REF_LEN + 1];
 	char locked[LK_SUBJECT_REF_LEN + 1], late[LK_SUBJECT_REF_LEN + 1];
+	char ref[LK_SUBJECT_REF_LEN + 1], key[LK_KEY_MAX_LEN + 1], kid[LK_KID_LEN + 1];
 	struct lk_checkpoint cp[2];
 	struct lk_purge_result res;
 	struct lk_err err = { { 0 } };
 	char stmt[200];
 
+	tk_issue(&e, "alice", "prod", "read", 86400 * 30, key, kid);
 	source_event("192.0.2.10", TK_NOW + 1, old);
 	source_event("192.0.2.11", TK_NOW + 2, both);
 	source_event("192.0.2.12", TK_NOW + 3, locked);
+	/* Named in details only, by rows that go: */
+	verify_from(key, "192.0.2.30", TK_NOW + 4);
+	detail_event("old.example", "session.open", "service=web rhost=", "", TK_NOW + 5, ref);
+	/* ... and by rows that go and by rows that stay: */
+	verify_from(key, "192.0.2.20", TK_NOW + 6);
+	detail_event("client.example", "session.open", "service=web rhost=", " user=unknown",
+	             TK_NOW + 7, ref);
 	make_cp(TK_NOW + 100, &cp[0]);
 	source_event("192.0.2.11", TK_NOW + 150, both);
 	source_event("192.0.2.13", TK_NOW + 160, late);
+	verify_from(key, "192.0.2.20", TK_NOW + 161);
+	detail_event("client.example", "session.close", "service=web rhost=", " user=unknown",
+	             TK_NOW + 162, ref);
+	/* Only in a detail that stays, first seen after the cut. */
+	detail_event("2001:db8::7", "key.verify", "env=any source=", " grace=yes", TK_NOW + 163,
+	             ref);
 	make_cp(TK_NOW + 200, &cp[1]);
 	snprintf(
 	    stmt, sizeof(stmt),
@@ -537,20 +599,30 @@ START_TEST(purge_forgets_addresses)
 	    "%lld)",
 	    locked, (long long)TK_NOW);
 	sql(stmt);
+	ck_assert_int_eq(sources_named("'192.0.2.10', '192.0.2.30', 'old.example'"), 3);
 	ck_assert_msg(lk_audit_purge(e.store, signer, TK_NOW + 150, "retention", TK_ACTOR,
 	                             TK_NOW + 300, &res, &err) == LK_OK,
 	              "%s", err.msg);
-	ck_assert_int_eq(res.sources, 1);
-	ck_assert_int_eq(tk_count(e.store->db, "SELECT count(*) FROM subject WHERE name = "
-	                                       "'192.0.2.10'"),
-	                 0);
-	ck_assert_int_eq(tk_count(e.store->db, "SELECT count(*) FROM subject WHERE kind = 'source' "
-	                                       "AND name IN ('192.0.2.11', '192.0.2.12', "
-	                                       "'192.0.2.13')"),
-	                 3);
+	ck_assert_int_eq(res.sources, 3);
+	ck_assert_int_eq(sources_named("'192.0.2.10', '192.0.2.30', 'old.example'"), 0);
+	ck_assert_int_eq(sources_named("'192.0.2.11', '192.0.2.12', '192.0.2.13', '192.0.2.20', "
+	                               "'client.example', '2001:db8::7'"),
+	                 6);
 	ck_assert_int_eq(tk_count(e.store->db, "SELECT count(*) FROM audit WHERE action = "
-	                                       "'audit.purge' AND detail LIKE '% sources=1'"),
+	                                       "'audit.purge' AND detail LIKE '% sources=3'"),
 	                 1);
+	/* Every pseudonym a row left names still has its subject. */
+	ck_assert_int_eq(
+	    tk_count(e.store->db,
+	             "SELECT count(*) FROM audit a WHERE (instr(a.detail, 'source=sub_') > 0 AND "
+	             "NOT EXISTS (SELECT 1 FROM subject s WHERE s.subject_ref = substr(a.detail, "
+	             "instr(a.detail, 'source=sub_') + 7, 20))) OR (instr(a.detail, 'rhost=sub_') "
+	             "> 0 AND NOT EXISTS (SELECT 1 FROM subject s WHERE s.subject_ref = "
+	             "substr(a.detail, instr(a.detail, 'rhost=sub_') + 6, 20)))"),
+	    0);
+	ck_assert_int_eq(tk_count(e.store->db, "SELECT count(*) FROM audit WHERE detail LIKE "
+	                                       "'%source=sub_%' OR detail LIKE '%rhost=sub_%'"),
+	                 3);
 	assert_intact();
 }
 END_TEST

@@ -434,6 +434,23 @@ START_TEST(test_acct_not_ours_and_daemon_gone)
 }
 END_TEST
 
+/* The newest row of action: its detail is "service=web rhost=REF" with REF
+ * the pseudonym of the source subject named name ("-" for none). */
+static void assert_session_rhost(const char *action, const char *name)
+{
+	char detail[200], want[200], ref[64] = "-";
+
+	if (strcmp(name, "-") != 0)
+		db_text("SELECT subject_ref FROM subject WHERE kind = 'source' AND name = ?1", name,
+		        ref, sizeof(ref));
+	ck_assert_msg(strncmp(ref, "sub_", 4) == 0 || strcmp(ref, "-") == 0,
+	              "no source subject '%s'", name);
+	db_text("SELECT detail FROM audit WHERE action = ?1 ORDER BY seq DESC LIMIT 1", action,
+	        detail, sizeof(detail));
+	snprintf(want, sizeof(want), "service=web rhost=%s", ref);
+	ck_assert_str_eq(detail, want);
+}
+
 START_TEST(test_sessions)
 {
 	struct conv_state cs = { .answer = g.key };
@@ -449,6 +466,28 @@ START_TEST(test_sessions)
 	ck_assert_int_eq(pam_close_session(pamh, 0), PAM_SUCCESS);
 	ck_assert(audited("session.open"));
 	ck_assert(audited("session.close"));
+	assert_session_rhost("session.open", "-");
+	/* The remote host only by its source pseudonym: an IP address as key
+	 * verification normalises it, a host name as given. */
+	ck_assert_int_eq(pam_set_item(pamh, PAM_RHOST, "2001:DB8:0::0:7"), PAM_SUCCESS);
+	ck_assert_int_eq(pam_open_session(pamh, 0), PAM_SUCCESS);
+	ck_assert_int_eq(pam_set_item(pamh, PAM_RHOST, "client.example"), PAM_SUCCESS);
+	ck_assert_int_eq(pam_close_session(pamh, 0), PAM_SUCCESS);
+	assert_session_rhost("session.open", "2001:db8::7");
+	assert_session_rhost("session.close", "client.example");
+	ck_assert_int_eq(db_long("SELECT count(*) FROM audit WHERE detail LIKE '%2001:%' OR "
+	                         "detail LIKE '%client.example%'",
+	                         NULL),
+	                 0);
+	/* A key a service passed as the host is no name: not even the subject
+	 * table gets it. */
+	ck_assert_int_eq(pam_set_item(pamh, PAM_RHOST, g.key), PAM_SUCCESS);
+	ck_assert_int_eq(pam_open_session(pamh, 0), PAM_SUCCESS);
+	ck_assert_int_eq(db_long("SELECT count(*) FROM audit WHERE action = 'session.open' AND "
+	                         "detail = 'service=web rhost=invalid'",
+	                         NULL),
+	                 1);
+	ck_assert_int_eq(db_long("SELECT count(*) FROM subject WHERE name = ?1", g.key), 0);
 	/* An unrecorded session is not opened. */
 	ck_assert_int_eq(stop_daemon(), 0);
 	ck_assert_int_eq(pam_open_session(pamh, 0), PAM_SESSION_ERR);
