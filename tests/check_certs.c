@@ -125,33 +125,12 @@ static int pki_make(void)
 
 /* ---- small helpers ---------------------------------------------------- */
 
-/* A file's whole content (NUL-terminated for convenience); aborts on error. */
-static unsigned char *slurp(const char *path, size_t *ret_len)
-{
-	FILE *f = fopen(path, "rb");
-	unsigned char *buf;
-	long n;
-
-	ck_assert_msg(f != NULL, "open %s: %s", path, strerror(errno));
-	ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	ck_assert_int_ge(n, 0);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	ck_assert_ptr_nonnull(buf);
-	ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	*ret_len = (size_t)n;
-	return buf;
-}
-
 static unsigned char *pki_slurp(const char *name, size_t *ret_len)
 {
 	char path[PATH_MAX + 64];
 
 	pki_path(name, path, sizeof(path));
-	return slurp(path, ret_len);
+	return (unsigned char *)tk_slurp(path, ret_len);
 }
 
 /* The first line of a command's output, without its newline. */

@@ -74,27 +74,6 @@ static void in_dir(char *out, size_t outlen, const char *name)
 	ck_assert(n > 0 && (size_t)n < outlen);
 }
 
-/* The whole file, NUL-terminated; *ret_len without the NUL. */
-static char *slurp(const char *path, size_t *ret_len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	ck_assert_msg(f != NULL, "open %s: %s", path, strerror(errno));
-	ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	ck_assert_int_ge(n, 0);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	ck_assert_ptr_nonnull(buf);
-	ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	*ret_len = (size_t)n;
-	return buf;
-}
-
 static void write_file(const char *path, const void *data, size_t len, mode_t mode)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -269,7 +248,7 @@ START_TEST(test_hash_is_sha256_of_the_bytes)
 
 	for (size_t i = 0; i < N_EXAMPLES; i++) {
 		example_path(path, sizeof(path), examples[i]);
-		buf = slurp(path, &len);
+		buf = tk_slurp(path, &len);
 		ck_assert_int_eq(EVP_Digest(buf, len, md, &md_len, EVP_sha256(), NULL), 1);
 		ck_assert_uint_eq(md_len, LK_POLICY_HASH_LEN);
 		ck_assert_msg(lk_policy_load(path, &p, &err) == LK_OK, "%s", err.msg);
@@ -295,7 +274,7 @@ START_TEST(test_builtin_schema_is_the_rng)
 	char *buf;
 
 	snprintf(path, sizeof(path), "%s/policies/latchkey-policy.rng", TK_SRCDIR);
-	buf = slurp(path, &len);
+	buf = tk_slurp(path, &len);
 	ck_assert_uint_eq(lk_policy_schema_len, len);
 	ck_assert_mem_eq(lk_policy_schema, buf, len);
 	ck_assert_int_eq(lk_policy_schema[len], '\0');
@@ -1157,7 +1136,7 @@ START_TEST(test_fuzz_target_short_run)
 
 	for (size_t i = 0; i < N_EXAMPLES; i++) {
 		example_path(path, sizeof(path), examples[i]);
-		seeds[i] = slurp(path, &seed_len[i]);
+		seeds[i] = tk_slurp(path, &seed_len[i]);
 		ck_assert_int_eq(LLVMFuzzerTestOneInput((const uint8_t *)seeds[i], seed_len[i]), 0);
 	}
 	for (size_t i = 0; i < sizeof(bad_inputs) / sizeof(bad_inputs[0]); i++)
