@@ -266,6 +266,36 @@ void bench_mkdir(const char *path, mode_t mode)
 		bench_die("cannot create %s: %s", path, strerror(errno));
 }
 
+static void copy_file(const char *from, const char *to)
+{
+	char buf[65536];
+	ssize_t n = 0;
+	int in = open(from, O_RDONLY | O_CLOEXEC), out = -1;
+
+	if (in >= 0)
+		out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+	while (out >= 0 && (n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)n) != n)
+			n = -1;
+	if (in < 0 || out < 0 || n < 0 || close(out) != 0)
+		bench_die("cannot copy %s to %s: %s", from, to, strerror(errno));
+	close(in);
+}
+
+void bench_plugin_dir(char *out, size_t outlen, const char *const *dirs, const char *const *names,
+                      size_t n)
+{
+	char from[PATH_MAX * 2], to[PATH_MAX * 2];
+
+	snprintf(out, outlen, "%s/plugins", bench.base);
+	bench_mkdir(out, 0755);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(from, sizeof(from), "%s/%s", dirs[i], names[i]);
+		snprintf(to, sizeof(to), "%s/%s", out, names[i]);
+		copy_file(from, to);
+	}
+}
+
 void bench_make_base(const char *name)
 {
 	const char *tmp = bench_env_or("TMPDIR", "/tmp");

@@ -80,6 +80,11 @@ double bench_median(double *v, int n);
 void bench_write_file(const char *path, const char *text, mode_t mode);
 char *bench_read_file(const char *path); /* NUL-terminated, malloc'd */
 void bench_mkdir(const char *path, mode_t mode);
+/* bench.base/plugins (into out) holding a copy of each dirs[i]/names[i]:
+ * latchkeyd reads plugins from one directory, the build tree has each in
+ * its own. */
+void bench_plugin_dir(char *out, size_t outlen, const char *const *dirs, const char *const *names,
+                      size_t n);
 
 /* mkdtemp "$TMPDIR/latchkey-bench-<name>-XXXXXX" (else /tmp) and the
  * paths below it; creates the PAM confdir. */

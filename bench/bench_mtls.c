@@ -260,36 +260,12 @@ static char *cert_env(const char *name, size_t *ret_len)
 
 /* ---- Setting up the state dir ---- */
 
-static void copy_file(const char *from, const char *to)
-{
-	char buf[65536];
-	ssize_t n = 0;
-	int in = open(from, O_RDONLY | O_CLOEXEC), out = -1;
-
-	if (in >= 0)
-		out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
-	while (out >= 0 && (n = read(in, buf, sizeof(buf))) > 0)
-		if (write(out, buf, (size_t)n) != n)
-			n = -1;
-	if (in < 0 || out < 0 || n < 0 || close(out) != 0)
-		bench_die("cannot copy %s to %s: %s", from, to, strerror(errno));
-	close(in);
-}
-
-/* latchkeyd reads plugins from one directory; the build tree has each in
- * its own. */
+/* latchkeyd reads plugins from one directory. */
 static void make_plugin_dir(void)
 {
 	static const char *const names[] = { "apikey.so", "mtls.so" };
-	char from[PATH_MAX * 2], to[PATH_MAX * 2];
 
-	snprintf(P.plugins, sizeof(P.plugins), "%s/plugins", bench.base);
-	bench_mkdir(P.plugins, 0755);
-	for (int i = 0; i < 2; i++) {
-		snprintf(from, sizeof(from), "%s/%s", P.plugin_dirs[i], names[i]);
-		snprintf(to, sizeof(to), "%s/%s", P.plugins, names[i]);
-		copy_file(from, to);
-	}
+	bench_plugin_dir(P.plugins, sizeof(P.plugins), P.plugin_dirs, names, 2);
 }
 
 static void write_policies(void)

@@ -41,13 +41,10 @@ static char key_path[PATH_MAX + 32], pub_path[PATH_MAX + 32];
 
 static void setup(void)
 {
-	struct lk_err err = { { 0 } };
-
 	tk_setup(&e);
+	signer = tk_signer(&e);
 	snprintf(key_path, sizeof(key_path), "%s/signing.key", e.dir);
 	snprintf(pub_path, sizeof(pub_path), "%s/signing.pub.pem", e.dir);
-	ck_assert_msg(lk_signing_create(key_path, pub_path, NULL, &err) == LK_OK, "%s", err.msg);
-	ck_assert_msg(lk_signing_load(key_path, &signer, &err) == LK_OK, "%s", err.msg);
 }
 
 static void teardown(void)
@@ -61,11 +58,7 @@ static void teardown(void)
 
 static void sql(const char *statement)
 {
-	char *msg = NULL;
-	int rc = sqlite3_exec(e.store->db, statement, NULL, NULL, &msg);
-
-	ck_assert_msg(rc == SQLITE_OK, "%s: %s", statement, msg ? msg : "?");
-	sqlite3_free(msg);
+	tk_sql(e.store->db, statement);
 }
 
 static void drop_triggers(void)

@@ -87,17 +87,13 @@ static void event(int64_t at, int who, const char *action, const char *reason, c
 
 static void setup(void)
 {
-	char key_path[PATH_MAX + 32], pub_path[PATH_MAX + 32];
 	struct lk_err err = { { 0 } };
 	struct lk_erase_result er;
 	struct lk_checkpoint cp;
 	struct tk_totp u;
 
 	tk_setup(&e);
-	snprintf(key_path, sizeof(key_path), "%s/signing.key", e.dir);
-	snprintf(pub_path, sizeof(pub_path), "%s/signing.pub.pem", e.dir);
-	ck_assert_msg(lk_signing_create(key_path, pub_path, NULL, &err) == LK_OK, "%s", err.msg);
-	ck_assert_msg(lk_signing_load(key_path, &signer, &err) == LK_OK, "%s", err.msg);
+	signer = tk_signer(&e);
 	snprintf(pack, sizeof(pack), "%s/pack", e.dir);
 
 	/* The period is TK_NOW (2026-11-01) plus three days. */

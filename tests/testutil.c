@@ -183,6 +183,28 @@ void tk_totp_code(const struct tk_totp *u, int64_t t, char *code)
 	                 LK_OK);
 }
 
+struct lk_signer *tk_signer(const struct tk_env *e)
+{
+	char key_path[PATH_MAX + 32], pub_path[PATH_MAX + 32];
+	struct lk_signer *signer = NULL;
+	struct lk_err err = { { 0 } };
+
+	snprintf(key_path, sizeof(key_path), "%s/signing.key", e->dir);
+	snprintf(pub_path, sizeof(pub_path), "%s/signing.pub.pem", e->dir);
+	ck_assert_msg(lk_signing_create(key_path, pub_path, NULL, &err) == LK_OK, "%s", err.msg);
+	ck_assert_msg(lk_signing_load(key_path, &signer, &err) == LK_OK, "%s", err.msg);
+	return signer;
+}
+
+void tk_sql(sqlite3 *db, const char *statement)
+{
+	char *msg = NULL;
+	int rc = sqlite3_exec(db, statement, NULL, NULL, &msg);
+
+	ck_assert_msg(rc == SQLITE_OK, "%s: %s", statement, msg ? msg : "?");
+	sqlite3_free(msg);
+}
+
 char *tk_slurp(const char *path, size_t *ret_len)
 {
 	FILE *f = fopen(path, "rb");

@@ -12,6 +12,7 @@
 #include "config-private.h"
 #include "keys-private.h"
 #include "masterkey-private.h"
+#include "signing-private.h"
 #include "store-private.h"
 
 /* A fixed "now" for deterministic time arithmetic: 2026-11-01T00:00:00Z. */
@@ -76,6 +77,13 @@ void tk_totp_code(const struct tk_totp *u, int64_t t, char *code);
 /* A whole file, NUL-terminated (malloc'd); its length in ret_len (NULL:
  * not wanted). Aborts the test if it cannot be read. */
 char *tk_slurp(const char *path, size_t *ret_len);
+
+/* A fresh Ed25519 signing key in e->dir (signing.key, signing.pub.pem, as
+ * latchkey init makes them), loaded; the caller frees it. */
+struct lk_signer *tk_signer(const struct tk_env *e);
+
+/* Runs SQL on db; aborts the test with SQLite's message if it fails. */
+void tk_sql(sqlite3 *db, const char *statement);
 
 /* Every occurrence of from in *s replaced with to (*s is malloc'd). */
 void tk_replace_all(char **s, const char *from, const char *to);
