@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,6 +174,13 @@ static void *worker_main(void *arg)
 		pthread_mutex_lock(&d->conn_lock);
 		p->n_idle--;
 		if (fd < 0 && d->stopping) {
+			/* OpenSSL's per-thread state (a worker that signed a pack
+			 * or checked a certificate has some) is freed now, before
+			 * stop_serving can see this worker gone and the process
+			 * exit: left to the thread's exit, it could outlive main. */
+			pthread_mutex_unlock(&d->conn_lock);
+			OPENSSL_thread_stop();
+			pthread_mutex_lock(&d->conn_lock);
 			p->n_workers--;
 			pthread_cond_broadcast(&d->conn_done);
 			pthread_mutex_unlock(&d->conn_lock);
